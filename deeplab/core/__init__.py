@@ -1,0 +1,1 @@
+"""Network building blocks: layers, backbones and the feature-extractor table."""

@@ -1,0 +1,356 @@
+"""Building blocks shared by the backbones and the DeepLab head.
+
+Names: Keras 3 forbids '/' in layer names, so every layer is named after the
+original TF1 variable scope with '/' written as '.'
+(`xception_65.entry_flow.conv1_1`, its BatchNorm `...conv1_1.BatchNorm`).
+`tf1_variable_map` turns a model's weights back into the original names
+(`xception_65/entry_flow/conv1_1/weights`, `.../BatchNorm/moving_mean`), which
+is how checkpoints of the original map onto this implementation: by name,
+never by order.
+
+Weight-carrying layers are created through a `LayerFactory`, which returns
+the same layer object when asked twice for one scope. That is the Keras
+analogue of the original's `reuse=tf.AUTO_REUSE`: the multi-scale graph calls
+one set of weights at several input sizes.
+"""
+import tensorflow as tf
+import keras
+
+NAME_SEP = '.'
+
+
+def keras_name(scope: str) -> str:
+  """Keras layer name of a TF1 variable scope."""
+  return scope.replace('/', NAME_SEP)
+
+
+def tf1_scope(layer_name: str) -> str:
+  """TF1 variable scope of a Keras layer name (inverse of `keras_name`)."""
+  return layer_name.replace(NAME_SEP, '/')
+
+
+def scale_dimension(dim, scale):
+  """The original's `scale_dimension`: int((dim - 1) * scale + 1).
+
+  Python numbers are computed in double precision, tensors in float32, as the
+  original does; both truncate towards zero.
+  """
+  if isinstance(dim, (int, float)):
+    return int((float(dim) - 1.0) * scale + 1.0)
+  return tf.cast((tf.cast(dim, tf.float32) - 1.0) * scale + 1.0, tf.int32)
+
+
+def resize_bilinear(images, size):
+  """Bilinear resize with align_corners=True, TF1's geometry.
+
+  The original resizes with `align_corners=True` everywhere (sizes are
+  `(n - 1) * s + 1`), which maps corner pixels onto corner pixels; TF2's
+  `tf.image.resize` uses half-pixel centres and would shift every feature.
+  """
+  out = tf.raw_ops.ResizeBilinear(images=images, size=tf.cast(size, tf.int32),
+                                  align_corners=True, half_pixel_centers=False)
+  return tf.cast(out, images.dtype)
+
+
+class BatchNorm(keras.layers.BatchNormalization):
+  """BatchNorm whose statistics update only when `fine_tune` is set.
+
+  The original builds every BatchNorm with
+  `is_training = is_training and fine_tune_batch_norm`: without fine-tuning,
+  training still learns gamma and beta but normalises with the frozen moving
+  statistics. Keras' `trainable=False` would freeze gamma and beta too, so the
+  switch lives here.
+  """
+
+  def __init__(self, fine_tune=True, **kwargs):
+    super().__init__(**kwargs)
+    self.fine_tune = fine_tune
+
+  def call(self, inputs, training=None, mask=None):
+    if not self.fine_tune:
+      training = False
+    return super().call(inputs, training=training, mask=mask)
+
+  def get_config(self):
+    config = super().get_config()
+    config['fine_tune'] = self.fine_tune
+    return config
+
+
+class ResizeBilinear(keras.layers.Layer):
+  """Align-corners bilinear resize to a static size or to another tensor's.
+
+  With `size` it resizes to that (height, width). Otherwise it is called on
+  `[x, reference]` and resizes to `scale_dimension(shape(reference), scale)`
+  (scale 1: the reference's own spatial size), which keeps models built for
+  any input size (crop_size None) exact.
+  """
+
+  def __init__(self, size=None, scale=1.0, **kwargs):
+    super().__init__(**kwargs)
+    self.size = tuple(int(s) for s in size) if size is not None else None
+    self.scale = float(scale)
+
+  def call(self, inputs):
+    if self.size is not None:
+      x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+      if tuple(x.shape[1:3]) == self.size:
+        return x  # Identity: align-corners resize to the same size is a copy.
+      return resize_bilinear(x, self.size)
+    x, reference = inputs
+    if self.scale == 1.0:
+      size = tf.shape(reference)[1:3]
+    else:
+      size = scale_dimension(tf.shape(reference)[1:3], self.scale)
+    return resize_bilinear(x, size)
+
+  def compute_output_shape(self, input_shape):
+    if self.size is not None:
+      shape = input_shape[0] if isinstance(input_shape, list) else input_shape
+      return (shape[0],) + self.size + (shape[-1],)
+    x_shape, ref_shape = input_shape
+    if self.scale == 1.0:
+      return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[-1])
+    return (x_shape[0], None, None, x_shape[-1])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(size=self.size, scale=self.scale)
+    return config
+
+
+class ImagePooling(keras.layers.Layer):
+  """The ASPP image-level pooling: average over the crop's feature window.
+
+  The original average-pools with a window of
+  `scale_dimension(image_pooling_crop_size, 1 / output_stride)` (VALID, with
+  `image_pooling_stride`). When the window covers the whole feature map, as it
+  does by default, that is the global mean; with no crop size known it is the
+  global mean too.
+  """
+
+  def __init__(self, pool_size=None, strides=(1, 1), **kwargs):
+    super().__init__(**kwargs)
+    self.pool_size = tuple(pool_size) if pool_size is not None else None
+    self.strides = tuple(strides)
+
+  def call(self, features):
+    if self.pool_size is None or tuple(features.shape[1:3]) == self.pool_size:
+      return tf.reduce_mean(features, axis=[1, 2], keepdims=True)
+    return tf.nn.avg_pool2d(features, self.pool_size, self.strides, 'VALID')
+
+  def compute_output_shape(self, input_shape):
+    if self.pool_size is None or tuple(input_shape[1:3]) == self.pool_size:
+      return (input_shape[0], 1, 1, input_shape[-1])
+    dims = []
+    for n, k, s in zip(input_shape[1:3], self.pool_size, self.strides):
+      dims.append(None if n is None else (n - k) // s + 1)
+    return (input_shape[0], dims[0], dims[1], input_shape[-1])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(pool_size=self.pool_size, strides=self.strides)
+    return config
+
+
+class FixedPadding(keras.layers.Layer):
+  """Pads spatially as the original's `fixed_padding` (independent of size).
+
+  Strided convs pad `(k_eff - 1) // 2` before and the rest after, then run
+  VALID: unlike TF 'SAME', the result does not depend on whether the input
+  size is even, which keeps features aligned (see the original's
+  `conv2d_same` / `separable_conv2d_same`).
+  """
+
+  def __init__(self, kernel_size, rate=1, **kwargs):
+    super().__init__(**kwargs)
+    self.kernel_size = int(kernel_size)
+    self.rate = int(rate)
+    k_eff = self.kernel_size + (self.kernel_size - 1) * (self.rate - 1)
+    self.pad_beg = (k_eff - 1) // 2
+    self.pad_end = k_eff - 1 - self.pad_beg
+
+  def call(self, x):
+    p = [[0, 0], [self.pad_beg, self.pad_end], [self.pad_beg, self.pad_end],
+         [0, 0]]
+    return tf.pad(x, p)
+
+  def compute_output_shape(self, input_shape):
+    add = self.pad_beg + self.pad_end
+    dims = [None if n is None else n + add for n in input_shape[1:3]]
+    return (input_shape[0], dims[0], dims[1], input_shape[-1])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(kernel_size=self.kernel_size, rate=self.rate)
+    return config
+
+
+class Normalize(keras.layers.Layer):
+  """Pixel normalisation inside the model, as the original's feature extractor.
+
+  'unit_range' maps [0, 255] to [-1, 1] (2/255 x - 1); 'imagenet_mean'
+  subtracts the ImageNet mean pixel. Padding with `mean_pixel` maps to 0.
+  """
+
+  def __init__(self, method, mean_rgb=(123.15, 115.90, 103.06), **kwargs):
+    super().__init__(**kwargs)
+    if method not in ('unit_range', 'imagenet_mean'):
+      raise ValueError('Unknown normalisation %r.' % method)
+    self.method = method
+    self.mean_rgb = tuple(float(v) for v in mean_rgb)
+
+  def call(self, images):
+    x = tf.cast(images, tf.float32)
+    if self.method == 'unit_range':
+      x = (2.0 / 255.0) * x - 1.0
+    else:
+      x = x - tf.constant(self.mean_rgb, tf.float32)
+    return tf.cast(x, self.compute_dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(method=self.method, mean_rgb=self.mean_rgb)
+    return config
+
+
+class LayerFactory:
+  """Creates the layers of one network, reusing weight layers by scope.
+
+  Args:
+    bn_epsilon: BatchNorm epsilon of the layers this factory creates.
+    bn_decay: BatchNorm moving-average decay (Keras `momentum`).
+    fine_tune_batch_norm: Whether BatchNorm updates statistics in training.
+  """
+
+  def __init__(self, bn_epsilon, bn_decay, fine_tune_batch_norm=False,
+               layers=None):
+    self.bn_epsilon = bn_epsilon
+    self.bn_decay = bn_decay
+    self.fine_tune_batch_norm = fine_tune_batch_norm
+    # Shared between factories of one model (backbone and head differ in
+    # BatchNorm epsilon but live in one namespace).
+    self.layers = layers if layers is not None else {}
+    self._counter = {}
+
+  def with_batch_norm(self, bn_epsilon, bn_decay):
+    """A factory sharing this one's layers, with other BatchNorm settings."""
+    other = LayerFactory(bn_epsilon, bn_decay, self.fine_tune_batch_norm,
+                         self.layers)
+    other._counter = self._counter  # One namespace for weightless layers.
+    return other
+
+  def _get(self, scope, make):
+    name = keras_name(scope)
+    if name not in self.layers:
+      self.layers[name] = make(name)
+    return self.layers[name]
+
+  def unique(self, base):
+    """A fresh name for a weightless layer (pads, activations, resizes)."""
+    n = self._counter.get(base, 0)
+    self._counter[base] = n + 1
+    return keras_name(base if n == 0 else '%s_%d' % (base, n))
+
+  def batch_norm(self, x, scope):
+    bn = self._get(scope + '/BatchNorm', lambda name: BatchNorm(
+        fine_tune=self.fine_tune_batch_norm, momentum=self.bn_decay,
+        epsilon=self.bn_epsilon, name=name))
+    return bn(x)
+
+  def activation(self, x, activation, scope):
+    if activation is None:
+      return x
+    if activation == 'relu':
+      return keras.layers.ReLU(name=self.unique(scope + '/Relu'))(x)
+    if activation == 'relu6':
+      return keras.layers.ReLU(max_value=6.0,
+                               name=self.unique(scope + '/Relu6'))(x)
+    raise ValueError('Unknown activation %r.' % activation)
+
+  def conv(self, x, filters, kernel_size, scope, stride=1, rate=1,
+           activation='relu', batch_norm=True, use_bias=False,
+           explicit_padding=False):
+    """slim.conv2d (+ BatchNorm + activation); `explicit_padding` for the
+    original's `conv2d_same` (fixed padding + VALID when strided)."""
+    padding = 'same'
+    if explicit_padding and stride > 1:
+      x = FixedPadding(kernel_size, rate,
+                       name=self.unique(scope + '/fixed_padding'))(x)
+      padding = 'valid'
+    layer = self._get(scope, lambda name: keras.layers.Conv2D(
+        filters, kernel_size, strides=stride, dilation_rate=rate,
+        padding=padding, use_bias=use_bias, name=name))
+    x = layer(x)
+    if batch_norm:
+      x = self.batch_norm(x, scope)
+    return self.activation(x, activation, scope)
+
+  def depthwise(self, x, kernel_size, scope, stride=1, rate=1,
+                activation='relu', batch_norm=True, explicit_padding=False):
+    """slim.separable_conv2d with num_outputs=None (depthwise only)."""
+    padding = 'same'
+    if explicit_padding and stride > 1:
+      x = FixedPadding(kernel_size, rate,
+                       name=self.unique(scope + '/fixed_padding'))(x)
+      padding = 'valid'
+    layer = self._get(scope, lambda name: keras.layers.DepthwiseConv2D(
+        kernel_size, strides=stride, dilation_rate=rate, padding=padding,
+        use_bias=False, name=name))
+    x = layer(x)
+    if batch_norm:
+      x = self.batch_norm(x, scope)
+    return self.activation(x, activation, scope)
+
+  def split_separable_conv(self, x, filters, scope, kernel_size=3, stride=1,
+                           rate=1, activation='relu', explicit_padding=False):
+    """Depthwise (BN, activation) then pointwise (BN, activation).
+
+    The original splits separable convs into `<scope>_depthwise` and
+    `<scope>_pointwise` so that BatchNorm (and, where asked, the activation)
+    sits between them.
+    """
+    x = self.depthwise(x, kernel_size, scope + '_depthwise', stride=stride,
+                       rate=rate, activation=activation,
+                       explicit_padding=explicit_padding)
+    return self.conv(x, filters, 1, scope + '_pointwise',
+                     activation=activation)
+
+
+def tf1_variable_map(model):
+  """Maps the original TF1 variable names to this model's Keras variables.
+
+  Returns:
+    dict: name such as `xception_65/entry_flow/conv1_1/weights` -> variable.
+  """
+  mapping = {}
+  for layer in _weight_layers(model):
+    scope = tf1_scope(layer.name)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+      names = {'kernel': 'depthwise_weights', 'bias': 'biases'}
+    elif isinstance(layer, keras.layers.Conv2D):
+      names = {'kernel': 'weights', 'bias': 'biases'}
+    elif isinstance(layer, keras.layers.BatchNormalization):
+      names = {n: n for n in ('gamma', 'beta', 'moving_mean',
+                              'moving_variance')}
+    else:
+      raise TypeError('Layer %s of type %s has weights but no TF1 name rule.'
+                      % (layer.name, type(layer).__name__))
+    for var in layer.weights:
+      leaf = var.path.split('/')[-1]
+      mapping['%s/%s' % (scope, names[leaf])] = var
+  return mapping
+
+
+def _weight_layers(model):
+  seen = set()
+  stack = list(model.layers)
+  while stack:
+    layer = stack.pop(0)
+    if id(layer) in seen:
+      continue
+    seen.add(id(layer))
+    if hasattr(layer, 'layers') and layer.layers:
+      stack.extend(layer.layers)
+    elif layer.weights:
+      yield layer

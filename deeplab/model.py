@@ -1,0 +1,369 @@
+"""DeepLabv3+: ASPP, decoder, logits, and the multi-scale wrappers.
+
+The paper's Figure 2: backbone -> ASPP (1x1, atrous 3x3 branches, image
+pooling, concat projection) -> decoder (1x1 projection of a low-level feature
+to 48 channels, concat, two 3x3 convs) -> 1x1 logits. Every resize is the
+original's align-corners bilinear, to sizes `scale_dimension(crop, 1/stride)`.
+
+Models take raw RGB pixels in [0, 255] (already padded to the crop with
+`feature_extractor.mean_pixel`) and normalise them inside, as the original.
+
+Builders:
+  * `build_model`: logits at the model's output resolution, optionally for
+    an image pyramid (merged by max or avg; per-scale outputs for training).
+  * `build_inference_model`: the original's evaluation (eval scales, optional
+    left-right flips, mean of softmaxes, argmax at the input resolution).
+"""
+import keras
+import tensorflow as tf
+
+from deeplab import common
+from deeplab.core import feature_extractor
+from deeplab.core import layers
+
+LOGITS_SCOPE_NAME = 'logits'
+MERGED_LOGITS_SCOPE = 'merged_logits'
+IMAGE_POOLING_SCOPE = 'image_pooling'
+ASPP_SCOPE = 'aspp'
+CONCAT_PROJECTION_SCOPE = 'concat_projection'
+DECODER_SCOPE = 'decoder'
+
+# BatchNorm epsilon of the head (ASPP and decoder) in the original.
+HEAD_BATCH_NORM_EPSILON = 1e-5
+
+
+def get_extra_layer_scopes(last_layers_contain_logits_only=False):
+  """Scopes of the "last layers" (not restored with initialize_last_layer)."""
+  if last_layers_contain_logits_only:
+    return [LOGITS_SCOPE_NAME]
+  return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE,
+          CONCAT_PROJECTION_SCOPE, DECODER_SCOPE]
+
+
+class _Geometry:
+  """Static or dynamic sizes derived from the crop, as the original computes.
+
+  With a known crop size every size is a Python int (`scale_dimension`);
+  without one, sizes follow the input tensor at run time.
+  """
+
+  def __init__(self, images, crop_size):
+    self.images = images
+    self.crop_size = tuple(crop_size) if crop_size else None
+
+  def size(self, scale):
+    if self.crop_size is None:
+      return None
+    return (layers.scale_dimension(self.crop_size[0], scale),
+            layers.scale_dimension(self.crop_size[1], scale))
+
+  def resize(self, f, x, scale, scope):
+    """Resizes x to the crop scaled by `scale` (align corners)."""
+    size = self.size(scale)
+    if size is not None:
+      return layers.ResizeBilinear(size=size, name=f.unique(scope))(x)
+    return layers.ResizeBilinear(scale=scale, name=f.unique(scope))(
+        [x, self.images])
+
+
+def aspp(f, features, options, geometry):
+  """Atrous spatial pyramid pooling with image-level feature (DeepLabv3)."""
+  depth = options.aspp_convs_filters
+  branches = []
+  if options.add_image_level_feature:
+    pool_size = None
+    if options.crop_size is not None:
+      pool_crop = options.image_pooling_crop_size or options.crop_size
+      pool_size = (
+          layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
+          layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
+    pooled = layers.ImagePooling(pool_size, options.image_pooling_stride,
+                                 name=f.unique('image_pooling/pool'))(features)
+    pooled = f.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
+    if geometry.crop_size is not None:
+      pooled = geometry.resize(f, pooled, 1. / options.output_stride,
+                               'image_pooling/resize')
+    else:
+      pooled = layers.ResizeBilinear(name=f.unique('image_pooling/resize'))(
+          [pooled, features])
+    branches.append(pooled)
+  branches.append(f.conv(features, depth, 1, ASPP_SCOPE + '0'))
+  for i, rate in enumerate(options.atrous_rates or (), 1):
+    scope = ASPP_SCOPE + str(i)
+    if options.aspp_with_separable_conv:
+      branches.append(f.split_separable_conv(features, depth, scope,
+                                             rate=rate))
+    else:
+      branches.append(f.conv(features, depth, 3, scope, rate=rate))
+  if len(branches) > 1:
+    net = keras.layers.Concatenate(name=f.unique('aspp/concat'))(branches)
+  else:
+    net = branches[0]
+  if options.aspp_with_concat_projection:
+    net = f.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
+    # keep_prob 0.9 in the original; active only when training.
+    net = keras.layers.Dropout(
+        0.1, name=f.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
+  return net
+
+
+def decoder(f, features, end_points, options, geometry):
+  """The DeepLabv3+ decoder (paper section 3.1, Fig. 2)."""
+  depth = options.decoder_filters
+  projected = depth if options.decoder_use_sum_merge else 48
+  net = features
+  for stage, stride in enumerate(options.decoder_output_stride):
+    suffix = '_%d' % stage if stage else ''
+    name = feature_extractor.decoder_end_point(options.model_variant, stride)
+    low_level = end_points[name]
+    i = 0  # One low-level feature per stage, as every original table has.
+    projection = f.conv(low_level, projected, 1, '%s/feature_projection%d%s'
+                        % (DECODER_SCOPE, i, suffix))
+    merged = [geometry.resize(f, t, 1. / stride, DECODER_SCOPE + '/resize')
+              if geometry.crop_size is not None else
+              layers.ResizeBilinear(scale=1. / stride,
+                                    name=f.unique(DECODER_SCOPE + '/resize'))(
+                                        [t, geometry.images])
+              for t in (net, projection)]
+    if options.decoder_use_sum_merge:
+      if options.decoder_use_separable_conv:
+        net = f.split_separable_conv(
+            merged[0], depth,
+            '%s/decoder_split_sep_conv0%s' % (DECODER_SCOPE, suffix))
+      else:
+        net = f.conv(merged[0], depth, 3,
+                     '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix))
+      net = keras.layers.Add(name=f.unique(DECODER_SCOPE + '/sum'))(
+          [net, merged[1]])
+      continue
+    net = keras.layers.Concatenate(name=f.unique(DECODER_SCOPE + '/concat'))(
+        merged)
+    if options.decoder_use_separable_conv:
+      for j in range(2):
+        net = f.split_separable_conv(
+            net, depth, '%s/decoder_conv%d%s' % (DECODER_SCOPE, j, suffix))
+    else:
+      # slim.repeat naming: decoder_conv0/decoder_conv0_1, ..._2.
+      base = 'decoder_conv%d%s' % (i, suffix)
+      for j in range(2):
+        net = f.conv(net, depth, 3,
+                     '%s/%s/%s_%d' % (DECODER_SCOPE, base, base, j + 1))
+  return net
+
+
+def branch_logits(f, features, options):
+  """The 1x1 logits conv with biases (`logits/semantic`).
+
+  Without ASPP (aspp_with_batch_norm False) and with atrous rates, the
+  original sums one conv per rate (`semantic`, `semantic_1`, ...).
+  """
+  num_classes = options.num_classes
+  rates = [1]
+  kernel = options.logits_kernel_size
+  if not options.aspp_with_batch_norm and options.atrous_rates:
+    rates = list(options.atrous_rates)
+  outs = []
+  for i, rate in enumerate(rates):
+    scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
+                         '_%d' % i if i else '')
+    outs.append(f.conv(features, num_classes, kernel, scope, rate=rate,
+                       activation=None, batch_norm=False, use_bias=True))
+  if len(outs) == 1:
+    return outs[0]
+  return keras.layers.Add(name=f.unique(LOGITS_SCOPE_NAME + '/add'))(outs)
+
+
+def get_logits(f, images, options):
+  """Logits of one scale: backbone, ASPP, decoder, logits."""
+  geometry = _Geometry(images, options.crop_size)
+  features, end_points = feature_extractor.extract_features(f, images, options)
+  head = f.with_batch_norm(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay)
+  if options.aspp_with_batch_norm:
+    features = aspp(head, features, options, geometry)
+  if options.decoder_output_stride:
+    features = decoder(head, features, end_points, options, geometry)
+  return branch_logits(head, features, options)
+
+
+def multi_scale_logits(f, images, options, image_pyramid=None):
+  """Logits for an image pyramid, as the original's `multi_scale_logits`.
+
+  Each scale's logits are resized to the logits size of the largest scale
+  (at least 1.0) and merged with `options.merge_method`.
+
+  Returns:
+    dict with 'merged_logits' and, for several scales, 'logits_%.2f' each.
+  """
+  pyramid = list(image_pyramid) if image_pyramid else [1.0]
+  crop = options.crop_size
+  logits_scale = max(1.0, max(pyramid)) / options.logits_output_stride
+  outputs = {}
+  for scale in pyramid:
+    if scale != 1.0:
+      if crop is not None:
+        scaled_crop = (layers.scale_dimension(crop[0], scale),
+                       layers.scale_dimension(crop[1], scale))
+        scaled = layers.ResizeBilinear(
+            size=scaled_crop, name=f.unique('scale_%.2f/resize' % scale))(
+                images)
+      else:
+        scaled_crop = None
+        scaled = layers.ResizeBilinear(
+            scale=scale, name=f.unique('scale_%.2f/resize' % scale))(
+                [images, images])
+      pool_crop = options.image_pooling_crop_size
+      if pool_crop:
+        pool_crop = (layers.scale_dimension(pool_crop[0], scale),
+                     layers.scale_dimension(pool_crop[1], scale))
+      scale_options = options.replace(crop_size=scaled_crop,
+                                      image_pooling_crop_size=pool_crop)
+    else:
+      scaled, scale_options = images, options
+    logits = get_logits(f, scaled, scale_options)
+    logits = _Geometry(images, crop).resize(f, logits, logits_scale,
+                                            'logits/resize')
+    if len(pyramid) == 1:
+      return {MERGED_LOGITS_SCOPE: logits}
+    outputs['logits_%.2f' % scale] = logits
+  stacked = list(outputs.values())
+  if options.merge_method == 'max':
+    merged = keras.layers.Maximum(name=f.unique('merge_max'))(stacked)
+  else:
+    merged = keras.layers.Average(name=f.unique('merge_avg'))(stacked)
+  outputs[MERGED_LOGITS_SCOPE] = merged
+  return outputs
+
+
+def _input(options, name='images'):
+  shape = (tuple(options.crop_size) if options.crop_size else (None, None))
+  return keras.Input(shape=shape + (3,), name=name)
+
+
+def new_layer_factory(options, fine_tune_batch_norm=False):
+  return layers.LayerFactory(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay,
+                             fine_tune_batch_norm)
+
+
+def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
+                per_scale_outputs=False, name=None):
+  """Builds DeepLab as a Keras functional model.
+
+  Args:
+    options: `common.ModelOptions`. With a crop size the input is fixed to
+      it (the original builds one graph per crop); without, any size works.
+    image_pyramid: Input scales (the original's `--image_pyramid`).
+    fine_tune_batch_norm: Whether BatchNorm updates its statistics when the
+      model is called with `training=True` (the original's flag).
+    per_scale_outputs: Return a dict of every scale's logits plus
+      'merged_logits' (for the per-scale training loss).
+    name: Model name (default: the variant).
+
+  Returns:
+    keras.Model from raw pixels [B, H, W, 3] to logits [B, h, w, classes]
+    at `scale_dimension(crop, 1 / logits_output_stride)`.
+  """
+  options.validate()
+  images = _input(options)
+  f = new_layer_factory(options, fine_tune_batch_norm)
+  outputs = multi_scale_logits(f, images, options, image_pyramid)
+  if not per_scale_outputs:
+    outputs = outputs[MERGED_LOGITS_SCOPE]
+  model = keras.Model(images, outputs, name=name or options.model_variant)
+  model.model_options = options
+  return model
+
+
+class ArgmaxUpsample(keras.layers.Layer):
+  """Argmax of logits then nearest (align-corners) upsampling to `reference`.
+
+  The original's `prediction_with_upsampled_logits=False` path.
+  """
+
+  def call(self, inputs):
+    logits, reference = inputs
+    labels = tf.argmax(logits, axis=3, output_type=tf.int32)[..., None]
+    labels = tf.compat.v1.image.resize_nearest_neighbor(
+        labels, tf.shape(reference)[1:3], align_corners=True)
+    return labels[..., 0]
+
+
+def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
+                          name=None):
+  """The original's evaluation graph (`predict_labels[_multi_scale]`).
+
+  For each eval scale (and its left-right flip when asked), logits are
+  resized to the input size with align corners, soft-maxed, averaged; the
+  prediction is the argmax. With one scale and no flip this equals the
+  argmax of the upsampled logits (`predict_labels`).
+
+  Returns:
+    keras.Model from raw pixels [B, H, W, 3] to a dict with 'logits' (the
+    merged logits of the scale-1.0 pass, or the first scale, unflipped, at
+    the model's output resolution), 'probabilities' [B, H, W, C] and
+    'predictions' [B, H, W] int32.
+  """
+  options.validate()
+  scales = list(eval_scales) if eval_scales else [1.0]
+  images = _input(options)
+  f = new_layer_factory(options)
+  # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
+  logits_scale = 1.0 if 1.0 in scales else scales[0]
+  probs, first_logits = [], None
+  flip = keras.layers.Lambda(lambda x: tf.reverse(x, [2]), name='flip_input')
+  for scale in scales:
+    passes = [False, True] if add_flipped_images else [False]
+    for flipped in passes:
+      inputs = flip(images) if flipped else images
+      logits = multi_scale_logits(f, inputs, options, [scale])[
+          MERGED_LOGITS_SCOPE]
+      if first_logits is None and not flipped and scale == logits_scale:
+        first_logits = logits
+      if flipped:
+        logits = keras.layers.Lambda(lambda x: tf.reverse(x, [2]),
+                                     name=f.unique('flip_logits'))(logits)
+      upsampled = layers.ResizeBilinear(name=f.unique('upsample_logits'))(
+          [logits, images])
+      probs.append(keras.layers.Softmax(name=f.unique('softmax'))(upsampled))
+  probabilities = probs[0] if len(probs) == 1 else keras.layers.Average(
+      name='mean_probabilities')(probs)
+  if options.prediction_with_upsampled_logits or len(probs) > 1:
+    predictions = keras.layers.Lambda(
+        lambda p: tf.argmax(p, axis=3, output_type=tf.int32),
+        name='predictions')(probabilities)
+  else:
+    predictions = ArgmaxUpsample(name='predictions')([first_logits, images])
+  model = keras.Model(images, {'logits': first_logits,
+                               'probabilities': probabilities,
+                               'predictions': predictions},
+                      name=name or options.model_variant + '_inference')
+  model.model_options = options
+  return model
+
+
+def tf1_variable_map(model):
+  """Original variable name -> Keras variable (see `layers.tf1_variable_map`)."""
+  return layers.tf1_variable_map(model)
+
+
+def transfer_weights(source, target):
+  """Copies every weight from `source` to `target` by original name.
+
+  Used to rebuild a model at another output stride, crop or pyramid with the
+  same weights (the paper trains at OS16 and evaluates at OS8).
+
+  Raises:
+    ValueError: naming the variables that do not correspond.
+  """
+  src = tf1_variable_map(source)
+  dst = tf1_variable_map(target)
+  missing = sorted(set(dst) - set(src))
+  extra = sorted(set(src) - set(dst))
+  if missing or extra:
+    raise ValueError('Models do not have the same variables: missing in '
+                     'source %s; not in target %s.'
+                     % (missing[:10], extra[:10]))
+  for key, var in dst.items():
+    if tuple(var.shape) != tuple(src[key].shape):
+      raise ValueError('Shape mismatch for %s: source %s, target %s.'
+                       % (key, tuple(src[key].shape), tuple(var.shape)))
+    var.assign(src[key])

@@ -1,0 +1,27 @@
+"""Installs the `deeplab` package (DeepLabv3+ for TensorFlow 2 / Keras 3)."""
+import setuptools
+
+setuptools.setup(
+    name='deeplab-tf2',
+    version='0.1.0',
+    description=('DeepLabv3+ semantic segmentation for TensorFlow 2 / Keras 3, '
+                 'faithful to the original TF1 implementation and checkpoints.'),
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=setuptools.find_packages(include=['deeplab', 'deeplab.*',
+                                               'datasets', 'datasets.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'tensorflow>=2.16,<2.22',
+        'tensorflow-datasets',
+        'numpy',
+        'absl-py',
+        'pillow',
+    ],
+    extras_require={'test': ['pytest']},
+    entry_points={
+        'console_scripts': [
+            'deeplab-model-stats=deeplab.model_stats:run',
+        ],
+    },
+)
