@@ -262,8 +262,8 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
 
 def _define(kind, name, default, help_text, fv, **kwargs):
   if name not in fv:
-    getattr(flags, 'DEFINE_' + kind)(name, default, help_text, flag_values=fv,
-                                     **kwargs)
+    getattr(flags, 'DEFINE_' + kind)(name, default, help=help_text,
+                                     flag_values=fv, **kwargs)
 
 
 def define_model_flags(flag_values=None, output_stride_default=16):
