@@ -218,7 +218,7 @@ class ModelOptions:
     scripts (number of classes, crop size, rates, stride); everything else
     comes from the shared flags.
     """
-    fv = flag_values or flags.FLAGS
+    fv = flags.FLAGS if flag_values is None else flag_values
     if outputs_to_num_classes is None:
       outputs_to_num_classes = {OUTPUT_TYPE: num_classes or 21}
     kwargs = dict(
@@ -273,7 +273,7 @@ def define_model_flags(flag_values=None, output_stride_default=16):
   here too, with the script's default output stride (export uses 8 in the
   original, the other scripts 16).
   """
-  fv = flag_values or flags.FLAGS
+  fv = flags.FLAGS if flag_values is None else flag_values
   d = ModelOptions.__dataclass_fields__
   _define('integer', 'min_resize_value', None,
           'Desired size of the smaller image side.', fv)

@@ -1,0 +1,47 @@
+"""Shared test helpers: small options, weight initialisation by the recipe."""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import pytest
+
+from deeplab import common
+from deeplab.core import layers
+import reference
+
+# Every variant and the rates the original uses with it (smaller ones where
+# the crop is small, which does not change the variable set).
+VARIANTS = common.MODEL_VARIANTS
+
+
+def small_options(variant='xception_41', crop=65, output_stride=16, **kw):
+  """ModelOptions of a DeepLabv3+ on a small crop (fast to build and run)."""
+  defaults = dict(
+      model_variant=variant, crop_size=(crop, crop),
+      output_stride=output_stride, atrous_rates=(1, 2, 3),
+      decoder_output_stride=(4,),
+      outputs_to_num_classes={common.OUTPUT_TYPE: 5})
+  defaults.update(kw)
+  return common.ModelOptions(**defaults)
+
+
+def assign_recipe_values(model, seed=0):
+  """Assigns every weight its reference-recipe value (by original name).
+
+  Moving statistics get non-trivial values too, so inference-mode BatchNorm
+  is exercised, unlike Keras' default initialisation.
+  """
+  for name, var in layers.tf1_variable_map(model).items():
+    var.assign(reference.deterministic_value(name, var.shape, 'float32', seed))
+  return model
+
+
+def random_images(batch, height, width, seed=0):
+  rng = np.random.RandomState(seed)
+  return rng.uniform(0, 255, size=(batch, height, width, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def rng():
+  return np.random.RandomState(1234)

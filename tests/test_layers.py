@@ -1,0 +1,118 @@
+"""Tests of deeplab.core.layers against NumPy references."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab.core import layers
+import reference
+
+
+@pytest.mark.parametrize('dim, scale, expected', [
+    (513, 1 / 16, 33), (513, 1 / 4, 129), (512, 1 / 16, 32), (514, 1 / 16, 33),
+    (513, 0.5, 257), (513, 1.75, 897), (129, 1 / 8, 17)])
+def test_scale_dimension_static_and_dynamic(dim, scale, expected):
+  assert layers.scale_dimension(dim, scale) == expected
+  assert int(layers.scale_dimension(tf.constant(dim), scale)) == expected
+
+
+@pytest.mark.parametrize('size', [(9, 9), (33, 17), (5, 40)])
+def test_resize_bilinear_is_align_corners(rng, size):
+  x = rng.randn(1, 5, 7, 3).astype(np.float32)
+  got = layers.resize_bilinear(tf.constant(x), size).numpy()[0]
+  want = reference.upsample_align_corners(x, size)
+  np.testing.assert_allclose(got, want, atol=1e-5)
+  # Corners map onto corners: the property half-pixel resizing lacks.
+  np.testing.assert_allclose(got[-1, -1], x[0, -1, -1], atol=1e-6)
+
+
+def test_resize_layer_static_dynamic_and_identity(rng):
+  x = rng.randn(2, 9, 9, 4).astype(np.float32)
+  ref = np.zeros((2, 33, 33, 1), np.float32)
+  static = layers.ResizeBilinear(size=(33, 33))(x)
+  dynamic = layers.ResizeBilinear()([x, ref])
+  scaled = layers.ResizeBilinear(scale=0.25)([x, np.zeros((2, 129, 129, 1))])
+  np.testing.assert_allclose(static, dynamic, atol=1e-6)
+  assert scaled.shape == (2, 33, 33, 4)
+  np.testing.assert_array_equal(layers.ResizeBilinear(size=(9, 9))(x), x)
+
+
+@pytest.mark.parametrize('kernel, rate, beg, end', [
+    (3, 1, 1, 1), (7, 1, 3, 3), (3, 2, 2, 2), (1, 1, 0, 0), (4, 1, 1, 2)])
+def test_fixed_padding_is_independent_of_input_size(kernel, rate, beg, end):
+  pad = layers.FixedPadding(kernel, rate)
+  for n in (8, 9):
+    out = pad(np.ones((1, n, n, 1), np.float32))
+    assert out.shape[1] == n + beg + end
+    assert float(out[0, beg, beg, 0]) == 1.0
+    if beg:
+      assert float(out[0, beg - 1, beg, 0]) == 0.0
+
+
+def test_normalize_maps_mean_pixel_to_zero():
+  unit = layers.Normalize('unit_range')
+  mean = layers.Normalize('imagenet_mean')
+  x = np.array([[[[0., 127.5, 255.]]]], np.float32)
+  np.testing.assert_allclose(unit(x), [[[[-1., 0., 1.]]]], atol=1e-6)
+  pix = np.array([[[[123.15, 115.90, 103.06]]]], np.float32)
+  np.testing.assert_allclose(mean(pix), np.zeros((1, 1, 1, 3)), atol=1e-5)
+
+
+def test_frozen_batch_norm_keeps_statistics_but_trains_gamma(rng):
+  x = rng.randn(4, 6, 6, 3).astype(np.float32) * 3 + 1
+  for fine_tune in (False, True):
+    bn = layers.BatchNorm(fine_tune=fine_tune, momentum=0.9)
+    bn.build(x.shape)
+    before = bn.moving_mean.numpy().copy()
+    with tf.GradientTape() as tape:
+      y = bn(x, training=True)
+      loss = tf.reduce_sum(y * y)
+    grad = tape.gradient(loss, bn.gamma)
+    changed = not np.allclose(bn.moving_mean.numpy(), before)
+    assert changed == fine_tune
+    assert grad is not None and np.abs(grad.numpy()).sum() > 0
+    if not fine_tune:  # Inference normalisation with the moving statistics.
+      np.testing.assert_allclose(y, x / np.sqrt(1 + bn.epsilon), rtol=1e-5)
+
+
+def test_image_pooling_window_and_global_mean(rng):
+  x = rng.randn(1, 9, 9, 2).astype(np.float32)
+  np.testing.assert_allclose(layers.ImagePooling()(x),
+                             x.mean(axis=(1, 2), keepdims=True), atol=1e-6)
+  np.testing.assert_allclose(layers.ImagePooling((9, 9))(x),
+                             x.mean(axis=(1, 2), keepdims=True), atol=1e-6)
+  window = layers.ImagePooling((5, 5))(x).numpy()
+  assert window.shape == (1, 5, 5, 2)
+  np.testing.assert_allclose(window[0, 2, 3], x[0, 2:7, 3:8].mean((0, 1)),
+                             atol=1e-6)
+
+
+def test_tf1_names_of_factory_layers():
+  f = layers.LayerFactory(1e-5, 0.9997)
+  inp = keras.Input((9, 9, 4))
+  x = f.split_separable_conv(inp, 8, 'aspp1', rate=2)
+  x = f.conv(x, 3, 1, 'logits/semantic', activation=None, batch_norm=False,
+             use_bias=True)
+  again = f.conv(inp, 8, 1, 'aspp0')
+  f.conv(inp, 8, 1, 'aspp0')  # The same scope reuses the same layer.
+  assert len([k for k in f.layers if k.startswith('aspp0')]) == 2
+  model = keras.Model(inp, [x, again])
+  names = {k: tuple(v.shape) for k, v in layers.tf1_variable_map(model).items()}
+  assert names == {
+      'aspp1_depthwise/depthwise_weights': (3, 3, 4, 1),
+      'aspp1_depthwise/BatchNorm/gamma': (4,),
+      'aspp1_depthwise/BatchNorm/beta': (4,),
+      'aspp1_depthwise/BatchNorm/moving_mean': (4,),
+      'aspp1_depthwise/BatchNorm/moving_variance': (4,),
+      'aspp1_pointwise/weights': (1, 1, 4, 8),
+      'aspp1_pointwise/BatchNorm/gamma': (8,),
+      'aspp1_pointwise/BatchNorm/beta': (8,),
+      'aspp1_pointwise/BatchNorm/moving_mean': (8,),
+      'aspp1_pointwise/BatchNorm/moving_variance': (8,),
+      'logits/semantic/weights': (1, 1, 8, 3),
+      'logits/semantic/biases': (3,),
+      'aspp0/weights': (1, 1, 4, 8),
+      'aspp0/BatchNorm/gamma': (8,), 'aspp0/BatchNorm/beta': (8,),
+      'aspp0/BatchNorm/moving_mean': (8,),
+      'aspp0/BatchNorm/moving_variance': (8,),
+  }
