@@ -134,10 +134,13 @@ def define_flags():
 def main(argv):
   del argv
   fv = flags.FLAGS
-  options = common.ModelOptions.from_flags(
-      num_classes=fv.num_classes,
-      crop_size=common.parse_crop_size(fv.crop_size, 'crop_size'))
-  stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
+  try:
+    options = common.ModelOptions.from_flags(
+        num_classes=fv.num_classes,
+        crop_size=common.parse_crop_size(fv.crop_size, 'crop_size'))
+    stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
   print('%s OS%d crop %dx%d scales %s%s: %.2fM params (%.2fM trainable), '
         '%.2fB Multiply-Adds (dense count %.2fB)' % (
             options.model_variant, options.output_stride,
