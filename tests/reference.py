@@ -119,3 +119,30 @@ def near_tie_mask(logits, crop, image_hw, margin=1e-4):
   up = upsample_align_corners(logits, crop)[:image_hw[0], :image_hw[1]]
   top2 = np.sort(up, axis=-1)[..., -2:]
   return (top2[..., 1] - top2[..., 0]) < margin
+
+
+def write_checkpoint(values, prefix):
+  """Writes name -> array as a TF1-style name-based V2 checkpoint."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(prefix), exist_ok=True)
+  names = sorted(values)
+  tf.raw_ops.SaveV2(prefix=tf.constant(prefix), tensor_names=tf.constant(names),
+                    shape_and_slices=tf.constant([''] * len(names)),
+                    tensors=[tf.constant(values[n]) for n in names])
+  return prefix
+
+
+def write_reference_checkpoint(manifest_name, directory, seed=0, drop=(),
+                               extra=None):
+  """The reference checkpoint of a manifest, optionally altered.
+
+  Args:
+    drop: names (or name prefixes ending in '/') to leave out.
+    extra: name -> array to add (or replace).
+  """
+  values = manifest_values(load_manifest(manifest_name), seed)
+  values = {k: v for k, v in values.items()
+            if not any(k == d or (d.endswith('/') and k.startswith(d))
+                       for d in drop)}
+  values.update(extra or {})
+  return write_checkpoint(values, os.path.join(directory, 'model.ckpt'))

@@ -1,0 +1,272 @@
+"""Loading the original TF1 DeepLab checkpoints (and this project's) by name.
+
+Every model weight has the name it had in the original TF1 graph
+(`layers.tf1_variable_map`), so a name-based checkpoint is read with
+`tf.train.load_checkpoint` and assigned variable by variable. Anything that
+does not fit is reported precisely: variables missing from the checkpoint,
+variables the model does not have, shape mismatches (both shapes named).
+
+Partial loads are explicit choices, as with the original's training flags:
+  * `backbone_only`: restore the feature extractor only (ImageNet
+    checkpoints, which have no ASPP/decoder and a classification head).
+  * `initialize_last_layer=False`: leave the last layers as initialised
+    (`last_layers_contain_logits_only` narrows them to `logits`), e.g. for a
+    different number of classes.
+Anything else that does not fit is a `CheckpointMismatchError`, never a
+silently half-initialised model.
+
+This project's own weight format is the same kind of checkpoint (keys are
+the original names) with a `model_options.json` beside it, so it loads through
+the same entry point and is readable by the original TF1 code too.
+"""
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from typing import List
+
+import numpy as np
+import tensorflow as tf
+
+from deeplab import common
+from deeplab import model as model_lib
+from deeplab.core import feature_extractor
+
+OPTIONS_FILE = 'model_options.json'
+CHECKPOINT_PREFIX = 'model.ckpt'
+
+# Checkpoint entries that are training state, not model weights: optimizer
+# slots, moving averages of the weights, counters. Never an error.
+_TRAINING_STATE = re.compile(
+    r'(^global_step$|/Momentum(_\d+)?$|/Adam(_\d+)?$|/RMSProp(_\d+)?$|'
+    r'/ExponentialMovingAverage$|^beta[12]_power|_CHECKPOINTABLE_OBJECT_GRAPH)')
+
+
+class CheckpointMismatchError(ValueError):
+  """The checkpoint does not fit the model (the message lists every misfit)."""
+
+
+@dataclasses.dataclass
+class LoadReport:
+  """What a load did.
+
+  Attributes:
+    checkpoint: The checkpoint prefix read.
+    restored: Names assigned from the checkpoint.
+    skipped: Model variables left as initialised by the caller's choice.
+    unused: Checkpoint variables not used by this model (allowed only when
+      loading the backbone only).
+    training_state: Checkpoint entries ignored as optimizer/EMA state.
+  """
+  checkpoint: str
+  restored: List[str]
+  skipped: List[str]
+  unused: List[str]
+  training_state: List[str]
+
+  def summary(self) -> str:
+    return ('restored %d variables from %s; %d left as initialised by choice; '
+            '%d checkpoint variables unused; %d training-state entries ignored'
+            % (len(self.restored), self.checkpoint, len(self.skipped),
+               len(self.unused), len(self.training_state)))
+
+
+def resolve_checkpoint(path: str) -> str:
+  """The checkpoint prefix for a prefix, a directory, or an index/data file.
+
+  Raises:
+    FileNotFoundError: naming the path when no checkpoint is there.
+  """
+  if not path:
+    raise FileNotFoundError('No checkpoint given (empty path).')
+  if os.path.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      default = os.path.join(path, CHECKPOINT_PREFIX)
+      if os.path.exists(default + '.index'):
+        return default
+      raise FileNotFoundError('No checkpoint found in directory %s.' % path)
+    return latest
+  for suffix in ('.index', '.data-00000-of-00001', '.meta'):
+    if path.endswith(suffix):
+      path = path[:-len(suffix)]
+  if not os.path.exists(path + '.index'):
+    raise FileNotFoundError('Checkpoint %s not found (no %s.index).'
+                            % (path, path))
+  return path
+
+
+def read_variable_shapes(prefix: str) -> dict:
+  """name -> shape of every entry of a name-based checkpoint."""
+  try:
+    return {name: tuple(shape) for name, shape in
+            tf.train.list_variables(prefix)}
+  except (tf.errors.OpError, ValueError) as e:
+    raise CheckpointMismatchError('Cannot read checkpoint %s: %s'
+                                  % (prefix, e)) from e
+
+
+def _is_last_layer(name, scopes):
+  # The original excludes by scope prefix: 'aspp' covers aspp0, aspp1_...
+  return any(name.startswith(s) for s in scopes)
+
+
+def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
+                 initialize_last_layer: bool = True,
+                 last_layers_contain_logits_only: bool = False) -> LoadReport:
+  """Assigns a name-based checkpoint to `model`, strictly unless told.
+
+  Args:
+    model: A model built by `deeplab.model` (or any Keras model whose layers
+      follow the naming rule).
+    checkpoint: TF1 checkpoint prefix, a directory holding one, or a
+      checkpoint written by `save_weights`.
+    backbone_only: Restore only the feature extractor's variables (scope of
+      the variant, e.g. `xception_65/`); the rest stays as initialised and
+      checkpoint variables outside it are allowed (ImageNet classifiers).
+    initialize_last_layer: If False, the last layers (logits, image pooling,
+      ASPP, concat projection, decoder) keep their initial values.
+    last_layers_contain_logits_only: With `initialize_last_layer=False`,
+      only `logits` counts as last layer.
+
+  Returns:
+    A `LoadReport`.
+
+  Raises:
+    FileNotFoundError: If the checkpoint is not there.
+    CheckpointMismatchError: Listing missing variables, variables the model
+      does not have, and shape mismatches, with a hint at the flags that make
+      a partial load explicit.
+  """
+  prefix = resolve_checkpoint(checkpoint)
+  shapes = read_variable_shapes(prefix)
+  variables = model_lib.tf1_variable_map(model)
+  options = getattr(model, 'model_options', None)
+
+  wanted, skipped = {}, []
+  backbone_scope = None
+  if backbone_only:
+    if options is None:
+      raise ValueError('backbone_only needs a model built by deeplab.model.')
+    backbone_scope = feature_extractor.get_backbone(options.model_variant).scope
+  last_layers = model_lib.get_extra_layer_scopes(
+      last_layers_contain_logits_only)
+  for name, var in variables.items():
+    if backbone_scope is not None and not name.startswith(backbone_scope + '/'):
+      skipped.append(name)
+    elif not initialize_last_layer and _is_last_layer(name, last_layers):
+      skipped.append(name)
+    else:
+      wanted[name] = var
+
+  training_state = sorted(n for n in shapes if _TRAINING_STATE.search(n))
+  model_entries = {n: s for n, s in shapes.items() if n not in training_state}
+  missing = sorted(n for n in wanted if n not in model_entries)
+  mismatched = sorted(
+      (n, model_entries[n], tuple(wanted[n].shape)) for n in wanted
+      if n in model_entries and model_entries[n] != tuple(wanted[n].shape))
+  unused = sorted(n for n in model_entries
+                  if n not in wanted and n not in skipped)
+  unexpected = [] if backbone_scope is not None else unused
+
+  if missing or mismatched or unexpected:
+    raise CheckpointMismatchError(_mismatch_message(
+        prefix, missing, unexpected, mismatched, backbone_only,
+        initialize_last_layer))
+
+  reader = tf.train.load_checkpoint(prefix)
+  for name, var in wanted.items():
+    value = reader.get_tensor(name)
+    var.assign(np.asarray(value).astype(var.dtype))
+  return LoadReport(prefix, sorted(wanted), sorted(skipped), unused,
+                    training_state)
+
+
+def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
+                      initialize_last_layer):
+  def listing(title, items, fmt=str):
+    shown = [fmt(i) for i in items[:25]]
+    more = ['... and %d more' % (len(items) - 25)] if len(items) > 25 else []
+    return ['%s (%d):' % (title, len(items))] + ['  ' + s for s in shown + more]
+
+  lines = ['Checkpoint %s does not fit the model.' % prefix]
+  if missing:
+    lines += listing('Model variables missing from the checkpoint', missing)
+  if unexpected:
+    lines += listing('Checkpoint variables the model does not have',
+                     unexpected)
+  if mismatched:
+    lines += listing(
+        'Shape mismatches', mismatched,
+        lambda m: '%s: checkpoint %s, model %s' % (m[0], list(m[1]),
+                                                   list(m[2])))
+  hints = []
+  if not backbone_only:
+    hints.append('an ImageNet (backbone) checkpoint loads with '
+                 'backbone_only=True')
+  if initialize_last_layer:
+    hints.append('a different number of classes loads with '
+                 '--initialize_last_layer=false '
+                 '[--last_layers_contain_logits_only]')
+  hints.append('check --model_variant, --atrous_rates, '
+               '--decoder_output_stride, --aspp_with_separable_conv, '
+               '--decoder_use_separable_conv and --depth_multiplier')
+  lines.append('Hint: ' + '; '.join(hints) + '.')
+  return '\n'.join(lines)
+
+
+def save_weights(model, output_dir: str, options=None) -> str:
+  """Writes the model's weights in this project's format.
+
+  A name-based checkpoint `<output_dir>/model.ckpt` whose keys are the
+  original variable names, a `checkpoint` state file, and
+  `model_options.json`. Files are written to a temporary directory first and
+  moved into place, the state file last, so an interrupted write never looks
+  like a complete checkpoint.
+
+  Returns:
+    The checkpoint prefix.
+  """
+  options = options or getattr(model, 'model_options', None)
+  values = {n: v.numpy() for n, v in model_lib.tf1_variable_map(model).items()}
+  os.makedirs(output_dir, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix='.staging-', dir=output_dir)
+  try:
+    names = sorted(values)
+    tf.raw_ops.SaveV2(prefix=tf.constant(os.path.join(staging,
+                                                      CHECKPOINT_PREFIX)),
+                      tensor_names=tf.constant(names),
+                      shape_and_slices=tf.constant([''] * len(names)),
+                      tensors=[tf.constant(values[n]) for n in names])
+    if options is not None:
+      with open(os.path.join(staging, OPTIONS_FILE), 'w') as f:
+        json.dump(options.to_dict(), f, indent=2, sort_keys=True)
+    state = os.path.join(output_dir, 'checkpoint')
+    if os.path.exists(state):
+      os.remove(state)  # The old state must not point at half-moved files.
+    for name in sorted(os.listdir(staging)):
+      os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+    with open(state + '.tmp', 'w') as f:
+      f.write('model_checkpoint_path: "%s"\n'
+              'all_model_checkpoint_paths: "%s"\n'
+              % (CHECKPOINT_PREFIX, CHECKPOINT_PREFIX))
+    os.replace(state + '.tmp', state)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return os.path.join(output_dir, CHECKPOINT_PREFIX)
+
+
+def load_options(checkpoint: str):
+  """The `ModelOptions` saved beside a project checkpoint, or None."""
+  directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
+      checkpoint)
+  path = os.path.join(directory, OPTIONS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    fields = json.load(f)
+  names = {f.name for f in dataclasses.fields(common.ModelOptions)}
+  return common.ModelOptions(**{k: v for k, v in fields.items() if k in names})
+

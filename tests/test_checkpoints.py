@@ -1,0 +1,197 @@
+"""Loading original checkpoints by name: parity, partial loads, misfits."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab import checkpoints
+from deeplab import model as model_lib
+from deeplab import predict
+import conftest
+import reference
+
+
+@pytest.fixture(scope='module')
+def ckpt_dir(tmp_path_factory):
+  """Reference (seed 0) checkpoints, written once per manifest."""
+  root = tmp_path_factory.mktemp('reference_checkpoints')
+  cache = {}
+
+  def get(manifest_name):
+    if manifest_name not in cache:
+      cache[manifest_name] = reference.write_reference_checkpoint(
+          manifest_name, str(root / manifest_name))
+    return cache[manifest_name]
+  return get
+
+
+def _vector_result(vector_id, ckpt_dir):
+  arrays, sidecar = reference.load_vector(vector_id)
+  options = reference.options_from_build_kwargs(sidecar['variant'],
+                                                sidecar['build_kwargs'])
+  prefix = ckpt_dir(reference.vector_manifest_name(sidecar))
+  result = predict.predict_image(arrays['image'], options, prefix)
+  return arrays, sidecar, result
+
+
+def _check_vector(arrays, sidecar, result):
+  ref = arrays['logits']
+  assert result['logits'].shape == ref.shape
+  max_err = np.abs(result['logits'] - ref).max()
+  assert max_err <= 1e-3 * ref.std(), max_err
+  ties = reference.near_tie_mask(ref, tuple(sidecar['crop_size']),
+                                 arrays['image'].shape[:2])
+  mismatch = (result['predictions'] != arrays['predictions']) & ~ties
+  assert mismatch.sum() == 0
+
+
+@pytest.mark.parametrize('vector_id', ['P2', 'P3', 'P4', 'P5', 'P6'])
+def test_vectors_through_the_checkpoint_loader(vector_id, ckpt_dir):
+  _check_vector(*_vector_result(vector_id, ckpt_dir))
+
+
+@pytest.mark.slow
+def test_full_size_vector_through_the_checkpoint_loader(ckpt_dir):
+  _check_vector(*_vector_result('P1', ckpt_dir))
+
+
+def _small_xception_65(**kw):
+  manifest = reference.load_manifest('xception_65')
+  return reference.options_from_build_kwargs(
+      'xception_65', manifest['build_kwargs'], crop_size=(33, 33), **kw)
+
+
+def test_missing_variable_is_named(tmp_path):
+  prefix = reference.write_reference_checkpoint(
+      'mobilenet_v2_modelzoo', str(tmp_path),
+      drop=('MobilenetV2/expanded_conv_3/project/weights',))
+  manifest = reference.load_manifest('mobilenet_v2_modelzoo')
+  model = model_lib.build_model(reference.options_from_build_kwargs(
+      'mobilenet_v2', manifest['build_kwargs'], crop_size=(33, 33)))
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match='expanded_conv_3/project/weights'):
+    checkpoints.load_weights(model, prefix)
+
+
+def test_unexpected_variable_and_training_state(tmp_path):
+  extra = {'decoder/feature_projection0/weights': np.zeros((1, 1, 24, 48),
+                                                           np.float32),
+           'global_step': np.array(7, np.int64),
+           'aspp0/weights/Momentum': np.zeros((1, 1, 320, 256), np.float32)}
+  prefix = reference.write_reference_checkpoint(
+      'mobilenet_v2_modelzoo', str(tmp_path), extra=extra)
+  manifest = reference.load_manifest('mobilenet_v2_modelzoo')
+  model = model_lib.build_model(reference.options_from_build_kwargs(
+      'mobilenet_v2', manifest['build_kwargs'], crop_size=(33, 33)))
+  with pytest.raises(checkpoints.CheckpointMismatchError) as err:
+    checkpoints.load_weights(model, prefix)
+  message = str(err.value)
+  assert 'model does not have (1)' in message
+  assert 'decoder/feature_projection0/weights' in message
+  assert 'global_step' not in message and 'Momentum' not in message
+
+
+def test_num_classes_mismatch_names_both_shapes_and_loads_by_choice(
+    ckpt_dir):
+  options = _small_xception_65(
+      outputs_to_num_classes={'semantic': 19})
+  model = model_lib.build_model(options)
+  initial = model_lib.tf1_variable_map(model)['logits/semantic/weights'].numpy()
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match=r'logits/semantic/weights: checkpoint \[1, 1, 256, '
+                           r'21\], model \[1, 1, 256, 19\]'):
+    checkpoints.load_weights(model, ckpt_dir('xception_65'))
+  report = checkpoints.load_weights(model, ckpt_dir('xception_65'),
+                                    initialize_last_layer=False,
+                                    last_layers_contain_logits_only=True)
+  assert report.skipped == ['logits/semantic/biases', 'logits/semantic/weights']
+  assert len(report.restored) == 730
+  variables = model_lib.tf1_variable_map(model)
+  np.testing.assert_array_equal(variables['logits/semantic/weights'], initial)
+  want = reference.deterministic_value('aspp0/weights', (1, 1, 2048, 256))
+  np.testing.assert_array_equal(variables['aspp0/weights'], want)
+
+
+def test_initialize_last_layer_false_skips_the_whole_head(ckpt_dir):
+  model = model_lib.build_model(_small_xception_65())
+  report = checkpoints.load_weights(model, ckpt_dir('xception_65'),
+                                    initialize_last_layer=False)
+  heads = ('logits', 'image_pooling', 'aspp', 'concat_projection', 'decoder')
+  assert report.skipped and all(n.startswith(heads) for n in report.skipped)
+  assert all(n.startswith('xception_65/') for n in report.restored)
+
+
+def test_backbone_only_from_an_imagenet_style_checkpoint(tmp_path):
+  # An ImageNet checkpoint: the backbone, a classifier, no DeepLab head.
+  values = {k: v for k, v in reference.manifest_values(
+      reference.load_manifest('xception_41')).items()
+            if k.startswith('xception_41/')}
+  values['xception_41/logits/weights'] = np.zeros((1, 1, 2048, 1001),
+                                                  np.float32)
+  prefix = reference.write_checkpoint(values, str(tmp_path / 'model.ckpt'))
+  shapes = checkpoints.read_variable_shapes(prefix)
+  assert not any(n.startswith('aspp') for n in shapes)
+  manifest = reference.load_manifest('xception_41')
+  model = model_lib.build_model(reference.options_from_build_kwargs(
+      'xception_41', manifest['build_kwargs'], crop_size=(33, 33)))
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match='backbone_only=True'):
+    checkpoints.load_weights(model, prefix)
+  report = checkpoints.load_weights(model, prefix, backbone_only=True)
+  assert report.unused == ['xception_41/logits/weights']
+  assert all(n.startswith('xception_41/') for n in report.restored)
+  assert all(not n.startswith('xception_41/') for n in report.skipped)
+
+
+def test_os8_evaluation_of_os16_weights(ckpt_dir):
+  options = _small_xception_65().replace(output_stride=8,
+                                         atrous_rates=(12, 24, 36))
+  model = model_lib.build_model(options)
+  report = checkpoints.load_weights(model, ckpt_dir('xception_65'))
+  assert len(report.restored) == 732
+  out = model(conftest.random_images(1, 33, 33))
+  assert out.shape == (1, 9, 9, 21) and np.isfinite(out.numpy()).all()
+
+
+def test_resolve_checkpoint_paths(ckpt_dir, tmp_path):
+  prefix = ckpt_dir('mobilenet_v2_modelzoo')
+  assert checkpoints.resolve_checkpoint(prefix + '.index') == prefix
+  assert checkpoints.resolve_checkpoint(os.path.dirname(prefix)) == prefix
+  with pytest.raises(FileNotFoundError, match='nowhere'):
+    checkpoints.resolve_checkpoint(str(tmp_path / 'nowhere' / 'model.ckpt'))
+  with pytest.raises(FileNotFoundError, match='No checkpoint found'):
+    checkpoints.resolve_checkpoint(str(tmp_path))
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, ckpt_dir):
+  prefix = str(tmp_path / 'model.ckpt')
+  with open(prefix + '.index', 'wb') as f:
+    f.write(b'not a checkpoint')
+  with pytest.raises(checkpoints.CheckpointMismatchError, match='Cannot read'):
+    checkpoints.read_variable_shapes(prefix)
+
+
+def test_project_checkpoint_round_trip(ckpt_dir, tmp_path):
+  manifest = reference.load_manifest('mobilenet_v2_modelzoo')
+  options = reference.options_from_build_kwargs(
+      'mobilenet_v2', manifest['build_kwargs'], crop_size=None)
+  from deeplab import convert_checkpoint  # pylint: disable=g-import-not-at-top
+  out_dir = str(tmp_path / 'converted')
+  prefix, report = convert_checkpoint.convert(ckpt_dir('mobilenet_v2_modelzoo'),
+                                              options, out_dir)
+  assert len(report.restored) == 272
+  assert sorted(os.listdir(out_dir)) == ['checkpoint', 'model.ckpt.data-00000'
+                                         '-of-00001', 'model.ckpt.index',
+                                         'model_options.json']
+  assert checkpoints.load_options(out_dir) == options
+  image = conftest.random_images(1, 33, 33)[0].astype(np.uint8)
+  a = predict.predict_image(image, options.replace(crop_size=(33, 33)),
+                            ckpt_dir('mobilenet_v2_modelzoo'))
+  b = predict.predict_image(image, options.replace(crop_size=(33, 33)), out_dir)
+  np.testing.assert_array_equal(a['logits'], b['logits'])
+  # The saved file is an ordinary name-based checkpoint.
+  reader = tf.train.load_checkpoint(prefix)
+  np.testing.assert_array_equal(
+      reader.get_tensor('aspp0/weights'),
+      reference.deterministic_value('aspp0/weights', (1, 1, 320, 256)))

@@ -1,0 +1,133 @@
+"""The single-image predictor: CLI, evaluation padding, outputs, bad input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from deeplab import colormaps
+from deeplab import model as model_lib
+from deeplab import predict
+from deeplab.core import feature_extractor
+import conftest
+import reference
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MOBILENET_FLAGS = ['--model_variant=mobilenet_v2', '--output_stride=16']
+
+
+@pytest.fixture(scope='module')
+def mobilenet_ckpt(tmp_path_factory):
+  return reference.write_reference_checkpoint(
+      'mobilenet_v2_modelzoo', str(tmp_path_factory.mktemp('mnv2')))
+
+
+def _run(args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  return subprocess.run([sys.executable, '-m', 'deeplab.predict'] + args,
+                        capture_output=True, text=True, cwd=ROOT, env=env)
+
+
+def test_cli_reproduces_vector_p3(mobilenet_ckpt, tmp_path):
+  arrays, sidecar = reference.load_vector('P3')
+  image = tmp_path / 'c.png'
+  Image.fromarray(arrays['image']).save(image)
+  npz, png = tmp_path / 'out' / 'p3.npz', tmp_path / 'out' / 'p3.png'
+  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % image,
+              '--output_npz=%s' % npz, '--output_png=%s' % png,
+              '--eval_crop_size=129,129'] + MOBILENET_FLAGS)
+  assert out.returncode == 0, out.stderr[-2000:]
+  with np.load(npz) as result:
+    assert set(result.files) == {'logits', 'predictions'}
+    ref = arrays['logits']
+    assert result['logits'].dtype == np.float32
+    assert np.abs(result['logits'] - ref).max() <= 1e-3 * ref.std()
+    assert result['predictions'].dtype == np.int32
+    np.testing.assert_array_equal(result['predictions'], arrays['predictions'])
+    colored = np.asarray(Image.open(png))
+    np.testing.assert_array_equal(
+        colored, colormaps.label_to_color_image(result['predictions']))
+
+
+def test_smaller_image_is_padded_with_the_mean_pixel(mobilenet_ckpt):
+  arrays, sidecar = reference.load_vector('P3')
+  image = arrays['image'][:100, :90]
+  options = reference.options_from_build_kwargs(
+      'mobilenet_v2', sidecar['build_kwargs'])
+  result = predict.predict_image(image, options, mobilenet_ckpt)
+  assert result['predictions'].shape == (100, 90)
+  # By hand: pad with 127.5, run the model, upsample, argmax, crop.
+  model = model_lib.build_model(options)
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  checkpoints.load_weights(model, mobilenet_ckpt)
+  padded = np.full((129, 129, 3), 127.5, np.float32)
+  padded[:100, :90] = image
+  logits = model(padded[None]).numpy()
+  np.testing.assert_allclose(result['logits'], logits, atol=1e-6)
+  want = reference.upsample_align_corners(logits, (129, 129))[:100, :90]
+  ties = reference.near_tie_mask(logits, (129, 129), (100, 90), 1e-5)
+  assert ((result['predictions'] != want.argmax(-1)) & ~ties).sum() == 0
+  assert feature_extractor.mean_pixel('mobilenet_v2') == (127.5,) * 3
+
+
+def test_scales_and_flips_give_mean_probabilities(mobilenet_ckpt):
+  _, sidecar = reference.load_vector('P3')
+  options = reference.options_from_build_kwargs(
+      'mobilenet_v2', sidecar['build_kwargs'], crop_size=(65, 65))
+  image = conftest.random_images(1, 60, 65)[0].astype(np.uint8)
+  result = predict.predict_image(image, options, mobilenet_ckpt,
+                                 eval_scales=(0.5, 1.0),
+                                 add_flipped_images=True)
+  probs = result['probabilities']
+  assert probs.shape == (1, 65, 65, 21)
+  np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+  np.testing.assert_array_equal(result['predictions'],
+                                probs[0, :60].argmax(-1))
+  assert result['logits'].shape == (1, 5, 5, 21)
+
+
+@pytest.mark.parametrize('content, message', [
+    (None, 'does not exist'), (b'\x89PNG\r\n\x1a\n broken', 'Cannot read')])
+def test_bad_images_name_the_file(tmp_path, mobilenet_ckpt, content, message):
+  path = tmp_path / 'bad.png'
+  if content is not None:
+    path.write_bytes(content)
+  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path] +
+             MOBILENET_FLAGS)
+  assert out.returncode != 0
+  assert message in out.stderr and str(path) in out.stderr
+
+
+def test_image_larger_than_crop_and_bad_crop_flag(tmp_path, mobilenet_ckpt):
+  path = tmp_path / 'big.png'
+  Image.fromarray(np.zeros((70, 40, 3), np.uint8)).save(path)
+  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
+              '--eval_crop_size=65,65'] + MOBILENET_FLAGS)
+  assert out.returncode != 0 and 'larger than --eval_crop_size' in out.stderr
+  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
+              '--eval_crop_size=65'] + MOBILENET_FLAGS)
+  assert out.returncode != 0 and '--eval_crop_size' in out.stderr
+
+
+def test_wrong_model_flags_report_the_misfit(tmp_path, mobilenet_ckpt):
+  path = tmp_path / 'x.png'
+  Image.fromarray(np.zeros((33, 33, 3), np.uint8)).save(path)
+  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
+              '--model_variant=mobilenet_v2', '--decoder_output_stride=4'])
+  assert out.returncode != 0
+  assert 'decoder/feature_projection0/weights' in out.stderr
+
+
+@pytest.mark.parametrize('mode', ['L', 'RGBA', 'CMYK', 'P', 'I;16'])
+def test_read_image_converts_modes(tmp_path, mode):
+  path = str(tmp_path / ('img.' + ('tif' if mode == 'CMYK' else 'png')))
+  if mode == 'I;16':
+    Image.fromarray(np.full((5, 7), 65535, np.uint16)).save(path)
+  else:
+    Image.new(mode, (7, 5)).save(path)
+  image = predict.read_image(path)
+  assert image.shape == (5, 7, 3) and image.dtype == np.uint8
+  if mode == 'I;16':
+    assert image.max() == 255
