@@ -195,3 +195,38 @@ def test_project_checkpoint_round_trip(ckpt_dir, tmp_path):
   np.testing.assert_array_equal(
       reader.get_tensor('aspp0/weights'),
       reference.deterministic_value('aspp0/weights', (1, 1, 320, 256)))
+
+
+@pytest.mark.parametrize('variant, changes, expected_name', [
+    ('resnet_v1_50', dict(aspp_with_separable_conv=False,
+                          decoder_use_separable_conv=False),
+     'decoder/decoder_conv0/decoder_conv0_2/weights'),
+    ('xception_41', dict(add_image_level_feature=False),
+     'concat_projection/weights'),
+    ('mobilenet_v2', dict(depth_multiplier=0.5, atrous_rates=None,
+                          decoder_output_stride=None),
+     'MobilenetV2/expanded_conv_16/project/weights'),
+    ('resnet_v1_101', dict(multi_grid=(1, 2, 4)), 'resnet_v1_101/conv1/weights'),
+    ('xception_41', dict(decoder_use_sum_merge=True),
+     'decoder/decoder_split_sep_conv0_pointwise/weights'),
+    ('xception_41', dict(decoder_output_stride=(8, 4)),
+     'decoder/decoder_conv1_1_depthwise/depthwise_weights'),
+])
+def test_save_and_load_round_trip_for_other_options(variant, changes,
+                                                    expected_name, tmp_path):
+  options = conftest.small_options(variant, 33, 16, **changes)
+  model = conftest.assign_recipe_values(model_lib.build_model(options), 9)
+  names = set(model_lib.tf1_variable_map(model))
+  assert expected_name in names
+  if not options.add_image_level_feature:
+    assert not any(n.startswith('image_pooling') for n in names)
+    assert model_lib.tf1_variable_map(model)[
+        'concat_projection/weights'].shape[2] == 4 * 256
+  prefix = checkpoints.save_weights(model, str(tmp_path / 'ckpt'))
+  assert set(checkpoints.read_variable_shapes(prefix)) == names
+  fresh = model_lib.build_model(options.replace(output_stride=8))
+  checkpoints.load_weights(fresh, str(tmp_path / 'ckpt'))
+  again = model_lib.build_model(options)
+  checkpoints.load_weights(again, prefix)
+  images = conftest.random_images(1, 33, 33)
+  np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
