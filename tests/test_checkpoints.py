@@ -56,6 +56,13 @@ def test_full_size_vector_through_the_checkpoint_loader(ckpt_dir):
   _check_vector(*_vector_result('P1', ckpt_dir))
 
 
+def _manifest_model(manifest_name, crop=33):
+  """A model with a manifest's variable set, on a small crop."""
+  manifest = reference.load_manifest(manifest_name)
+  return model_lib.build_model(reference.options_from_build_kwargs(
+      manifest['variant'], manifest['build_kwargs'], crop_size=(crop, crop)))
+
+
 def _small_xception_65(**kw):
   manifest = reference.load_manifest('xception_65')
   return reference.options_from_build_kwargs(
@@ -66,9 +73,7 @@ def test_missing_variable_is_named(tmp_path):
   prefix = reference.write_reference_checkpoint(
       'mobilenet_v2_modelzoo', str(tmp_path),
       drop=('MobilenetV2/expanded_conv_3/project/weights',))
-  manifest = reference.load_manifest('mobilenet_v2_modelzoo')
-  model = model_lib.build_model(reference.options_from_build_kwargs(
-      'mobilenet_v2', manifest['build_kwargs'], crop_size=(33, 33)))
+  model = _manifest_model('mobilenet_v2_modelzoo')
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='expanded_conv_3/project/weights'):
     checkpoints.load_weights(model, prefix)
@@ -81,9 +86,7 @@ def test_unexpected_variable_and_training_state(tmp_path):
            'aspp0/weights/Momentum': np.zeros((1, 1, 320, 256), np.float32)}
   prefix = reference.write_reference_checkpoint(
       'mobilenet_v2_modelzoo', str(tmp_path), extra=extra)
-  manifest = reference.load_manifest('mobilenet_v2_modelzoo')
-  model = model_lib.build_model(reference.options_from_build_kwargs(
-      'mobilenet_v2', manifest['build_kwargs'], crop_size=(33, 33)))
+  model = _manifest_model('mobilenet_v2_modelzoo')
   with pytest.raises(checkpoints.CheckpointMismatchError) as err:
     checkpoints.load_weights(model, prefix)
   message = str(err.value)
@@ -132,9 +135,7 @@ def test_backbone_only_from_an_imagenet_style_checkpoint(tmp_path):
   prefix = reference.write_checkpoint(values, str(tmp_path / 'model.ckpt'))
   shapes = checkpoints.read_variable_shapes(prefix)
   assert not any(n.startswith('aspp') for n in shapes)
-  manifest = reference.load_manifest('xception_41')
-  model = model_lib.build_model(reference.options_from_build_kwargs(
-      'xception_41', manifest['build_kwargs'], crop_size=(33, 33)))
+  model = _manifest_model('xception_41')
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='backbone_only=True'):
     checkpoints.load_weights(model, prefix)
