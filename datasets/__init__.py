@@ -1,0 +1,1 @@
+"""Dataset conversion to TFRecords (the original's schema and shard names)."""

@@ -1,0 +1,246 @@
+"""The tf.data input pipeline: TFRecords (or TFDS) -> preprocessed batches.
+
+Mirrors the original's `data_generator.Dataset`: parallel reads and decodes,
+the original's preprocessing, shuffle/repeat for training, a deterministic
+order for evaluation, batching and prefetching. Elements are dicts with
+'image' (float32 [crop_h, crop_w, 3]), 'label' (int32 [crop_h, crop_w, 1]),
+'image_name', 'height', 'width' and, for evaluation, 'original_image'
+(uint8, unpadded; only with batch size 1 because sizes differ).
+
+Errors name their source: a missing dataset directory or split, a truncated
+TFRecord (file and record index), an undecodable image or a label of the wrong
+shape (file, record index and the image's filename).
+"""
+import dataclasses
+import glob
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from deeplab import common
+from deeplab.data import datasets
+from deeplab.data import input_preprocess
+
+TFDS_PREFIX = 'tfds:'
+
+
+class DataError(ValueError):
+  """The data cannot be read (names the file and record)."""
+
+
+def _parse_record(serialized):
+  features = {
+      'image/encoded': tf.io.FixedLenFeature((), tf.string, default_value=''),
+      'image/filename': tf.io.FixedLenFeature((), tf.string, default_value=''),
+      'image/format': tf.io.FixedLenFeature((), tf.string,
+                                            default_value='jpeg'),
+      'image/height': tf.io.FixedLenFeature((), tf.int64, default_value=0),
+      'image/width': tf.io.FixedLenFeature((), tf.int64, default_value=0),
+      'image/segmentation/class/encoded': tf.io.FixedLenFeature(
+          (), tf.string, default_value=''),
+      'image/segmentation/class/format': tf.io.FixedLenFeature(
+          (), tf.string, default_value='png'),
+  }
+  parsed = tf.io.parse_single_example(serialized, features)
+  image = tf.io.decode_image(parsed['image/encoded'], channels=3,
+                             expand_animations=False)
+  label_data = parsed['image/segmentation/class/encoded']
+  label = tf.cond(
+      tf.strings.length(label_data) > 0,
+      lambda: tf.io.decode_image(label_data, channels=1,
+                                 expand_animations=False),
+      lambda: tf.zeros([0, 0, 1], tf.uint8))
+  return {'image': image, 'label': label,
+          'image_name': parsed['image/filename'],
+          'height': tf.shape(image)[0], 'width': tf.shape(image)[1]}
+
+
+def diagnose_records(files):
+  """Finds the first unreadable record of `files` and describes it.
+
+  Called only after the pipeline failed, so the normal path stays fast.
+  """
+  for path in files:
+    index = 0
+    try:
+      for record in tf.data.TFRecordDataset(path):
+        try:
+          item = _parse_record(record)
+        except (tf.errors.InvalidArgumentError, ValueError) as e:
+          name = ''
+          try:
+            example = tf.train.Example.FromString(record.numpy())
+            name = example.features.feature[
+                'image/filename'].bytes_list.value[0].decode()
+          except Exception:  # pylint: disable=broad-except
+            pass
+          return ('record %d of %s (image %r) does not decode: %s'
+                  % (index, path, name, str(e).splitlines()[0]))
+        if item['label'].shape[0] and (
+            item['label'].shape[:2] != item['image'].shape[:2]):
+          return ('record %d of %s (image %r): label %s does not match image '
+                  '%s' % (index, path, item['image_name'].numpy().decode(),
+                          item['label'].shape[:2], item['image'].shape[:2]))
+        index += 1
+    except tf.errors.DataLossError as e:
+      return ('%s is truncated or corrupt after record %d: %s'
+              % (path, index, str(e).splitlines()[0]))
+  return None
+
+
+@dataclasses.dataclass
+class Dataset:
+  """A segmentation input pipeline (the original's data_generator.Dataset).
+
+  Attributes mirror the original's constructor and flags.
+  """
+  dataset_name: str
+  split_name: str
+  dataset_dir: str
+  batch_size: int
+  crop_size: Tuple[int, int]
+  min_resize_value: Optional[int] = None
+  max_resize_value: Optional[int] = None
+  resize_factor: Optional[int] = None
+  min_scale_factor: float = 1.
+  max_scale_factor: float = 1.
+  scale_factor_step_size: float = 0
+  model_variant: Optional[str] = None
+  num_readers: int = 2
+  is_training: bool = False
+  should_shuffle: bool = False
+  should_repeat: bool = False
+  keep_aspect_ratio: bool = True
+  shuffle_buffer: int = 100
+  seed: Optional[int] = None
+  tfds_data_dir: Optional[str] = None
+
+  def __post_init__(self):
+    self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
+    if self.dataset_name.startswith(TFDS_PREFIX):
+      self.descriptor = None
+      return
+    self.descriptor = datasets.get_dataset(self.dataset_name, self.dataset_dir)
+    if self.split_name not in self.descriptor.splits_to_sizes:
+      raise ValueError('Split %r is not in dataset %s (splits: %s).' % (
+          self.split_name, self.descriptor.name,
+          ', '.join(sorted(self.descriptor.splits_to_sizes))))
+
+  @property
+  def num_classes(self):
+    return self.descriptor.num_classes if self.descriptor else None
+
+  @property
+  def ignore_label(self):
+    return self.descriptor.ignore_label if self.descriptor else 255
+
+  def files(self):
+    """The TFRecord files of the split (errors name the path)."""
+    if not os.path.isdir(self.dataset_dir or ''):
+      raise FileNotFoundError('--dataset_dir %s does not exist.'
+                              % self.dataset_dir)
+    pattern = os.path.join(self.dataset_dir, self.descriptor.file_pattern
+                           % self.split_name)
+    files = sorted(f for f in glob.glob(pattern) if f.endswith('.tfrecord')
+                   or '-of-' in os.path.basename(f))
+    files = [f for f in files if not f.endswith('.incomplete')]
+    if not files:
+      raise FileNotFoundError('No TFRecords for split %r in %s (looked for %s).'
+                              % (self.split_name, self.dataset_dir, pattern))
+    return files
+
+  def _preprocess(self, item):
+    label = item['label']
+    # Unlabelled (test) records get an all-ignore label: one element shape.
+    label = tf.cond(tf.size(label) > 0, lambda: label,
+                    lambda: tf.fill(tf.concat([tf.shape(item['image'])[:2],
+                                               [1]], 0),
+                                    tf.cast(self.ignore_label, tf.uint8)))
+    tf.debugging.assert_equal(tf.shape(label)[:2], tf.shape(item['image'])[:2],
+                              message='label and image sizes differ')
+    original, image, label = input_preprocess.preprocess_image_and_label(
+        item['image'], label, self.crop_size[0], self.crop_size[1],
+        self.min_resize_value, self.max_resize_value, self.resize_factor,
+        self.min_scale_factor, self.max_scale_factor,
+        self.scale_factor_step_size, self.ignore_label, self.is_training,
+        self.model_variant, self.keep_aspect_ratio)
+    out = {'image': image, 'label': label, 'image_name': item['image_name'],
+           'height': item['height'], 'width': item['width']}
+    if not self.is_training and self.batch_size == 1:
+      out['original_image'] = tf.cast(original, tf.uint8)
+    return out
+
+  def _tfds_source(self):
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    name = self.dataset_name[len(TFDS_PREFIX):]
+    ds, info = tfds.load(name, split=self.split_name, with_info=True,
+                         data_dir=self.tfds_data_dir,
+                         shuffle_files=self.should_shuffle)
+    image_key = next((k for k in ('image', 'image_left') if k in
+                      info.features), None)
+    label_key = next((k for k in ('segmentation_mask', 'label', 'mask',
+                                  'segmentation') if k in info.features), None)
+    if image_key is None or label_key is None:
+      raise ValueError('TFDS dataset %s has no image and segmentation mask '
+                       'features (has %s).' % (name, list(info.features)))
+
+    def convert(example):
+      image = example[image_key]
+      label = example[label_key]
+      if label.shape.rank == 2:
+        label = label[..., None]
+      name_feature = example.get('file_name', example.get('image/filename',
+                                                          tf.constant('')))
+      return {'image': tf.cast(image, tf.uint8), 'label': tf.cast(label,
+                                                                  tf.uint8),
+              'image_name': tf.strings.as_string(name_feature)
+                            if name_feature.dtype != tf.string else
+                            name_feature,
+              'height': tf.shape(image)[0], 'width': tf.shape(image)[1]}
+    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+  def make_dataset(self):
+    """The tf.data.Dataset of preprocessed (batched) examples."""
+    if self.dataset_name.startswith(TFDS_PREFIX):
+      ds = self._tfds_source()
+    else:
+      files = tf.data.Dataset.from_tensor_slices(self.files())
+      if self.should_shuffle:
+        files = files.shuffle(len(self.files()), seed=self.seed)
+      ds = files.interleave(
+          tf.data.TFRecordDataset, cycle_length=self.num_readers,
+          num_parallel_calls=tf.data.AUTOTUNE,
+          deterministic=not self.should_shuffle)
+      ds = ds.map(_parse_record, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=not self.should_shuffle)
+    ds = ds.map(self._preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=not self.should_shuffle)
+    if self.should_shuffle:
+      ds = ds.shuffle(self.shuffle_buffer, seed=self.seed)
+    if self.should_repeat:
+      ds = ds.repeat()
+    ds = ds.batch(self.batch_size, drop_remainder=self.is_training)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def __iter__(self):
+    """Iterates, turning read errors into a `DataError` naming the record."""
+    iterator = iter(self.make_dataset())
+    while True:
+      try:
+        yield next(iterator)
+      except StopIteration:
+        return
+      except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+        where = None
+        if not self.dataset_name.startswith(TFDS_PREFIX):
+          where = diagnose_records(self.files())
+        raise DataError('Cannot read split %r of %s: %s' % (
+            self.split_name, self.dataset_dir,
+            where or str(e).splitlines()[0])) from e
+
+
+def read_all(dataset):
+  """All elements of a finite `Dataset` as a list of NumPy dicts."""
+  return [{k: np.asarray(v) for k, v in batch.items()} for batch in dataset]

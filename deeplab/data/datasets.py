@@ -1,0 +1,90 @@
+"""Dataset descriptors: split sizes, number of classes, ignore label.
+
+The built-in descriptors are the original's (`data_generator.py`); a user's
+dataset is described by the `dataset.json` that
+`datasets/build_custom_data.py` writes, read by path or by name (a
+`dataset.json` in the dataset directory).
+"""
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetDescriptor:
+  """What the input pipeline and evaluation need to know about a dataset."""
+  name: str
+  splits_to_sizes: Dict[str, int]
+  num_classes: int
+  ignore_label: int
+  class_names: Optional[List[str]] = None
+  colormap: object = 'pascal'  # A colormap name or a list of [r, g, b].
+  file_pattern: str = '%s-*'
+
+
+PASCAL_VOC_SEG = DatasetDescriptor(
+    'pascal_voc_seg',
+    {'train': 1464, 'train_aug': 10582, 'trainval': 2913, 'val': 1449},
+    num_classes=21, ignore_label=255, colormap='pascal',
+    class_names=['background', 'aeroplane', 'bicycle', 'bird', 'boat',
+                 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
+                 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
+                 'sheep', 'sofa', 'train', 'tv'])
+CITYSCAPES = DatasetDescriptor(
+    'cityscapes',
+    {'train_fine': 2975, 'train_coarse': 22973, 'trainval_fine': 3475,
+     'trainval_coarse': 23473, 'val_fine': 500, 'test_fine': 1525},
+    num_classes=19, ignore_label=255, colormap='cityscapes',
+    class_names=['road', 'sidewalk', 'building', 'wall', 'fence', 'pole',
+                 'traffic light', 'traffic sign', 'vegetation', 'terrain',
+                 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train',
+                 'motorcycle', 'bicycle'])
+ADE20K = DatasetDescriptor(
+    'ade20k', {'train': 20210, 'val': 2000}, num_classes=151, ignore_label=0,
+    colormap='pascal')
+
+BUILTIN = {d.name: d for d in (PASCAL_VOC_SEG, CITYSCAPES, ADE20K)}
+DESCRIPTION_FILE = 'dataset.json'
+
+
+def load_description(path):
+  """A descriptor from a dataset.json file (or a directory holding one)."""
+  if os.path.isdir(path):
+    path = os.path.join(path, DESCRIPTION_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError('Dataset description %s does not exist.' % path)
+  try:
+    with open(path) as f:
+      doc = json.load(f)
+    return DatasetDescriptor(
+        name=doc['name'], splits_to_sizes=dict(doc['splits_to_sizes']),
+        num_classes=int(doc['num_classes']),
+        ignore_label=int(doc['ignore_label']),
+        class_names=doc.get('class_names'),
+        colormap=doc.get('colormap', 'pascal'),
+        file_pattern=doc.get('file_pattern', '%s-*'))
+  except (ValueError, KeyError, TypeError) as e:
+    raise ValueError('Dataset description %s is not valid: %r' % (path, e))
+
+
+def get_dataset(dataset, dataset_dir=None):
+  """The descriptor of `dataset`: a built-in name, or a dataset.json path.
+
+  A name that is not built in is looked up as `<dataset_dir>/dataset.json`.
+
+  Raises:
+    ValueError: naming --dataset when nothing matches.
+  """
+  if dataset in BUILTIN:
+    return BUILTIN[dataset]
+  if dataset.endswith('.json') or os.path.isdir(dataset):
+    return load_description(dataset)
+  if dataset_dir and os.path.exists(os.path.join(dataset_dir,
+                                                 DESCRIPTION_FILE)):
+    desc = load_description(dataset_dir)
+    if desc.name == dataset:
+      return desc
+  raise ValueError('--dataset=%r is not a known dataset (%s), a dataset.json '
+                   'path, or the name in <dataset_dir>/dataset.json.'
+                   % (dataset, ', '.join(sorted(BUILTIN))))

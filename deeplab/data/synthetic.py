@@ -1,0 +1,96 @@
+"""A small synthetic dataset in the PASCAL VOC folder layout.
+
+Images (JPEG) show textured backgrounds with a few filled shapes; each object
+class has its own colour and shape, so a model can learn it. Labels are
+palette PNGs (as VOC's SegmentationClass) with a 255 ("void") band around
+every object, as VOC annotates boundaries. Split lists go to
+ImageSets/Segmentation. Tests and the quickstart use it; nothing is
+downloaded.
+"""
+import os
+
+import numpy as np
+from PIL import Image
+
+from deeplab import colormaps
+
+# Class colours (RGB) and shapes of the object classes 1..N.
+_COLORS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (240, 210, 40),
+           (200, 60, 220), (40, 210, 220), (250, 140, 30), (120, 120, 120)]
+_SHAPES = ['disk', 'box', 'diamond', 'ring', 'disk', 'box', 'diamond', 'ring']
+
+
+def _shape_mask(kind, h, w, cy, cx, r):
+  yy, xx = np.mgrid[:h, :w]
+  dy, dx = yy - cy, xx - cx
+  if kind == 'disk':
+    return dy * dy + dx * dx <= r * r
+  if kind == 'box':
+    return (np.abs(dy) <= r) & (np.abs(dx) <= r * 0.8)
+  if kind == 'diamond':
+    return np.abs(dy) + np.abs(dx) <= r
+  d2 = dy * dy + dx * dx
+  return (d2 <= r * r) & (d2 >= (0.5 * r) ** 2)
+
+
+def make_example(rng, height, width, num_object_classes, max_objects=3,
+                 void_width=1):
+  """One (image uint8 [H, W, 3], label uint8 [H, W]) pair."""
+  base = rng.randint(60, 140, size=3)
+  noise = rng.randint(-25, 26, size=(height, width, 3))
+  image = np.clip(base + noise, 0, 255).astype(np.int32)
+  label = np.zeros((height, width), np.uint8)
+  for _ in range(rng.randint(1, max_objects + 1)):
+    cls = rng.randint(1, num_object_classes + 1)
+    r = rng.randint(max(4, min(height, width) // 8),
+                    max(5, min(height, width) // 3))
+    cy, cx = rng.randint(0, height), rng.randint(0, width)
+    mask = _shape_mask(_SHAPES[(cls - 1) % len(_SHAPES)], height, width, cy,
+                       cx, r)
+    color = np.array(_COLORS[(cls - 1) % len(_COLORS)])
+    image[mask] = np.clip(color + rng.randint(-20, 21, size=(mask.sum(), 3)),
+                          0, 255)
+    grown = mask.copy()
+    for _ in range(void_width):  # A void band around the object.
+      g = grown.copy()
+      g[1:] |= grown[:-1]
+      g[:-1] |= grown[1:]
+      g[:, 1:] |= grown[:, :-1]
+      g[:, :-1] |= grown[:, 1:]
+      grown = g
+    label[grown & ~mask] = 255
+    label[mask] = cls
+  return image.astype(np.uint8), label
+
+
+def generate(root, num_train=40, num_val=10, height=96, width=128,
+             num_object_classes=4, seed=0):
+  """Writes the dataset under `root` (VOCdevkit/VOC2012 layout).
+
+  Returns:
+    dict of the folders: image_folder, label_folder, list_folder.
+  """
+  rng = np.random.RandomState(seed)
+  voc = os.path.join(root, 'VOCdevkit', 'VOC2012')
+  folders = {'image_folder': os.path.join(voc, 'JPEGImages'),
+             'label_folder': os.path.join(voc, 'SegmentationClass'),
+             'list_folder': os.path.join(voc, 'ImageSets', 'Segmentation')}
+  for folder in folders.values():
+    os.makedirs(folder, exist_ok=True)
+  palette = colormaps.pascal_colormap().reshape(-1).tolist()
+  names = {'train': [], 'val': []}
+  for i in range(num_train + num_val):
+    split = 'train' if i < num_train else 'val'
+    name = '2026_%06d' % i
+    image, label = make_example(rng, height, width, num_object_classes)
+    Image.fromarray(image).save(
+        os.path.join(folders['image_folder'], name + '.jpg'), quality=95)
+    png = Image.fromarray(label, mode='P')
+    png.putpalette(palette)
+    png.save(os.path.join(folders['label_folder'], name + '.png'))
+    names[split].append(name)
+  names['trainval'] = names['train'] + names['val']
+  for split, split_names in names.items():
+    with open(os.path.join(folders['list_folder'], split + '.txt'), 'w') as f:
+      f.write('\n'.join(split_names) + '\n')
+  return folders
