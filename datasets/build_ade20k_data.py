@@ -15,19 +15,6 @@ from absl import flags
 from datasets import build_data
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('train_image_folder', None,
-                    'Folder containing trainng images')
-flags.DEFINE_string('train_image_label_folder', None,
-                    'Folder containing annotations for trainng images')
-flags.DEFINE_string('val_image_folder', None, 'Folder containing validation '
-                    'images')
-flags.DEFINE_string('val_image_label_folder', None,
-                    'Folder containing annotations for validation')
-flags.DEFINE_string('output_dir', './ADE20K/tfrecord',
-                    'Path to save converted tfrecord of Tensorflow example')
-flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
-flags.DEFINE_bool('skip_bad', False,
-                  'Skip (and report) bad images/labels instead of stopping.')
 
 NUM_CLASSES = 151  # 0 is 'other', also the ignore label.
 IGNORE_LABEL = 0
@@ -52,6 +39,23 @@ def convert(folders, output_dir, num_shards=4, skip_bad=False):
       IGNORE_LABEL, skip_bad=skip_bad) for split in sorted(folders)]
 
 
+def define_flags():
+  """Registers the script's flags (the original's names)."""
+  flags.DEFINE_string('train_image_folder', None,
+                      'Folder containing trainng images')
+  flags.DEFINE_string('train_image_label_folder', None,
+                      'Folder containing annotations for trainng images')
+  flags.DEFINE_string('val_image_folder', None, 'Folder containing validation '
+                      'images')
+  flags.DEFINE_string('val_image_label_folder', None,
+                      'Folder containing annotations for validation')
+  flags.DEFINE_string('output_dir', './ADE20K/tfrecord',
+                      'Path to save converted tfrecord of Tensorflow example')
+  flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
+  flags.DEFINE_bool('skip_bad', False,
+                    'Skip (and report) bad images/labels instead of stopping.')
+
+
 def main(unused_argv):
   folders = {}
   if FLAGS.train_image_folder:
@@ -70,4 +74,5 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -19,17 +19,6 @@ import numpy as np
 from datasets import build_data
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('cityscapes_root', './cityscapes',
-                    'Cityscapes dataset root folder.')
-flags.DEFINE_string('output_dir', './tfrecord',
-                    'Path to save converted SSTable of TensorFlow examples.')
-flags.DEFINE_enum('label_source', 'labelTrainIds', ['labelTrainIds',
-                                                    'labelIds'],
-                  'Which gtFine labels to read.')
-flags.DEFINE_list('splits', 'train,val', 'Splits to convert.')
-flags.DEFINE_integer('num_shards', 10, 'Shards per split.')
-flags.DEFINE_bool('skip_bad', False,
-                  'Skip (and report) bad images/labels instead of stopping.')
 
 NUM_CLASSES = 19
 IGNORE_LABEL = 255
@@ -72,6 +61,21 @@ def convert(root, output_dir, splits=('train', 'val'),
       label_transform=transform) for split in splits]
 
 
+def define_flags():
+  """Registers the script's flags (the original's names)."""
+  flags.DEFINE_string('cityscapes_root', './cityscapes',
+                      'Cityscapes dataset root folder.')
+  flags.DEFINE_string('output_dir', './tfrecord',
+                      'Path to save converted SSTable of TensorFlow examples.')
+  flags.DEFINE_enum('label_source', 'labelTrainIds', ['labelTrainIds',
+                                                      'labelIds'],
+                    'Which gtFine labels to read.')
+  flags.DEFINE_list('splits', 'train,val', 'Splits to convert.')
+  flags.DEFINE_integer('num_shards', 10, 'Shards per split.')
+  flags.DEFINE_bool('skip_bad', False,
+                    'Skip (and report) bad images/labels instead of stopping.')
+
+
 def main(unused_argv):
   try:
     summaries = convert(FLAGS.cityscapes_root, FLAGS.output_dir, FLAGS.splits,
@@ -82,4 +86,5 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -27,23 +27,6 @@ from datasets import build_data
 from deeplab import colormaps
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('dataset_name', 'custom', 'Name of the dataset.')
-flags.DEFINE_string('image_folder', None, 'Folder containing images.')
-flags.DEFINE_string('label_folder', None, 'Folder containing label masks.')
-flags.DEFINE_string('list_folder', None, 'Folder of <split>.txt image lists.')
-flags.DEFINE_float('val_fraction', 0.1,
-                   'Without lists: share of images (sorted, every k-th) for '
-                   'the val split.')
-flags.DEFINE_enum('label_type', 'index', ['index', 'palette', 'rgb'],
-                  'How masks encode classes.')
-flags.DEFINE_string('color_table', None, 'JSON colour table for RGB masks.')
-flags.DEFINE_integer('num_classes', None, 'Number of classes.')
-flags.DEFINE_integer('ignore_label', 255, 'Label of ignored pixels.')
-flags.DEFINE_list('class_names', None, 'Class names in id order.')
-flags.DEFINE_string('output_dir', None, 'Where to write TFRecords.')
-flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
-flags.DEFINE_bool('skip_bad', False,
-                  'Skip (and report) bad images/labels instead of stopping.')
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
@@ -139,6 +122,27 @@ def convert(name, image_folder, label_folder, output_dir, num_classes=None,
   return summaries, description
 
 
+def define_flags():
+  """Registers the script's flags (the original's names)."""
+  flags.DEFINE_string('dataset_name', 'custom', 'Name of the dataset.')
+  flags.DEFINE_string('image_folder', None, 'Folder containing images.')
+  flags.DEFINE_string('label_folder', None, 'Folder containing label masks.')
+  flags.DEFINE_string('list_folder', None, 'Folder of <split>.txt image lists.')
+  flags.DEFINE_float('val_fraction', 0.1,
+                     'Without lists: share of images (sorted, every k-th) for '
+                     'the val split.')
+  flags.DEFINE_enum('label_type', 'index', ['index', 'palette', 'rgb'],
+                    'How masks encode classes.')
+  flags.DEFINE_string('color_table', None, 'JSON colour table for RGB masks.')
+  flags.DEFINE_integer('num_classes', None, 'Number of classes.')
+  flags.DEFINE_integer('ignore_label', 255, 'Label of ignored pixels.')
+  flags.DEFINE_list('class_names', None, 'Class names in id order.')
+  flags.DEFINE_string('output_dir', None, 'Where to write TFRecords.')
+  flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
+  flags.DEFINE_bool('skip_bad', False,
+                    'Skip (and report) bad images/labels instead of stopping.')
+
+
 def main(unused_argv):
   for flag in ('image_folder', 'label_folder', 'output_dir'):
     if not FLAGS[flag].value:
@@ -157,4 +161,5 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -178,7 +178,8 @@ def colors_to_labels(rgb, color_table, ignore_label, path='<array>'):
   if not known.all():
     unknown = np.unique(keys[~known])[:5]
     raise BadItemError('Label %s has colours not in the colour table: %s.' % (
-        path, [((k >> 16) & 255, (k >> 8) & 255, k & 255) for k in unknown]))
+        path, [(int(k >> 16) & 255, int(k >> 8) & 255, int(k) & 255)
+                    for k in unknown]))
   return label.astype(np.uint8)
 
 
@@ -194,11 +195,14 @@ class Progress:
     self.total, self.label, self.interval = total, label, interval
     self.stream = stream or sys.stderr
     self.start = self.last = time.time()
+    self.done = -1
 
   def update(self, done, force=False):
     now = time.time()
-    if not force and now - self.last < self.interval and done < self.total:
+    if done == self.done or (not force and now - self.last < self.interval
+                             and done < self.total):
       return
+    self.done = done
     self.last = now
     rate = done / max(now - self.start, 1e-9)
     eta = (self.total - done) / rate if rate > 0 else 0

@@ -21,24 +21,6 @@ from absl import flags
 from datasets import build_data
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('image_folder', './VOCdevkit/VOC2012/JPEGImages',
-                    'Folder containing images.')
-flags.DEFINE_string('semantic_segmentation_folder',
-                    './VOCdevkit/VOC2012/SegmentationClassRaw',
-                    'Folder containing semantic segmentation annotations.')
-flags.DEFINE_string('list_folder', './VOCdevkit/VOC2012/ImageSets/Segmentation',
-                    'Folder containing lists for training and validation')
-flags.DEFINE_string('output_dir', './tfrecord',
-                    'Path to save converted SSTable of TensorFlow examples.')
-flags.DEFINE_enum('image_format', 'jpg', ['jpg', 'jpeg', 'png'],
-                  'Image format.')
-flags.DEFINE_enum('label_format', 'png', ['png'], 'Segmentation label format.')
-flags.DEFINE_string('train_aug_label_folder', None,
-                    'Label folder of the train_aug split (SegmentationClassAug)'
-                    '; default: --semantic_segmentation_folder.')
-flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
-flags.DEFINE_bool('skip_bad', False,
-                  'Skip (and report) bad images/labels instead of stopping.')
 
 NUM_CLASSES = 21
 IGNORE_LABEL = 255
@@ -77,6 +59,28 @@ def convert(list_folder, image_folder, label_folder, output_dir,
   return summaries
 
 
+def define_flags():
+  """Registers the script's flags (the original's names)."""
+  flags.DEFINE_string('image_folder', './VOCdevkit/VOC2012/JPEGImages',
+                      'Folder containing images.')
+  flags.DEFINE_string('semantic_segmentation_folder',
+                      './VOCdevkit/VOC2012/SegmentationClassRaw',
+                      'Folder containing semantic segmentation annotations.')
+  flags.DEFINE_string('list_folder', './VOCdevkit/VOC2012/ImageSets/Segmentation',
+                      'Folder containing lists for training and validation')
+  flags.DEFINE_string('output_dir', './tfrecord',
+                      'Path to save converted SSTable of TensorFlow examples.')
+  flags.DEFINE_enum('image_format', 'jpg', ['jpg', 'jpeg', 'png'],
+                    'Image format.')
+  flags.DEFINE_enum('label_format', 'png', ['png'], 'Segmentation label format.')
+  flags.DEFINE_string('train_aug_label_folder', None,
+                      'Label folder of the train_aug split (SegmentationClassAug)'
+                      '; default: --semantic_segmentation_folder.')
+  flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
+  flags.DEFINE_bool('skip_bad', False,
+                    'Skip (and report) bad images/labels instead of stopping.')
+
+
 def main(unused_argv):
   try:
     summaries = convert(FLAGS.list_folder, FLAGS.image_folder,
@@ -89,4 +93,5 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

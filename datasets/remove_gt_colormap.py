@@ -14,12 +14,6 @@ import numpy as np
 from PIL import Image
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('original_gt_folder',
-                    './VOCdevkit/VOC2012/SegmentationClass',
-                    'Original ground truth annotations.')
-flags.DEFINE_string('segmentation_format', 'png', 'Segmentation format.')
-flags.DEFINE_string('output_dir', './VOCdevkit/VOC2012/SegmentationClassRaw',
-                    'folder to save modified ground truth annotations.')
 
 
 def remove_colormap(path):
@@ -48,6 +42,16 @@ def convert(original_gt_folder, output_dir, segmentation_format='png'):
   return len(names)
 
 
+def define_flags():
+  """Registers the script's flags (the original's names)."""
+  flags.DEFINE_string('original_gt_folder',
+                      './VOCdevkit/VOC2012/SegmentationClass',
+                      'Original ground truth annotations.')
+  flags.DEFINE_string('segmentation_format', 'png', 'Segmentation format.')
+  flags.DEFINE_string('output_dir', './VOCdevkit/VOC2012/SegmentationClassRaw',
+                      'folder to save modified ground truth annotations.')
+
+
 def main(unused_argv):
   try:
     n = convert(FLAGS.original_gt_folder, FLAGS.output_dir,
@@ -58,4 +62,5 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
