@@ -209,8 +209,11 @@ class Dataset:
       files = tf.data.Dataset.from_tensor_slices(self.files())
       if self.should_shuffle:
         files = files.shuffle(len(self.files()), seed=self.seed)
+      # Evaluation reads shards one after another, so its order is the split
+      # list's; decoding below stays parallel either way.
       ds = files.interleave(
-          tf.data.TFRecordDataset, cycle_length=self.num_readers,
+          tf.data.TFRecordDataset,
+          cycle_length=self.num_readers if self.should_shuffle else 1,
           num_parallel_calls=tf.data.AUTOTUNE,
           deterministic=not self.should_shuffle)
       ds = ds.map(_parse_record, num_parallel_calls=tf.data.AUTOTUNE,
