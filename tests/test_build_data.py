@@ -259,3 +259,21 @@ def test_custom_rgb_masks_with_color_table(tmp_path):
     build_custom_data.convert(
         'shapes', os.path.join(folder, 'img'), os.path.join(folder, 'lab'),
         out, label_type='rgb', color_table_path=str(table))
+
+
+def test_voc_train_aug_from_its_own_label_folder(voc, tmp_path):
+  aug = str(tmp_path / 'SegmentationClassAug')
+  os.makedirs(aug)
+  names = ['2026_%06d' % i for i in range(4)]
+  for name in names:  # SBD labels: raw indices, here all class 3.
+    Image.fromarray(np.full((40, 52), 3, np.uint8)).save(
+        os.path.join(aug, name + '.png'))
+  with open(os.path.join(voc['list_folder'], 'train_aug.txt'), 'w') as f:
+    f.write('\n'.join(names) + '\n')
+  out = str(tmp_path / 'out')
+  summaries = _convert_voc(voc, out, train_aug_label_folder=aug)
+  sizes = {s.split: s.num_images for s in summaries}
+  assert sizes['train_aug'] == 4 and sizes['train'] == 6
+  record = read_records(os.path.join(out, 'train_aug-*'))[0]
+  label = tf.io.decode_png(record['image/segmentation/class/encoded']).numpy()
+  assert set(np.unique(label)) == {3}
