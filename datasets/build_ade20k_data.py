@@ -65,12 +65,8 @@ def main(unused_argv):
     folders['val'] = (FLAGS.val_image_folder, FLAGS.val_image_label_folder)
   if not folders:
     raise app.UsageError('Give --train_image_folder and/or --val_image_folder.')
-  try:
-    summaries = convert(folders, FLAGS.output_dir, FLAGS.num_shards,
-                        FLAGS.skip_bad)
-  except (build_data.BadItemError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
-  build_data.print_summary(summaries)
+  build_data.run_and_report(convert, folders, FLAGS.output_dir,
+                            FLAGS.num_shards, FLAGS.skip_bad)
 
 
 if __name__ == '__main__':

@@ -77,12 +77,9 @@ def define_flags():
 
 
 def main(unused_argv):
-  try:
-    summaries = convert(FLAGS.cityscapes_root, FLAGS.output_dir, FLAGS.splits,
-                        FLAGS.label_source, FLAGS.num_shards, FLAGS.skip_bad)
-  except (build_data.BadItemError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
-  build_data.print_summary(summaries)
+  build_data.run_and_report(convert, FLAGS.cityscapes_root, FLAGS.output_dir,
+                            FLAGS.splits, FLAGS.label_source, FLAGS.num_shards,
+                            FLAGS.skip_bad)
 
 
 if __name__ == '__main__':

@@ -345,3 +345,14 @@ def print_summary(summaries: Iterable[SplitSummary], class_names=None,
       stream.write('  class %3d%s: %d pixels (%.2f%%)\n' % (
           label, name, s.class_histogram[label],
           100.0 * s.class_histogram[label] / total))
+
+
+def run_and_report(convert_fn, *args, **kwargs):
+  """Runs a script's conversion; bad input becomes a usage error naming it."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  try:
+    summaries = convert_fn(*args, **kwargs)
+  except (BadItemError, FileNotFoundError) as e:
+    raise app.UsageError(str(e)) from e
+  print_summary(summaries)
+  return summaries

@@ -82,14 +82,10 @@ def define_flags():
 
 
 def main(unused_argv):
-  try:
-    summaries = convert(FLAGS.list_folder, FLAGS.image_folder,
-                        FLAGS.semantic_segmentation_folder, FLAGS.output_dir,
-                        FLAGS.image_format, FLAGS.num_shards, FLAGS.skip_bad,
-                        FLAGS.train_aug_label_folder)
-  except (build_data.BadItemError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
-  build_data.print_summary(summaries)
+  build_data.run_and_report(
+      convert, FLAGS.list_folder, FLAGS.image_folder,
+      FLAGS.semantic_segmentation_folder, FLAGS.output_dir, FLAGS.image_format,
+      FLAGS.num_shards, FLAGS.skip_bad, FLAGS.train_aug_label_folder)
 
 
 if __name__ == '__main__':
