@@ -120,10 +120,6 @@ def decoder(f, features, end_points, options, geometry):
     projection = f.conv(low_level, projected, 1, '%s/feature_projection%d%s'
                         % (DECODER_SCOPE, i, suffix))
     merged = [geometry.resize(f, t, 1. / stride, DECODER_SCOPE + '/resize')
-              if geometry.crop_size is not None else
-              layers.ResizeBilinear(scale=1. / stride,
-                                    name=f.unique(DECODER_SCOPE + '/resize'))(
-                                        [t, geometry.images])
               for t in (net, projection)]
     if options.decoder_use_sum_merge:
       if options.decoder_use_separable_conv:
