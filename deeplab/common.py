@@ -7,7 +7,7 @@ defaults, defined once here; `define_model_flags` registers those flags with
 absl under the original names and `ModelOptions.from_flags` reads them back.
 """
 import dataclasses
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 from absl import flags
 
