@@ -17,6 +17,9 @@ setuptools.setup(
         'numpy',
         'absl-py',
         'pillow',
+        # tf.summary writes TensorBoard events only when tensorboard is
+        # installed; TF 2.21 no longer pulls it in.
+        'tensorboard',
     ],
     extras_require={'test': ['pytest']},
     entry_points={

@@ -98,14 +98,69 @@ def resolve_checkpoint(path: str) -> str:
   return path
 
 
-def read_variable_shapes(prefix: str) -> dict:
-  """name -> shape of every entry of a name-based checkpoint."""
+# Training checkpoints (`training_checkpoint`) are object-based: the weights
+# sit under `weights/<escaped original name>/.ATTRIBUTES/VARIABLE_VALUE`.
+WEIGHTS_ATTRIBUTE = 'weights'
+_OBJECT_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+def _unescape(key):
+  """Inverts the object-graph escaping ('.' -> '..', '/' -> '.S')."""
+  out, i = [], 0
+  while i < len(key):
+    if key[i] == '.' and i + 1 < len(key):
+      out.append('/' if key[i + 1] == 'S' else key[i + 1])
+      i += 2
+    else:
+      out.append(key[i])
+      i += 1
+  return ''.join(out)
+
+
+def _checkpoint_keys(prefix: str) -> dict:
+  """Original name (or training-state key) -> (checkpoint key, shape)."""
   try:
-    return {name: tuple(shape) for name, shape in
-            tf.train.list_variables(prefix)}
+    listing = tf.train.list_variables(prefix)
   except (tf.errors.OpError, ValueError) as e:
     raise CheckpointMismatchError('Cannot read checkpoint %s: %s'
                                   % (prefix, e)) from e
+  object_based = any(n == '_CHECKPOINTABLE_OBJECT_GRAPH' for n, _ in listing)
+  entries = {}
+  for key, shape in listing:
+    name = key
+    head = WEIGHTS_ATTRIBUTE + '/'
+    if (object_based and key.startswith(head) and key.endswith(_OBJECT_SUFFIX)
+        and '.OPTIMIZER_SLOT' not in key):
+      name = _unescape(key[len(head):-len(_OBJECT_SUFFIX)])
+    elif object_based:
+      name = '_CHECKPOINTABLE_OBJECT_GRAPH/' + key  # Training state.
+    entries[name] = (key, tuple(shape))
+  return entries
+
+
+def read_variable_shapes(prefix: str) -> dict:
+  """name -> shape of every entry of a checkpoint (original names).
+
+  Reads TF1 name-based checkpoints, this project's exports and its training
+  checkpoints alike.
+  """
+  return {name: shape for name, (_, shape) in _checkpoint_keys(prefix).items()}
+
+
+def training_checkpoint(model, **state):
+  """A `tf.train.Checkpoint` of `model`'s weights keyed by original name.
+
+  `state` adds training state (optimizer, step). Such checkpoints resume
+  training exactly and load anywhere `load_weights` is used (eval, vis,
+  export), whatever the output stride or eval scales of the loading model.
+  """
+  # The random state of dropout travels too, so a resumed run draws the
+  # masks an uninterrupted one would have drawn.
+  rng = {layer.name: layer.seed_generator.state for layer in model.layers
+         if getattr(layer, 'seed_generator', None) is not None}
+  return tf.train.Checkpoint(
+      **{WEIGHTS_ATTRIBUTE: dict(model_lib.tf1_variable_map(model))},
+      random_state=rng, **state)
 
 
 def _is_last_layer(name, scopes):
@@ -141,7 +196,8 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
       a partial load explicit.
   """
   prefix = resolve_checkpoint(checkpoint)
-  shapes = read_variable_shapes(prefix)
+  keys = _checkpoint_keys(prefix)
+  shapes = {name: shape for name, (_, shape) in keys.items()}
   variables = model_lib.tf1_variable_map(model)
   options = getattr(model, 'model_options', None)
 
@@ -178,7 +234,7 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
 
   reader = tf.train.load_checkpoint(prefix)
   for name, var in wanted.items():
-    value = reader.get_tensor(name)
+    value = reader.get_tensor(keys[name][0])
     var.assign(np.asarray(value).astype(var.dtype))
   return LoadReport(prefix, sorted(wanted), sorted(skipped), unused,
                     training_state)

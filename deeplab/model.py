@@ -102,8 +102,10 @@ def aspp(f, features, options, geometry):
   if options.aspp_with_concat_projection:
     net = f.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
     # keep_prob 0.9 in the original; active only when training.
-    net = keras.layers.Dropout(
-        0.1, name=f.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
+    if f.dropout_keep_prob < 1.0:
+      net = keras.layers.Dropout(
+          1.0 - f.dropout_keep_prob,
+          name=f.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
   return net
 
 
@@ -235,13 +237,17 @@ def _input(options, name='images'):
   return keras.Input(shape=shape + (3,), name=name)
 
 
-def new_layer_factory(options, fine_tune_batch_norm=False):
+def new_layer_factory(options, fine_tune_batch_norm=False,
+                      sync_batch_norm=False, dropout_keep_prob=0.9):
   return layers.LayerFactory(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay,
-                             fine_tune_batch_norm)
+                             fine_tune_batch_norm,
+                             sync_batch_norm=sync_batch_norm,
+                             dropout_keep_prob=dropout_keep_prob)
 
 
 def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
-                per_scale_outputs=False, name=None):
+                per_scale_outputs=False, name=None, sync_batch_norm=False,
+                dropout_keep_prob=0.9):
   """Builds DeepLab as a Keras functional model.
 
   Args:
@@ -253,6 +259,10 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
     per_scale_outputs: Return a dict of every scale's logits plus
       'merged_logits' (for the per-scale training loss).
     name: Model name (default: the variant).
+    sync_batch_norm: Batch statistics over all replicas when training under
+      tf.distribute with `fine_tune_batch_norm`.
+    dropout_keep_prob: Keep probability of the dropout after the ASPP
+      projection (0.9 in the original; 1.0 removes it).
 
   Returns:
     keras.Model from raw pixels [B, H, W, 3] to logits [B, h, w, classes]
@@ -260,7 +270,8 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
   """
   options.validate()
   images = _input(options)
-  f = new_layer_factory(options, fine_tune_batch_norm)
+  f = new_layer_factory(options, fine_tune_batch_norm, sync_batch_norm,
+                        dropout_keep_prob)
   outputs = multi_scale_logits(f, images, options, image_pyramid)
   if not per_scale_outputs:
     outputs = outputs[MERGED_LOGITS_SCOPE]

@@ -45,3 +45,17 @@ def random_images(batch, height, width, seed=0):
 @pytest.fixture
 def rng():
   return np.random.RandomState(1234)
+
+
+@pytest.fixture(scope='session')
+def voc_records(tmp_path_factory):
+  """TFRecords of a small synthetic VOC-layout dataset (16 train, 8 val)."""
+  from datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
+  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('synthetic_voc')
+  folders = synthetic.generate(str(root / 'raw'), num_train=16, num_val=8,
+                               height=72, width=88)
+  out = str(root / 'tfrecord')
+  build_voc2012_data.convert(folders['list_folder'], folders['image_folder'],
+                             folders['label_folder'], out)
+  return out

@@ -221,13 +221,20 @@ class LayerFactory:
     bn_epsilon: BatchNorm epsilon of the layers this factory creates.
     bn_decay: BatchNorm moving-average decay (Keras `momentum`).
     fine_tune_batch_norm: Whether BatchNorm updates statistics in training.
+    sync_batch_norm: Whether training batch statistics are computed over all
+      replicas of a tf.distribute strategy (else per replica, as the
+      original's clones did).
+    dropout_keep_prob: Keep probability of the dropout after the ASPP
+      projection (training only).
   """
 
   def __init__(self, bn_epsilon, bn_decay, fine_tune_batch_norm=False,
-               layers=None):
+               layers=None, sync_batch_norm=False, dropout_keep_prob=0.9):
     self.bn_epsilon = bn_epsilon
     self.bn_decay = bn_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
+    self.sync_batch_norm = sync_batch_norm
+    self.dropout_keep_prob = dropout_keep_prob
     # Shared between factories of one model (backbone and head differ in
     # BatchNorm epsilon but live in one namespace).
     self.layers = layers if layers is not None else {}
@@ -236,7 +243,8 @@ class LayerFactory:
   def with_batch_norm(self, bn_epsilon, bn_decay):
     """A factory sharing this one's layers, with other BatchNorm settings."""
     other = LayerFactory(bn_epsilon, bn_decay, self.fine_tune_batch_norm,
-                         self.layers)
+                         self.layers, self.sync_batch_norm,
+                         self.dropout_keep_prob)
     other._counter = self._counter  # One namespace for weightless layers.
     return other
 
@@ -255,7 +263,8 @@ class LayerFactory:
   def batch_norm(self, x, scope):
     bn = self._get(scope + '/BatchNorm', lambda name: BatchNorm(
         fine_tune=self.fine_tune_batch_norm, momentum=self.bn_decay,
-        epsilon=self.bn_epsilon, name=name))
+        epsilon=self.bn_epsilon, synchronized=self.sync_batch_norm,
+        name=name))
     return bn(x)
 
   def activation(self, x, activation, scope):

@@ -151,7 +151,7 @@ class Dataset:
                               % (self.split_name, self.dataset_dir, pattern))
     return files
 
-  def _preprocess(self, item):
+  def _preprocess(self, item, seed=None):
     label = item['label']
     # Unlabelled (test) records get an all-ignore label: one element shape.
     label = tf.cond(tf.size(label) > 0, lambda: label,
@@ -165,7 +165,7 @@ class Dataset:
         self.min_resize_value, self.max_resize_value, self.resize_factor,
         self.min_scale_factor, self.max_scale_factor,
         self.scale_factor_step_size, self.ignore_label, self.is_training,
-        self.model_variant, self.keep_aspect_ratio)
+        self.model_variant, self.keep_aspect_ratio, seed=seed)
     out = {'image': image, 'label': label, 'image_name': item['image_name'],
            'height': item['height'], 'width': item['width']}
     if not self.is_training and self.batch_size == 1:
@@ -201,30 +201,69 @@ class Dataset:
               'height': tf.shape(image)[0], 'width': tf.shape(image)[1]}
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
-  def make_dataset(self):
-    """The tf.data.Dataset of preprocessed (batched) examples."""
+  def make_dataset(self, input_context=None, skip=0):
+    """The tf.data.Dataset of preprocessed (batched) examples.
+
+    Args:
+      input_context: A `tf.distribute.InputContext` when called through
+        `distribute_datasets_from_function`. Each input pipeline (worker)
+        then takes every n-th element of one common order and batches at the
+        per-replica size, so the replicas of one step together see exactly
+        the global batch a single worker would see.
+
+    `skip` drops that many elements of the (global) stream first: a resumed
+    seeded job continues exactly where it stopped.
+
+    With `seed` set (training), the order is fixed and each element's random
+    scale, crop and flip are drawn statelessly from (seed, element index):
+    the stream of batches is the same for any number of threads, replicas
+    or workers.
+    """
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    seed = self.seed
+    if seed is None and pipelines > 1:
+      seed = 0  # Every worker must shuffle alike for the shards to partition.
+    deterministic = not self.should_shuffle or seed is not None
     if self.dataset_name.startswith(TFDS_PREFIX):
       ds = self._tfds_source()
+      parse = lambda x: x
     else:
-      files = tf.data.Dataset.from_tensor_slices(self.files())
+      file_list = self.files()
+      files = tf.data.Dataset.from_tensor_slices(file_list)
       if self.should_shuffle:
-        files = files.shuffle(len(self.files()), seed=self.seed)
+        files = files.shuffle(len(file_list), seed=seed)
       # Evaluation reads shards one after another, so its order is the split
       # list's; decoding below stays parallel either way.
       ds = files.interleave(
           tf.data.TFRecordDataset,
           cycle_length=self.num_readers if self.should_shuffle else 1,
           num_parallel_calls=tf.data.AUTOTUNE,
-          deterministic=not self.should_shuffle)
-      ds = ds.map(_parse_record, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=not self.should_shuffle)
-    ds = ds.map(self._preprocess, num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=not self.should_shuffle)
+          deterministic=deterministic)
+      parse = _parse_record
+    # Shuffling the serialized records (before decoding) keeps the buffer
+    # small; the result is the original's shuffle of decoded examples.
     if self.should_shuffle:
-      ds = ds.shuffle(self.shuffle_buffer, seed=self.seed)
+      ds = ds.shuffle(self.shuffle_buffer, seed=seed)
     if self.should_repeat:
       ds = ds.repeat()
-    ds = ds.batch(self.batch_size, drop_remainder=self.is_training)
+    stateless = self.is_training and seed is not None
+    ds = ds.enumerate()
+    if skip:
+      ds = ds.skip(skip)  # Still raw records: skipping decodes nothing.
+    if pipelines > 1:
+      ds = ds.shard(pipelines, input_context.input_pipeline_id)
+
+    def process(index, record):
+      element_seed = (tf.stack([tf.constant(seed, tf.int64), index])
+                      if stateless else None)
+      return self._preprocess(parse(record), element_seed)
+
+    ds = ds.map(process, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=deterministic)
+    batch_size = self.batch_size
+    if input_context:
+      batch_size = input_context.get_per_replica_batch_size(self.batch_size)
+    ds = ds.batch(batch_size, drop_remainder=self.is_training)
     return ds.prefetch(tf.data.AUTOTUNE)
 
   def __iter__(self):

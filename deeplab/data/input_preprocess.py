@@ -64,8 +64,30 @@ def resize_to_range(image, label=None, min_size=None, max_size=None,
   return image, label
 
 
+def _uniform(shape, minval, maxval, dtype, seed):
+  """tf.random.uniform, or its stateless form when `seed` is a [2] tensor.
+
+  A stateless seed makes an element's augmentation a function of the seed
+  alone (not of how many elements were drawn before it, by which thread or
+  on which worker), which is what reproducible and worker-count-independent
+  training needs.
+  """
+  if seed is None or isinstance(seed, int):
+    return tf.random.uniform(shape, minval, maxval, dtype=dtype, seed=seed)
+  return tf.random.stateless_uniform(shape, seed, minval, maxval, dtype=dtype)
+
+
+def _sub_seed(seed, index):
+  if seed is None or isinstance(seed, int):
+    return seed
+  return tf.cast(seed, tf.int64) * tf.constant([1, 7919], tf.int64) + index
+
+
 def get_random_scale(min_scale_factor, max_scale_factor, step_size, seed=None):
-  """A random scale: uniform in [min, max), or one of the discrete steps."""
+  """A random scale: uniform in [min, max), or one of the discrete steps.
+
+  `seed` is an op seed (int) or a stateless seed (shape [2] tensor).
+  """
   if min_scale_factor < 0 or min_scale_factor > max_scale_factor:
     raise ValueError('Unexpected value of min_scale_factor (%r) / '
                      'max_scale_factor (%r).' % (min_scale_factor,
@@ -73,12 +95,11 @@ def get_random_scale(min_scale_factor, max_scale_factor, step_size, seed=None):
   if min_scale_factor == max_scale_factor:
     return tf.constant(float(min_scale_factor), tf.float32)
   if step_size == 0:
-    return tf.random.uniform([], min_scale_factor, max_scale_factor,
-                             seed=seed)
+    return _uniform([], min_scale_factor, max_scale_factor, tf.float32, seed)
   num_steps = int((max_scale_factor - min_scale_factor) / step_size + 1)
   scales = tf.linspace(float(min_scale_factor), float(max_scale_factor),
                        num_steps)
-  index = tf.random.uniform([], 0, num_steps, dtype=tf.int32, seed=seed)
+  index = _uniform([], 0, num_steps, tf.int32, seed)
   return scales[index]
 
 
@@ -114,8 +135,8 @@ def random_crop(image, label, crop_height, crop_width, seed=None):
   shape = tf.shape(image)
   max_h = shape[0] - crop_height + 1
   max_w = shape[1] - crop_width + 1
-  offset_h = tf.random.uniform([], 0, max_h, dtype=tf.int32, seed=seed)
-  offset_w = tf.random.uniform([], 0, max_w, dtype=tf.int32, seed=seed)
+  offset_h = _uniform([], 0, max_h, tf.int32, _sub_seed(seed, 0))
+  offset_w = _uniform([], 0, max_w, tf.int32, _sub_seed(seed, 1))
   image = image[offset_h:offset_h + crop_height,
                 offset_w:offset_w + crop_width]
   label = label[offset_h:offset_h + crop_height,
@@ -125,7 +146,7 @@ def random_crop(image, label, crop_height, crop_width, seed=None):
 
 def random_flip(image, label, seed=None):
   """Flips image and label left-right with probability 0.5."""
-  flip = tf.random.uniform([], seed=seed) < _PROB_OF_FLIP
+  flip = _uniform([], 0., 1., tf.float32, seed) < _PROB_OF_FLIP
   image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
   if label is not None:
     label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
@@ -137,8 +158,13 @@ def preprocess_image_and_label(image, label, crop_height, crop_width,
                                resize_factor=None, min_scale_factor=1.,
                                max_scale_factor=1., scale_factor_step_size=0,
                                ignore_label=255, is_training=True,
-                               model_variant=None, keep_aspect_ratio=True):
+                               model_variant=None, keep_aspect_ratio=True,
+                               seed=None):
   """The original's `preprocess_image_and_label`.
+
+  `seed`, a stateless seed (shape [2] int tensor), makes the random scale,
+  crop and flip a function of it; None draws them statefully as the
+  original does.
 
   Returns:
     (original_image, processed_image float32 [crop_h, crop_w, 3],
@@ -160,7 +186,7 @@ def preprocess_image_and_label(image, label, crop_height, crop_width,
     original_image = tf.identity(processed)
   if is_training:
     scale = get_random_scale(min_scale_factor, max_scale_factor,
-                             scale_factor_step_size)
+                             scale_factor_step_size, _sub_seed(seed, 10))
     processed, label = randomly_scale_image_and_label(processed, label, scale)
   shape = tf.shape(processed)
   if not is_training:
@@ -178,10 +204,11 @@ def preprocess_image_and_label(image, label, crop_height, crop_width,
     label = pad_to_bounding_box(label, 0, 0, target_height, target_width,
                                 ignore_label)
   if is_training and label is not None:
-    processed, label = random_crop(processed, label, crop_height, crop_width)
+    processed, label = random_crop(processed, label, crop_height, crop_width,
+                                   _sub_seed(seed, 20))
   processed = tf.ensure_shape(processed, [crop_height, crop_width, 3])
   if label is not None:
     label = tf.ensure_shape(label, [crop_height, crop_width, 1])
   if is_training:
-    processed, label = random_flip(processed, label)
+    processed, label = random_flip(processed, label, _sub_seed(seed, 30))
   return original_image, processed, label

@@ -77,7 +77,7 @@ def generate(root, num_train=40, num_val=10, height=96, width=128,
              'list_folder': os.path.join(voc, 'ImageSets', 'Segmentation')}
   for folder in folders.values():
     os.makedirs(folder, exist_ok=True)
-  palette = colormaps.pascal_colormap().reshape(-1).tolist()
+  palette = colormaps.pascal_colormap(256).reshape(-1).tolist()
   names = {'train': [], 'val': []}
   for i in range(num_train + num_val):
     split = 'train' if i < num_train else 'val'

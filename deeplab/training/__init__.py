@@ -1,0 +1,1 @@
+"""Training: losses, learning rates, distribution, the train loop."""

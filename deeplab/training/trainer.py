@@ -1,0 +1,447 @@
+"""The training job: the original's train.py on tf.distribute.
+
+`train(config, options)` builds the input pipeline, the model and the
+optimizer under a strategy, initialises from `tf_initial_checkpoint` only
+when the logdir has no checkpoint yet, resumes otherwise, and runs the loop
+with checkpoints, console progress and TensorBoard summaries.
+
+Checkpoints are written by `tf.train.CheckpointManager`, which writes the
+data files first and swaps the `checkpoint` state file in last: a job killed
+at any moment leaves the previous checkpoint as the latest one, loadable.
+"""
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import time
+from typing import Optional, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from deeplab import checkpoints
+from deeplab import colormaps
+from deeplab import common
+from deeplab import model as model_lib
+from deeplab.core import layers
+from deeplab.data import data_generator
+from deeplab.training import distribute
+from deeplab.training import learning_rate as lr_lib
+from deeplab.training import losses
+from deeplab.training import optimizers
+
+CONFIG_FILE = 'train_config.json'
+PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Everything about a training job except the model (`ModelOptions`).
+
+  Field names and defaults are the original train.py flags; fields after
+  `save_summaries_images` go beyond it.
+  """
+  train_logdir: Optional[str] = None
+  dataset: str = 'pascal_voc_seg'
+  dataset_dir: Optional[str] = None
+  train_split: str = 'train'
+  train_crop_size: Tuple[int, int] = (513, 513)
+  train_batch_size: int = 8
+  training_number_of_steps: int = 30000
+  learning_policy: str = 'poly'
+  base_learning_rate: float = 1e-4
+  learning_rate_decay_factor: float = 0.1
+  learning_rate_decay_step: int = 2000
+  learning_power: float = 0.9
+  decay_steps: float = 0.0
+  end_learning_rate: float = 0.0
+  slow_start_step: int = 0
+  slow_start_learning_rate: float = 1e-4
+  slow_start_burnin_type: str = 'none'
+  optimizer: str = 'momentum'
+  momentum: float = 0.9
+  adam_learning_rate: float = 1e-3
+  adam_epsilon: float = 1e-8
+  weight_decay: float = 4e-5
+  fine_tune_batch_norm: bool = True
+  upsample_logits: bool = True
+  top_k_percent_pixels: float = 1.0
+  hard_example_mining_step: int = 0
+  last_layer_gradient_multiplier: float = 1.0
+  last_layers_contain_logits_only: bool = False
+  tf_initial_checkpoint: Optional[str] = None
+  initialize_last_layer: bool = True
+  image_pyramid: Optional[Tuple[float, ...]] = None
+  min_resize_value: Optional[int] = None
+  max_resize_value: Optional[int] = None
+  resize_factor: Optional[int] = None
+  keep_aspect_ratio: bool = True
+  min_scale_factor: float = 0.5
+  max_scale_factor: float = 2.0
+  scale_factor_step_size: float = 0.25
+  num_clones: int = 1
+  log_steps: int = 10
+  save_interval_secs: int = 1200
+  save_summaries_secs: int = 600
+  save_summaries_images: bool = False
+  # Beyond the original.
+  save_interval_steps: int = 0
+  max_checkpoints_to_keep: int = 5
+  distribution_strategy: str = 'auto'
+  tpu: Optional[str] = None
+  sync_batch_norm: bool = False
+  dropout_keep_prob: float = 0.9
+  precision: str = 'float32'
+  seed: Optional[int] = None
+  deterministic: bool = False
+  num_readers: int = 4
+
+  def validate(self):
+    """Raises ValueError naming the flag of the first bad value."""
+    if not self.train_logdir:
+      raise ValueError('--train_logdir is required.')
+    self.train_crop_size = common.parse_crop_size(self.train_crop_size,
+                                                  'train_crop_size')
+    positive = ('train_batch_size', 'training_number_of_steps', 'log_steps',
+                'max_checkpoints_to_keep', 'num_clones')
+    for name in positive:
+      if getattr(self, name) < 1:
+        raise ValueError('--%s must be at least 1, got %r.'
+                         % (name, getattr(self, name)))
+    if not 0.0 < self.top_k_percent_pixels <= 1.0:
+      raise ValueError('--top_k_percent_pixels must be in (0, 1], got %r.'
+                       % self.top_k_percent_pixels)
+    if self.precision not in PRECISIONS:
+      raise ValueError('--precision must be one of %s, got %r.'
+                       % (', '.join(PRECISIONS), self.precision))
+    if self.optimizer not in optimizers.OPTIMIZERS:
+      raise ValueError('--optimizer must be one of %s, got %r.'
+                       % (', '.join(optimizers.OPTIMIZERS), self.optimizer))
+    if not 0.0 < self.dropout_keep_prob <= 1.0:
+      raise ValueError('--dropout_keep_prob must be in (0, 1], got %r.'
+                       % self.dropout_keep_prob)
+    if self.weight_decay < 0:
+      raise ValueError('--weight_decay must be >= 0.')
+    if self.deterministic and self.seed is None:
+      self.seed = 0
+    return self
+
+  def to_dict(self):
+    d = dataclasses.asdict(self)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def _write_json(path, value):
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(value, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _format_eta(seconds):
+  seconds = int(max(seconds, 0))
+  return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+class _Saver:
+  """Checkpoint manager for chief and workers alike.
+
+  Under MultiWorkerMirroredStrategy every worker takes part in a save; only
+  the chief's lands in the logdir, the others write to a scratch folder
+  that is removed at once.
+  """
+
+  def __init__(self, checkpoint, logdir, chief, max_to_keep):
+    self.chief = chief
+    self.directory = logdir if chief else os.path.join(
+        logdir, '.worker_scratch_%d' % os.getpid())
+    self.manager = tf.train.CheckpointManager(
+        checkpoint, self.directory, max_to_keep=max_to_keep,
+        checkpoint_name='model.ckpt')
+
+  def save(self, step):
+    path = self.manager.save(checkpoint_number=step)
+    if not self.chief:
+      shutil.rmtree(self.directory, ignore_errors=True)
+    return path
+
+
+def initialize_from_checkpoint(model, config):
+  """Loads `tf_initial_checkpoint` into a fresh model (original's init_fn).
+
+  A checkpoint without any head variable (an ImageNet classifier) restores
+  the backbone only; otherwise the load is strict except for the last layers
+  when `initialize_last_layer` is False.
+
+  Returns:
+    The `checkpoints.LoadReport`.
+  """
+  prefix = checkpoints.resolve_checkpoint(config.tf_initial_checkpoint)
+  names = checkpoints.read_variable_shapes(prefix)
+  head_scopes = model_lib.get_extra_layer_scopes(False)
+  has_head = any(n.startswith(tuple(head_scopes)) for n in names)
+  report = checkpoints.load_weights(
+      model, prefix, backbone_only=not has_head,
+      initialize_last_layer=config.initialize_last_layer,
+      last_layers_contain_logits_only=config.last_layers_contain_logits_only)
+  logging.info('Initialised from %s: %s', prefix, report.summary())
+  return report
+
+
+def _summary_images(model, images, labels, num_classes, colormap):
+  """uint8 images, colour-mapped labels and predictions for TensorBoard."""
+  outputs = model(images, training=False)
+  logits = outputs[model_lib.MERGED_LOGITS_SCOPE]
+  logits = tf.cast(logits, tf.float32)
+  logits = layers.resize_bilinear(logits, tf.shape(images)[1:3])
+  predictions = tf.argmax(logits, axis=3).numpy()
+  cmap = colormaps.get_colormap(colormap)
+  label_rgb = cmap[np.clip(labels[..., 0], 0, len(cmap) - 1)]
+  label_rgb[labels[..., 0] >= num_classes] = 255  # Ignored pixels white.
+  return (np.clip(images, 0, 255).astype(np.uint8), label_rgb.astype(np.uint8),
+          cmap[predictions].astype(np.uint8))
+
+
+def _local(strategy, value):
+  return strategy.experimental_local_results(value)[0]
+
+
+def train(config: TrainConfig, options: common.ModelOptions,
+          max_steps_this_run: Optional[int] = None):
+  """Runs (or resumes) a training job.
+
+  Args:
+    config: The job (`TrainConfig`).
+    options: Model options; `outputs_to_num_classes` and `crop_size` are
+      set from the dataset and `train_crop_size`.
+    max_steps_this_run: Stop after this many steps of this run (tests).
+
+  Returns:
+    dict with 'global_step', 'loss' (last total loss), 'losses' (a list of
+    (step, total loss) at each step of this run), 'checkpoint' (the last
+    saved) and 'model'.
+  """
+  config.validate()
+  if config.seed is not None:
+    keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  keras.mixed_precision.set_global_policy(config.precision)
+  try:
+    return _train(config, options, max_steps_this_run)
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
+
+
+def _train(config, options, max_steps_this_run):
+  strategy = distribute.get_strategy(config.distribution_strategy,
+                                     config.num_clones, config.tpu)
+  replicas = strategy.num_replicas_in_sync
+  if config.train_batch_size % replicas:
+    raise ValueError('--train_batch_size=%d is not divisible by the %d '
+                     'replicas.' % (config.train_batch_size, replicas))
+  chief = distribute.is_chief(strategy)
+  dataset = data_generator.Dataset(
+      dataset_name=config.dataset, split_name=config.train_split,
+      dataset_dir=config.dataset_dir, batch_size=config.train_batch_size,
+      crop_size=config.train_crop_size,
+      min_resize_value=config.min_resize_value,
+      max_resize_value=config.max_resize_value,
+      resize_factor=config.resize_factor,
+      keep_aspect_ratio=config.keep_aspect_ratio,
+      min_scale_factor=config.min_scale_factor,
+      max_scale_factor=config.max_scale_factor,
+      scale_factor_step_size=config.scale_factor_step_size,
+      model_variant=options.model_variant, num_readers=config.num_readers,
+      is_training=True, should_shuffle=True, should_repeat=True,
+      seed=config.seed)
+  num_classes = dataset.num_classes
+  if num_classes is None:
+    num_classes = options.num_classes
+  options = options.replace(
+      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
+      crop_size=config.train_crop_size)
+  options.validate()
+  label_weights = options.label_weights
+  if label_weights is not None and len(label_weights) == 1:
+    label_weights = label_weights[0]
+
+  os.makedirs(config.train_logdir, exist_ok=True)
+  with strategy.scope():
+    model = model_lib.build_model(
+        options, image_pyramid=config.image_pyramid,
+        fine_tune_batch_norm=config.fine_tune_batch_norm,
+        per_scale_outputs=True, sync_batch_norm=config.sync_batch_norm,
+        dropout_keep_prob=config.dropout_keep_prob)
+    schedule = lr_lib.DeepLabLearningRate(
+        config.learning_policy, config.base_learning_rate,
+        config.learning_rate_decay_step, config.learning_rate_decay_factor,
+        config.training_number_of_steps, config.learning_power,
+        config.slow_start_step, config.slow_start_learning_rate,
+        config.slow_start_burnin_type, config.decay_steps,
+        config.end_learning_rate)
+    optimizer = optimizers.make_optimizer(
+        config.optimizer, schedule, config.momentum,
+        config.adam_learning_rate, config.adam_epsilon)
+    if config.precision == 'mixed_float16':
+      optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                              name='global_step')
+    variables = model.trainable_variables
+    optimizer.build(variables)
+
+  checkpoint = checkpoints.training_checkpoint(
+      model, optimizer=optimizer, global_step=global_step)
+  saver = _Saver(checkpoint, config.train_logdir, chief,
+                 config.max_checkpoints_to_keep)
+  latest = tf.train.latest_checkpoint(config.train_logdir)
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info('Resumed from %s at step %d.', latest, int(global_step.numpy()))
+  elif config.tf_initial_checkpoint:
+    initialize_from_checkpoint(model, config)
+  else:
+    logging.info('Not initialising from a checkpoint (no '
+                 '--tf_initial_checkpoint): training from scratch.')
+  if chief:
+    _write_json(os.path.join(config.train_logdir, checkpoints.OPTIONS_FILE),
+                options.to_dict())
+    _write_json(os.path.join(config.train_logdir, CONFIG_FILE),
+                config.to_dict())
+
+  # Per-variable gradient multipliers (biases x2, last layers), by name.
+  name_of = {id(v): n for n, v in model_lib.tf1_variable_map(model).items()}
+  multipliers = lr_lib.gradient_multipliers(
+      [name_of.get(id(v), v.name) for v in variables],
+      model_lib.get_extra_layer_scopes(config.last_layers_contain_logits_only),
+      config.last_layer_gradient_multiplier)
+  factors = [multipliers.get(name_of.get(id(v), v.name), 1.0)
+             for v in variables]
+  regularized = losses.regularized_variables(model)
+  loss_kwargs = dict(num_classes=num_classes,
+                     ignore_label=dataset.ignore_label,
+                     label_weights=label_weights,
+                     upsample_logits=config.upsample_logits,
+                     top_k_percent_pixels=config.top_k_percent_pixels,
+                     hard_example_mining_step=config.hard_example_mining_step)
+
+  def step_fn(images, labels):
+    with tf.GradientTape() as tape:
+      outputs = model(images, training=True)
+      per_scale = losses.scale_losses(outputs, labels, step=global_step,
+                                      **loss_kwargs)
+      regularization = losses.weight_decay_loss(
+          regularized, config.weight_decay) / replicas
+      total = tf.add_n(list(per_scale.values())) + regularization
+      scaled = (optimizer.scale_loss(total)
+                if config.precision == 'mixed_float16' else total)
+    grads = tape.gradient(scaled, variables)
+    grads = [g if f == 1.0 or g is None else g * f
+             for g, f in zip(grads, factors)]
+    optimizer.apply_gradients(zip(grads, variables))
+    result = {'total_loss': total, 'regularization_loss': regularization}
+    result.update({'loss/' + k: v for k, v in per_scale.items()})
+    return result
+
+  @tf.function
+  def train_step(batch):
+    per_replica = strategy.run(step_fn, args=(batch['image'], batch['label']))
+    global_step.assign_add(1)
+    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()}
+
+  # A seeded stream is a pure function of the element index, so a resumed
+  # job skips what was consumed and continues with the very same batches.
+  skip = int(global_step.numpy()) * config.train_batch_size if (
+      config.seed is not None) else 0
+  distributed = strategy.distribute_datasets_from_function(
+      functools.partial(dataset.make_dataset, skip=skip))
+  iterator = iter(distributed)
+  writer = (tf.summary.create_file_writer(config.train_logdir) if chief
+            else tf.summary.create_noop_writer())
+  step = int(global_step.numpy())
+  start_step = step
+  last_save = last_summary = start = time.time()
+  last_log_step, last_log_time = step, start
+  history, result, saved = [], {}, latest
+  logging.info('Training %s on %s/%s: %d replicas, global batch %d, steps '
+               '%d -> %d.', options.model_variant, config.dataset,
+               config.train_split, replicas, config.train_batch_size, step,
+               config.training_number_of_steps)
+  while step < config.training_number_of_steps:
+    if max_steps_this_run is not None and step - start_step >= (
+        max_steps_this_run):
+      break
+    try:
+      batch = next(iterator)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+      where = data_generator.diagnose_records(dataset.files())
+      raise data_generator.DataError('Cannot read split %r of %s: %s' % (
+          config.train_split, config.dataset_dir,
+          where or str(e).splitlines()[0])) from e
+    result = {k: float(v) for k, v in train_step(batch).items()}
+    step = int(global_step.numpy())
+    history.append((step, result['total_loss']))
+    if not np.isfinite(result['total_loss']):
+      raise FloatingPointError(
+          'Loss is %r at step %d (losses: %s). Lower --base_learning_rate, '
+          'check --label_weights and the labels; the last checkpoint is %s.'
+          % (result['total_loss'], step, result, saved))
+    now = time.time()
+    rate = float(schedule(step - 1)) if config.optimizer == 'momentum' else (
+        config.adam_learning_rate)
+    if step % config.log_steps == 0 or step == config.training_number_of_steps:
+      speed = ((step - last_log_step) * config.train_batch_size /
+               max(now - last_log_time, 1e-9))
+      eta = (config.training_number_of_steps - step) * (
+          (now - start) / max(step - start_step, 1))
+      logging.info('step %d/%d: loss %.4f (regularization %.4f), lr %.6g, '
+                   '%.2f images/s, ETA %s', step,
+                   config.training_number_of_steps, result['total_loss'],
+                   result['regularization_loss'], rate, speed,
+                   _format_eta(eta))
+      last_log_step, last_log_time = step, now
+    if chief and (now - last_summary >= config.save_summaries_secs or
+                  step == start_step + 1):
+      with writer.as_default(step=step):
+        for key, value in result.items():
+          tf.summary.scalar('losses/' + key, value)
+        tf.summary.scalar('learning_rate', rate)
+        if config.save_summaries_images:
+          images = _local(strategy, batch['image'])[:3].numpy()
+          labels = _local(strategy, batch['label'])[:3].numpy()
+          image, label, prediction = _summary_images(
+              model, images, labels, num_classes,
+              colormaps.default_for(config.dataset))
+          tf.summary.image('samples/image', image)
+          tf.summary.image('samples/label', label)
+          tf.summary.image('samples/semantic', prediction)
+      writer.flush()
+      last_summary = now
+    if config.save_interval_steps:
+      due = step % config.save_interval_steps == 0
+    else:
+      due = now - last_save >= config.save_interval_secs
+    if _agree(strategy, due) and step < config.training_number_of_steps:
+      saved = saver.save(step)
+      last_save = time.time()
+      logging.info('Saved %s.', saved)
+  if step > start_step or saved is None:
+    saved = saver.save(step)
+    logging.info('Saved %s.', saved)
+  writer.flush()
+  return {'global_step': step, 'loss': result.get('total_loss'),
+          'losses': history, 'checkpoint': saved, 'model': model,
+          'optimizer': optimizer,
+          'options': options}
+
+
+def _agree(strategy, flag):
+  """The same decision on every worker (time-based saves would diverge)."""
+  if strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
+    value = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
+    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None))
+  return bool(flag)
