@@ -10,6 +10,8 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     packages=setuptools.find_packages(include=['deeplab', 'deeplab.*',
                                                'datasets', 'datasets.*']),
+    # The thin absl scripts, so `deeplab-train` etc. work after install.
+    py_modules=['train', 'eval', 'vis', 'export_model'],
     python_requires='>=3.10',
     install_requires=[
         'tensorflow>=2.16,<2.22',
@@ -25,6 +27,12 @@ setuptools.setup(
     entry_points={
         'console_scripts': [
             'deeplab-model-stats=deeplab.model_stats:run',
+            'deeplab-train=train:run',
+            'deeplab-eval=eval:run',
+            'deeplab-vis=vis:run',
+            'deeplab-export=export_model:run',
+            'deeplab-predict=deeplab.predict:run',
+            'deeplab-quickstart=deeplab.quickstart:run',
         ],
     },
 )

@@ -149,8 +149,14 @@ def define_flags():
 
 
 def options_from_flags_and_checkpoint(fv, checkpoint, crop_size):
-  """Flags, with a project checkpoint's saved options for unset flags."""
-  options = common.ModelOptions.from_flags(fv, num_classes=fv.num_classes,
+  """Flags, with a project checkpoint's saved options for unset flags.
+
+  A training logdir (or an export) keeps `model_options.json`; model flags
+  the user did not set take the values the model was trained with, so
+  `eval.py --checkpoint_dir=<train_logdir>` needs no model flags.
+  """
+  num_classes = fv.num_classes if 'num_classes' in fv else None
+  options = common.ModelOptions.from_flags(fv, num_classes=num_classes,
                                            crop_size=crop_size)
   saved = checkpoints.load_options(checkpoint)
   if saved is None:
@@ -161,7 +167,7 @@ def options_from_flags_and_checkpoint(fv, checkpoint, crop_size):
       continue
     if not (name in fv and fv[name].present):
       changes[name] = getattr(saved, name)
-  if not fv['num_classes'].present:
+  if 'num_classes' not in fv or not fv['num_classes'].present:
     changes['outputs_to_num_classes'] = saved.outputs_to_num_classes
   return saved.replace(**changes)
 
@@ -190,6 +196,11 @@ def main(argv):
       print('wrote', path)
 
 
-if __name__ == '__main__':
+def run():
+  """Console entry point (`deeplab-predict`)."""
   define_flags()
   app.run(main, argv=sys.argv)
+
+
+if __name__ == '__main__':
+  run()

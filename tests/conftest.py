@@ -59,3 +59,21 @@ def voc_records(tmp_path_factory):
   build_voc2012_data.convert(folders['list_folder'], folders['image_folder'],
                              folders['label_folder'], out)
   return out
+
+
+@pytest.fixture(scope='session')
+def voc_raw(voc_records):
+  """The raw folders (JPEGImages, SegmentationClass, lists) of voc_records."""
+  import os  # pylint: disable=g-import-not-at-top,reimported
+  voc = os.path.join(os.path.dirname(voc_records), 'raw', 'VOCdevkit',
+                     'VOC2012')
+  return {'image_folder': os.path.join(voc, 'JPEGImages'),
+          'label_folder': os.path.join(voc, 'SegmentationClass'),
+          'list_folder': os.path.join(voc, 'ImageSets', 'Segmentation')}
+
+
+@pytest.fixture(scope='session')
+def zoo_checkpoint(tmp_path_factory):
+  """make_checkpoint.py's values for the model-zoo MobileNetV2 (21 classes)."""
+  return reference.write_reference_checkpoint(
+      'mobilenet_v2_modelzoo', str(tmp_path_factory.mktemp('zoo')))

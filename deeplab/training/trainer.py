@@ -205,6 +205,60 @@ def _summary_images(model, images, labels, num_classes, colormap):
           cmap[predictions].astype(np.uint8))
 
 
+def make_train_step(model, optimizer, strategy, global_step, config,
+                    num_classes, ignore_label, label_weights=None):
+  """The compiled training step: batch dict -> dict of summed losses.
+
+  Forward in training mode, the per-scale losses plus weight decay, the
+  gradient (loss-scaled under mixed_float16), the original's gradient
+  multipliers, the optimizer update (gradients all-reduced across
+  replicas) and the global step increment.
+  """
+  replicas = strategy.num_replicas_in_sync
+  variables = model.trainable_variables
+  # Per-variable gradient multipliers (biases x2, last layers), by name.
+  name_of = {id(v): n for n, v in model_lib.tf1_variable_map(model).items()}
+  multipliers = lr_lib.gradient_multipliers(
+      [name_of.get(id(v), v.name) for v in variables],
+      model_lib.get_extra_layer_scopes(config.last_layers_contain_logits_only),
+      config.last_layer_gradient_multiplier)
+  factors = [multipliers.get(name_of.get(id(v), v.name), 1.0)
+             for v in variables]
+  regularized = losses.regularized_variables(model)
+  loss_kwargs = dict(num_classes=num_classes, ignore_label=ignore_label,
+                     label_weights=label_weights,
+                     upsample_logits=config.upsample_logits,
+                     top_k_percent_pixels=config.top_k_percent_pixels,
+                     hard_example_mining_step=config.hard_example_mining_step)
+
+  def step_fn(images, labels):
+    with tf.GradientTape() as tape:
+      outputs = model(images, training=True)
+      per_scale = losses.scale_losses(outputs, labels, step=global_step,
+                                      **loss_kwargs)
+      regularization = losses.weight_decay_loss(
+          regularized, config.weight_decay) / replicas
+      total = tf.add_n(list(per_scale.values())) + regularization
+      scaled = (optimizer.scale_loss(total)
+                if config.precision == 'mixed_float16' else total)
+    grads = tape.gradient(scaled, variables)
+    grads = [g if f == 1.0 or g is None else g * f
+             for g, f in zip(grads, factors)]
+    optimizer.apply_gradients(zip(grads, variables))
+    result = {'total_loss': total, 'regularization_loss': regularization}
+    result.update({'loss/' + k: v for k, v in per_scale.items()})
+    return result
+
+  @tf.function
+  def train_step(batch):
+    per_replica = strategy.run(step_fn, args=(batch['image'], batch['label']))
+    global_step.assign_add(1)
+    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()}
+
+  return train_step
+
+
 def _local(strategy, value):
   return strategy.experimental_local_results(value)[0]
 
@@ -312,46 +366,9 @@ def _train(config, options, max_steps_this_run):
     _write_json(os.path.join(config.train_logdir, CONFIG_FILE),
                 config.to_dict())
 
-  # Per-variable gradient multipliers (biases x2, last layers), by name.
-  name_of = {id(v): n for n, v in model_lib.tf1_variable_map(model).items()}
-  multipliers = lr_lib.gradient_multipliers(
-      [name_of.get(id(v), v.name) for v in variables],
-      model_lib.get_extra_layer_scopes(config.last_layers_contain_logits_only),
-      config.last_layer_gradient_multiplier)
-  factors = [multipliers.get(name_of.get(id(v), v.name), 1.0)
-             for v in variables]
-  regularized = losses.regularized_variables(model)
-  loss_kwargs = dict(num_classes=num_classes,
-                     ignore_label=dataset.ignore_label,
-                     label_weights=label_weights,
-                     upsample_logits=config.upsample_logits,
-                     top_k_percent_pixels=config.top_k_percent_pixels,
-                     hard_example_mining_step=config.hard_example_mining_step)
-
-  def step_fn(images, labels):
-    with tf.GradientTape() as tape:
-      outputs = model(images, training=True)
-      per_scale = losses.scale_losses(outputs, labels, step=global_step,
-                                      **loss_kwargs)
-      regularization = losses.weight_decay_loss(
-          regularized, config.weight_decay) / replicas
-      total = tf.add_n(list(per_scale.values())) + regularization
-      scaled = (optimizer.scale_loss(total)
-                if config.precision == 'mixed_float16' else total)
-    grads = tape.gradient(scaled, variables)
-    grads = [g if f == 1.0 or g is None else g * f
-             for g, f in zip(grads, factors)]
-    optimizer.apply_gradients(zip(grads, variables))
-    result = {'total_loss': total, 'regularization_loss': regularization}
-    result.update({'loss/' + k: v for k, v in per_scale.items()})
-    return result
-
-  @tf.function
-  def train_step(batch):
-    per_replica = strategy.run(step_fn, args=(batch['image'], batch['label']))
-    global_step.assign_add(1)
-    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-            for k, v in per_replica.items()}
+  train_step = make_train_step(model, optimizer, strategy, global_step,
+                                config, num_classes, dataset.ignore_label,
+                                label_weights)
 
   # A seeded stream is a pure function of the element index, so a resumed
   # job skips what was consumed and continues with the very same batches.

@@ -1,0 +1,105 @@
+r"""Training-step throughput of Xception-65 DeepLabv3+ on this machine.
+
+  python benchmarks/train_step.py [--crop=321] [--batch_size=2] [--steps=5]
+
+Times the real compiled training step (`trainer.make_train_step`: forward,
+loss, weight decay, gradients with the original's multipliers, momentum
+update) of Xception-65, output stride 16, ASPP rates 6/12/18, decoder at
+stride 4, on random images, after warm-up. Each configuration runs in its
+own process because TensorFlow fixes its thread pools at start-up:
+  * single thread: intra/inter-op threads 1, process pinned to one core;
+  * default threads: TensorFlow's defaults, all cores.
+Prints images/s of each and their ratio.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_integer('crop', 321, 'Square crop size.')
+flags.DEFINE_integer('batch_size', 2, 'Images per step.')
+flags.DEFINE_integer('steps', 5, 'Timed steps.')
+flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing included).')
+flags.DEFINE_bool('fine_tune_batch_norm', False,
+                  'Train BatchNorm statistics (the paper does at batch 16).')
+flags.DEFINE_string('_child', None, 'Internal: run one configuration.')
+FLAGS = flags.FLAGS
+
+
+def _measure(threads):
+  """Runs in the child: builds the model and times the training step."""
+  if threads == 'single':
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if threads == 'single':
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+  from deeplab import common  # pylint: disable=g-import-not-at-top
+  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  from deeplab.training import learning_rate  # pylint: disable=g-import-not-at-top
+  from deeplab.training import optimizers  # pylint: disable=g-import-not-at-top
+  from deeplab.training import trainer  # pylint: disable=g-import-not-at-top
+
+  crop = (FLAGS.crop, FLAGS.crop)
+  options = common.ModelOptions(
+      model_variant='xception_65', crop_size=crop, output_stride=16,
+      atrous_rates=(6, 12, 18), decoder_output_stride=(4,))
+  config = trainer.TrainConfig(train_logdir='unused', train_crop_size=crop,
+                               train_batch_size=FLAGS.batch_size)
+  strategy = tf.distribute.get_strategy()
+  model = model_lib.build_model(
+      options, fine_tune_batch_norm=FLAGS.fine_tune_batch_norm,
+      per_scale_outputs=True)
+  optimizer = optimizers.Momentum(
+      learning_rate.DeepLabLearningRate(base_learning_rate=0.007), 0.9)
+  global_step = tf.Variable(0, dtype=tf.int64)
+  step = trainer.make_train_step(model, optimizer, strategy, global_step,
+                                 config, 21, 255)
+  rng = np.random.RandomState(0)
+  batch = {
+      'image': tf.constant(rng.uniform(0, 255, (FLAGS.batch_size,) + crop +
+                                       (3,)).astype(np.float32)),
+      'label': tf.constant(rng.randint(0, 21, (FLAGS.batch_size,) + crop +
+                                       (1,)).astype(np.int32))}
+  for _ in range(FLAGS.warmup):
+    step(batch)['total_loss'].numpy()
+  start = time.perf_counter()
+  for _ in range(FLAGS.steps):
+    step(batch)['total_loss'].numpy()
+  elapsed = time.perf_counter() - start
+  return {'threads': threads, 'seconds_per_step': elapsed / FLAGS.steps,
+          'images_per_second': FLAGS.steps * FLAGS.batch_size / elapsed}
+
+
+def main(unused_argv):
+  if FLAGS._child:  # pylint: disable=protected-access
+    print('RESULT ' + json.dumps(_measure(FLAGS._child)))  # pylint: disable=protected-access
+    return
+  results = {}
+  for threads in ('single', 'default'):
+    cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
+           '--crop=%d' % FLAGS.crop, '--batch_size=%d' % FLAGS.batch_size,
+           '--steps=%d' % FLAGS.steps, '--warmup=%d' % FLAGS.warmup,
+           '--fine_tune_batch_norm=%s' % FLAGS.fine_tune_batch_norm]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                         check=True).stdout
+    line = [l for l in out.splitlines() if l.startswith('RESULT ')][-1]
+    results[threads] = json.loads(line[len('RESULT '):])
+    r = results[threads]
+    print('train step, xception_65 OS16 + decoder, crop %d, batch %d, %s '
+          'threads: %.3f images/s (%.2f s/step over %d steps)'
+          % (FLAGS.crop, FLAGS.batch_size, threads, r['images_per_second'],
+             r['seconds_per_step'], FLAGS.steps))
+  print('default / single thread speed-up: %.2fx on %d cores' % (
+      results['default']['images_per_second'] /
+      results['single']['images_per_second'], os.cpu_count()))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Evaluation: confusion-matrix metrics, trimap bands, the eval loop."""

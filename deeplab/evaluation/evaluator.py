@@ -1,0 +1,260 @@
+"""The evaluation job: the original's eval.py.
+
+`evaluate_checkpoint` runs the evaluation graph (eval scales, flips) over a
+split and returns the metrics; `run` evaluates once or keeps polling a
+checkpoint directory, writing TensorBoard scalars and JSON files:
+  <eval_logdir>/metrics_latest.json
+  <eval_logdir>/metrics-<global step>.json
+  <eval_logdir>/confusion_matrix-<global step>.npy
+"""
+import dataclasses
+import json
+import os
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from deeplab import checkpoints
+from deeplab import common
+from deeplab import model as model_lib
+from deeplab.data import data_generator
+from deeplab.evaluation import metrics
+
+
+@dataclasses.dataclass
+class EvalConfig:
+  """The original eval.py flags (and a few beyond: trimap, JSON output)."""
+  checkpoint_dir: Optional[str] = None
+  eval_logdir: Optional[str] = None
+  dataset: str = 'pascal_voc_seg'
+  dataset_dir: Optional[str] = None
+  eval_split: str = 'val'
+  eval_batch_size: int = 1
+  eval_crop_size: Tuple[int, int] = (513, 513)
+  eval_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  eval_interval_secs: int = 300
+  max_number_of_evaluations: int = 0
+  min_resize_value: Optional[int] = None
+  max_resize_value: Optional[int] = None
+  resize_factor: Optional[int] = None
+  keep_aspect_ratio: bool = True
+  trimap_widths: Tuple[int, ...] = ()
+  max_images: int = 0
+
+  def validate(self):
+    if not self.checkpoint_dir:
+      raise ValueError('--checkpoint_dir is required.')
+    self.eval_crop_size = common.parse_crop_size(self.eval_crop_size,
+                                                 'eval_crop_size')
+    if self.eval_batch_size < 1:
+      raise ValueError('--eval_batch_size must be at least 1.')
+    if not self.eval_scales or min(self.eval_scales) <= 0:
+      raise ValueError('--eval_scales must be positive, got %r.'
+                       % (self.eval_scales,))
+    if any(w < 0 for w in self.trimap_widths):
+      raise ValueError('--trimap_widths must be non-negative.')
+    return self
+
+
+def predictions_tag(eval_scales, add_flipped_images):
+  """The original's summary tag, e.g. 'miou_1.00' or 'miou_0.50_1.00_flipped'."""
+  tag = 'miou_' + '_'.join('%.2f' % s for s in eval_scales)
+  return tag + ('_flipped' if add_flipped_images else '')
+
+
+def _global_step(prefix):
+  """The training step of a checkpoint (from its name or its content)."""
+  base = os.path.basename(prefix)
+  if '-' in base and base.rsplit('-', 1)[1].isdigit():
+    return int(base.rsplit('-', 1)[1])
+  reader = tf.train.load_checkpoint(prefix)
+  for key in ('global_step', 'global_step/.ATTRIBUTES/VARIABLE_VALUE'):
+    if reader.has_tensor(key):
+      return int(reader.get_tensor(key))
+  return 0
+
+
+def make_dataset(config, options):
+  return data_generator.Dataset(
+      dataset_name=config.dataset, split_name=config.eval_split,
+      dataset_dir=config.dataset_dir, batch_size=config.eval_batch_size,
+      crop_size=config.eval_crop_size,
+      min_resize_value=config.min_resize_value,
+      max_resize_value=config.max_resize_value,
+      resize_factor=config.resize_factor,
+      keep_aspect_ratio=config.keep_aspect_ratio,
+      model_variant=options.model_variant, is_training=False,
+      should_shuffle=False, should_repeat=False)
+
+
+def evaluate_checkpoint(config, options, checkpoint, model=None,
+                        progress=True):
+  """Evaluates one checkpoint on the split.
+
+  Args:
+    config: `EvalConfig`.
+    options: `ModelOptions` (classes and crop are set from the data/config).
+    checkpoint: Checkpoint prefix or directory.
+    model: An inference model to reuse (built when None).
+    progress: Log a progress line.
+
+  Returns:
+    dict of metrics (see `metrics.summarize`), plus 'trimap' (width ->
+    metrics) when asked, 'confusion_matrix', 'checkpoint', 'global_step',
+    'num_images', 'seconds'.
+  """
+  dataset = make_dataset(config, options)
+  num_classes = dataset.num_classes or options.num_classes
+  options = options.replace(
+      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
+      crop_size=config.eval_crop_size)
+  prefix = checkpoints.resolve_checkpoint(checkpoint)
+  if model is None:
+    model = model_lib.build_inference_model(
+        options, config.eval_scales, config.add_flipped_images)
+  checkpoints.load_weights(model, prefix)
+  predict = tf.function(lambda images: model(images, training=False)[
+      'predictions'])
+  total = metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
+  bands = {w: metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
+           for w in config.trimap_widths}
+  split_size = dataset.descriptor.splits_to_sizes.get(config.eval_split) if (
+      dataset.descriptor) else None
+  start = last_log = time.time()
+  count = 0
+  for batch in dataset:
+    predictions = predict(batch['image']).numpy()
+    labels = batch['label'].numpy()[..., 0]
+    names = batch['image_name'].numpy()
+    for i in range(labels.shape[0]):
+      name = names[i].decode('utf-8', 'replace')
+      total.update(labels[i], predictions[i], name=name)
+      for width, matrix in bands.items():
+        matrix.update(labels[i], predictions[i],
+                      mask=metrics.trimap_band(labels[i], width,
+                                               dataset.ignore_label),
+                      name=name)
+    count += labels.shape[0]
+    now = time.time()
+    if progress and (now - last_log > 10 or count == split_size):
+      rate = count / max(now - start, 1e-9)
+      logging.info('eval %d%s images, %.1f images/s, mIoU so far %.4f',
+                   count, '/%d' % split_size if split_size else '', rate,
+                   metrics.mean_iou(total.matrix))
+      last_log = now
+    if config.max_images and count >= config.max_images:
+      break
+  if count == 0:
+    raise ValueError('Split %r of %s has no images.' % (config.eval_split,
+                                                        config.dataset_dir))
+  result = metrics.summarize(total.matrix)
+  result.update({
+      'confusion_matrix': total.matrix.tolist(),
+      'checkpoint': prefix,
+      'global_step': _global_step(prefix),
+      'num_images': count,
+      'seconds': time.time() - start,
+      'eval_scales': list(config.eval_scales),
+      'add_flipped_images': config.add_flipped_images,
+      'class_names': (list(dataset.descriptor.class_names)
+                      if dataset.descriptor and
+                      getattr(dataset.descriptor, 'class_names', None)
+                      else None),
+  })
+  if bands:
+    result['trimap'] = {str(w): metrics.summarize(m.matrix)
+                        for w, m in bands.items()}
+  return result
+
+
+def _write_json(path, value):
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(value, f, indent=1)
+  os.replace(tmp, path)
+
+
+def write_results(result, eval_logdir, writer=None):
+  """metrics-<step>.json, metrics_latest.json, the confusion matrix, and
+  TensorBoard scalars under the original's tags."""
+  os.makedirs(eval_logdir, exist_ok=True)
+  step = result['global_step']
+  _write_json(os.path.join(eval_logdir, 'metrics-%d.json' % step), result)
+  _write_json(os.path.join(eval_logdir, 'metrics_latest.json'), result)
+  tmp = os.path.join(eval_logdir, '.confusion_matrix.npy')
+  np.save(tmp, np.asarray(result['confusion_matrix'], np.int64))
+  os.replace(tmp, os.path.join(eval_logdir, 'confusion_matrix-%d.npy' % step))
+  if writer is not None:
+    tag = predictions_tag(result['eval_scales'], result['add_flipped_images'])
+    with writer.as_default(step=step):
+      tf.summary.scalar('eval/%s_overall' % tag, result['miou'])
+      for c, iou in enumerate(result['per_class_iou']):
+        if iou is not None:
+          tf.summary.scalar('eval/%s_class_%d' % (tag, c), iou)
+      tf.summary.scalar('eval/pixel_accuracy', result['pixel_accuracy'])
+      for width, values in result.get('trimap', {}).items():
+        tf.summary.scalar('eval/trimap_%s_miou' % width, values['miou'])
+    writer.flush()
+
+
+def format_result(result):
+  """A few human-readable lines."""
+  lines = ['%s (step %d, %d images): mIoU %.4f, pixel accuracy %.4f, mean '
+           'class accuracy %.4f, fwIoU %.4f' % (
+               result['checkpoint'], result['global_step'],
+               result['num_images'], result['miou'],
+               result['pixel_accuracy'], result['mean_class_accuracy'],
+               result['frequency_weighted_iou'])]
+  names = result.get('class_names') or [str(i) for i in range(
+      len(result['per_class_iou']))]
+  lines.append('  per-class IoU: ' + ', '.join(
+      '%s %s' % (n, 'n/a' if v is None else '%.3f' % v)
+      for n, v in zip(names, result['per_class_iou'])))
+  for width, values in sorted(result.get('trimap', {}).items(),
+                              key=lambda kv: int(kv[0])):
+    lines.append('  trimap band %s px: mIoU %.4f (%d pixels)'
+                 % (width, values['miou'], values['num_pixels']))
+  return '\n'.join(lines)
+
+
+def run(config, options):
+  """Evaluates once (max_number_of_evaluations=1) or polls for checkpoints.
+
+  Returns:
+    The list of results, one per evaluated checkpoint.
+  """
+  config.validate()
+  eval_logdir = config.eval_logdir or os.path.join(config.checkpoint_dir,
+                                                   'eval')
+  writer = tf.summary.create_file_writer(eval_logdir)
+  results = []
+  model = None
+  if (os.path.isdir(config.checkpoint_dir) and
+      config.max_number_of_evaluations != 1):
+    # Polls like the original: waits for each new checkpoint in the folder.
+    paths = tf.train.checkpoints_iterator(
+        config.checkpoint_dir, min_interval_secs=config.eval_interval_secs)
+  else:
+    paths = [checkpoints.resolve_checkpoint(config.checkpoint_dir)]
+  for path in paths:
+    if model is None:
+      num_classes = make_dataset(config, options).num_classes or (
+          options.num_classes)
+      eval_options = options.replace(
+          outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
+          crop_size=config.eval_crop_size)
+      model = model_lib.build_inference_model(
+          eval_options, config.eval_scales, config.add_flipped_images)
+    result = evaluate_checkpoint(config, options, path, model=model)
+    write_results(result, eval_logdir, writer)
+    logging.info('%s', format_result(result))
+    print(format_result(result), flush=True)
+    results.append(result)
+    if config.max_number_of_evaluations and len(results) >= (
+        config.max_number_of_evaluations):
+      break
+  return results

@@ -1,0 +1,86 @@
+"""SavedModel round trip in a fresh process; TFLite float and int8."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deeplab import common
+from deeplab import export
+from deeplab import predict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
+
+_LOAD_AND_RUN = '''
+import sys, numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+serve = loaded.signatures['serving_default']
+image = np.load(sys.argv[2])
+out = serve(ImageTensor=tf.constant(image))
+np.savez(sys.argv[3], labels=out['SemanticPredictions'].numpy(),
+         probs=out['SemanticProbabilities'].numpy())
+'''
+
+
+def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
+  module = export.DeepLabServing(OPTIONS, zoo_checkpoint, crop_size=(81, 81))
+  export_dir = str(tmp_path / 'export')
+  export.export_saved_model(module, export_dir)
+  assert os.path.exists(os.path.join(export_dir, 'saved_model.pb'))
+  assert not [f for f in os.listdir(tmp_path) if f.startswith('.export')]
+  rng = np.random.RandomState(3)
+  for shape in [(71, 93), (60, 45)]:  # Odd sizes, larger and smaller.
+    image = rng.randint(0, 256, size=(1,) + shape + (3,)).astype(np.uint8)
+    np.save(tmp_path / 'image.npy', image)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    out = subprocess.run(
+        [sys.executable, '-c', _LOAD_AND_RUN, export_dir,
+         str(tmp_path / 'image.npy'), str(tmp_path / 'out.npz')],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = np.load(tmp_path / 'out.npz')
+    assert loaded['labels'].shape == (1,) + shape
+    assert loaded['labels'].dtype == np.int32
+    assert loaded['probs'].shape == (1,) + shape + (21,)
+    in_process = module.serve(image)
+    np.testing.assert_array_equal(loaded['labels'],
+                                  in_process['SemanticPredictions'].numpy())
+    # The same as the evaluation path (padding to the crop, or to the image).
+    crop = (max(81, shape[0]), max(81, shape[1]))
+    direct = predict.predict_image(image[0], OPTIONS.replace(crop_size=crop),
+                                   zoo_checkpoint)
+    np.testing.assert_array_equal(loaded['labels'][0], direct['predictions'])
+
+
+def test_export_with_resize_to_range(zoo_checkpoint):
+  module = export.DeepLabServing(OPTIONS, zoo_checkpoint, crop_size=(65, 65),
+                                 min_resize_value=40, max_resize_value=64)
+  image = np.random.RandomState(0).randint(0, 256, (2, 50, 100, 3)).astype(
+      np.uint8)
+  out = module.serve(image)
+  assert out['SemanticPredictions'].shape == (2, 50, 100)
+  np.testing.assert_allclose(
+      out['SemanticProbabilities'].numpy().sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
+  crop = (65, 65)
+  model = export.tflite_model(OPTIONS, zoo_checkpoint, crop)
+  files = sorted(os.listdir(voc_raw['image_folder']))[:6]
+  images = np.stack([predict.pad_to_crop(
+      predict.read_image(os.path.join(voc_raw['image_folder'], f))[:65, :65]
+      .astype(np.float32), crop, 'mobilenet_v2') for f in files])
+  float_bytes = export.convert_tflite(model)
+  float_agreement = export.tflite_agreement(float_bytes, model, images)
+  assert float_agreement >= 0.999
+  int8_bytes = export.convert_tflite(model, 'int8', images[:4])
+  assert len(int8_bytes) < 0.5 * len(float_bytes)
+  int8_agreement = export.tflite_agreement(int8_bytes, model, images)
+  print('TFLite float agreement %.4f, int8 agreement %.4f, sizes %d / %d'
+        % (float_agreement, int8_agreement, len(float_bytes),
+           len(int8_bytes)))
+  assert 0.5 < int8_agreement <= 1.0
+  with pytest.raises(ValueError, match='representative'):
+    export.convert_tflite(model, 'int8', None)
