@@ -95,6 +95,9 @@ _FLAGS = {
                         '(with fine_tune_batch_norm).'),
     'dropout_keep_prob': ('float', 'Keep probability of the dropout after '
                           'the ASPP projection (the original: 0.9).'),
+    'train_batch_norm_decay': ('float', 'Override every BatchNorm\'s '
+                               'moving-average decay for this run (e.g. 0.9 '
+                               'for short runs from scratch).'),
     'precision': ('enum', 'float32, mixed_float16 or mixed_bfloat16.',
                   dict(enum_values=list(trainer.PRECISIONS))),
     'seed': ('integer', 'Seed of initialisation, shuffling and augmentation.'),

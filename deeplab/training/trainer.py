@@ -94,6 +94,7 @@ class TrainConfig:
   tpu: Optional[str] = None
   sync_batch_norm: bool = False
   dropout_keep_prob: float = 0.9
+  train_batch_norm_decay: Optional[float] = None
   precision: str = 'float32'
   seed: Optional[int] = None
   deterministic: bool = False
@@ -123,6 +124,9 @@ class TrainConfig:
     if not 0.0 < self.dropout_keep_prob <= 1.0:
       raise ValueError('--dropout_keep_prob must be in (0, 1], got %r.'
                        % self.dropout_keep_prob)
+    if self.train_batch_norm_decay is not None and not (
+        0.0 <= self.train_batch_norm_decay < 1.0):
+      raise ValueError('--train_batch_norm_decay must be in [0, 1).')
     if self.weight_decay < 0:
       raise ValueError('--weight_decay must be >= 0.')
     if self.deterministic and self.seed is None:
@@ -330,6 +334,12 @@ def _train(config, options, max_steps_this_run):
         fine_tune_batch_norm=config.fine_tune_batch_norm,
         per_scale_outputs=True, sync_batch_norm=config.sync_batch_norm,
         dropout_keep_prob=config.dropout_keep_prob)
+    if config.train_batch_norm_decay is not None:
+      # Short runs from scratch need moving statistics that keep up with
+      # the weights (the original's 0.997/0.9997 suit fine-tuning).
+      for layer in model.layers:
+        if isinstance(layer, layers.BatchNorm):
+          layer.momentum = config.train_batch_norm_decay
     schedule = lr_lib.DeepLabLearningRate(
         config.learning_policy, config.base_learning_rate,
         config.learning_rate_decay_step, config.learning_rate_decay_factor,

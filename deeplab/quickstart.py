@@ -1,0 +1,169 @@
+r"""The whole job on an embedded synthetic dataset, nothing downloaded.
+
+  python -m deeplab.quickstart [--workdir=deeplab_quickstart]
+
+1. generates a PASCAL-VOC-style dataset of coloured shapes (JPEG images,
+   palette PNG labels with void boundaries, split lists);
+2. converts it to TFRecords (datasets/build_voc2012_data.py);
+3. trains a small DeepLabv3+ (MobileNetV2, decoder at stride 4);
+4. evaluates it (mIoU, beside the mIoU of always predicting background);
+5. writes visualisations (vis.py's layout, with overlays);
+6. exports a SavedModel (ImageTensor -> SemanticPredictions);
+and prints where each result is. Each step is the library call the scripts
+(train.py, eval.py, vis.py, export_model.py) make; the README lists the
+equivalent commands for real data.
+"""
+import os
+import sys
+import time
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+from datasets import build_voc2012_data
+from deeplab import common
+from deeplab import export
+from deeplab import visualize
+from deeplab.data import synthetic
+from deeplab.evaluation import evaluator
+from deeplab.evaluation import metrics
+from deeplab.training import trainer
+
+flags.DEFINE_string('workdir', 'deeplab_quickstart', 'Where everything goes.')
+flags.DEFINE_integer('num_train', 48, 'Synthetic training images.')
+flags.DEFINE_integer('num_val', 12, 'Synthetic validation images.')
+flags.DEFINE_integer('training_number_of_steps', 300, 'Training steps.')
+flags.DEFINE_integer('train_batch_size', 8, 'Training batch size.')
+flags.DEFINE_float('base_learning_rate', 0.02, 'Base learning rate (poly).')
+flags.DEFINE_string('quickstart_model_variant', 'mobilenet_v2',
+                    'Backbone (any of the model variants).')
+flags.DEFINE_integer('seed', 0, 'Seed of the data and the training run.')
+FLAGS = flags.FLAGS
+
+IMAGE_HEIGHT, IMAGE_WIDTH = 96, 128
+TRAIN_CROP = (97, 97)
+EVAL_CROP = (97, 129)  # Pads every image (the original evaluation never crops).
+
+
+def background_only_miou(confusion):
+  """mIoU of a model predicting class 0 everywhere, for comparison."""
+  matrix = np.asarray(confusion)
+  baseline = np.zeros_like(matrix)
+  baseline[:, 0] = matrix.sum(axis=1)
+  return metrics.mean_iou(baseline)
+
+
+def run_quickstart(workdir, num_train=48, num_val=12,
+                   training_number_of_steps=300, train_batch_size=8,
+                   base_learning_rate=0.02, model_variant='mobilenet_v2',
+                   seed=0, log=print):
+  """Runs every step; returns a dict of results and paths."""
+  timings = {}
+  start = time.time()
+  raw = os.path.join(workdir, 'raw')
+  records = os.path.join(workdir, 'tfrecord')
+  train_logdir = os.path.join(workdir, 'train')
+  eval_logdir = os.path.join(workdir, 'eval')
+  vis_logdir = os.path.join(workdir, 'vis')
+  export_dir = os.path.join(workdir, 'export')
+
+  log('[1/6] Generating %d + %d synthetic images in %s' % (num_train, num_val,
+                                                          raw))
+  folders = synthetic.generate(raw, num_train=num_train, num_val=num_val,
+                               height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
+                               seed=seed)
+  log('[2/6] Converting to TFRecords in %s' % records)
+  build_voc2012_data.convert(folders['list_folder'], folders['image_folder'],
+                             folders['label_folder'], records)
+  timings['data'] = time.time() - start
+
+  log('[3/6] Training %s for %d steps (logs: %s)' % (
+      model_variant, training_number_of_steps, train_logdir))
+  options = common.ModelOptions(
+      model_variant=model_variant, output_stride=16,
+      atrous_rates=None if model_variant == 'mobilenet_v2' else (6, 12, 18),
+      decoder_output_stride=(4,))
+  config = trainer.TrainConfig(
+      train_logdir=train_logdir, dataset='pascal_voc_seg',
+      dataset_dir=records, train_split='train', train_crop_size=TRAIN_CROP,
+      train_batch_size=train_batch_size,
+      training_number_of_steps=training_number_of_steps,
+      base_learning_rate=base_learning_rate, log_steps=50,
+      save_interval_secs=120, save_summaries_secs=60, seed=seed,
+      min_scale_factor=0.75, max_scale_factor=1.25, weight_decay=4e-5,
+      fine_tune_batch_norm=True, train_batch_norm_decay=0.9)
+  t = time.time()
+  trained = trainer.train(config, options)
+  timings['train'] = time.time() - t
+
+  log('[4/6] Evaluating on the val split (results: %s)' % eval_logdir)
+  t = time.time()
+  result = evaluator.run(evaluator.EvalConfig(
+      checkpoint_dir=train_logdir, eval_logdir=eval_logdir,
+      dataset_dir=records, eval_crop_size=EVAL_CROP,
+      max_number_of_evaluations=1, trimap_widths=(2,)), trained['options'])[0]
+  timings['eval'] = time.time() - t
+
+  log('[5/6] Writing visualisations to %s' % vis_logdir)
+  t = time.time()
+  visualize.visualize_split(visualize.VisConfig(
+      checkpoint_dir=train_logdir, vis_logdir=vis_logdir, dataset_dir=records,
+      vis_crop_size=EVAL_CROP, max_number_of_iterations=6),
+                            trained['options'])
+  timings['vis'] = time.time() - t
+
+  log('[6/6] Exporting a SavedModel to %s' % export_dir)
+  t = time.time()
+  module = export.DeepLabServing(trained['options'], train_logdir,
+                                 crop_size=EVAL_CROP)
+  export.export_saved_model(module, export_dir)
+  timings['export'] = time.time() - t
+  timings['total'] = time.time() - start
+  return {'miou': result['miou'],
+          'background_only_miou': background_only_miou(
+              result['confusion_matrix']),
+          'pixel_accuracy': result['pixel_accuracy'],
+          'trimap_miou': result['trimap']['2']['miou'],
+          'per_class_iou': result['per_class_iou'],
+          'final_loss': trained['loss'], 'timings': timings,
+          'paths': {'dataset (raw)': raw, 'TFRecords': records,
+                    'checkpoints + TensorBoard': train_logdir,
+                    'metrics': os.path.join(eval_logdir,
+                                            'metrics_latest.json'),
+                    'visualisations': os.path.join(
+                        vis_logdir, visualize.SEMANTIC_FOLDER),
+                    'SavedModel': export_dir}}
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  out = run_quickstart(FLAGS.workdir, FLAGS.num_train, FLAGS.num_val,
+                       FLAGS.training_number_of_steps, FLAGS.train_batch_size,
+                       FLAGS.base_learning_rate,
+                       FLAGS.quickstart_model_variant, FLAGS.seed)
+  present = [('bg' if c == 0 else str(c), v) for c, v in
+             enumerate(out['per_class_iou']) if v is not None]
+  print('\nDone in %.0f s (data %.0f s, training %.0f s, eval %.0f s, vis '
+        '%.0f s, export %.0f s).' % tuple(out['timings'][k] for k in (
+            'total', 'data', 'train', 'eval', 'vis', 'export')))
+  print('val mIoU %.3f (always-background baseline %.3f); pixel accuracy '
+        '%.3f; mIoU within 2 px of object boundaries %.3f' % (
+            out['miou'], out['background_only_miou'], out['pixel_accuracy'],
+            out['trimap_miou']))
+  print('per-class IoU: ' + ', '.join('%s %.2f' % p for p in present))
+  print('Results:')
+  for name, path in out['paths'].items():
+    print('  %-26s %s' % (name, path))
+  print('Next: tensorboard --logdir %s' % FLAGS.workdir)
+
+
+def run():
+  """Console entry point (`deeplab-quickstart`)."""
+  app.run(main, argv=sys.argv)
+
+
+if __name__ == '__main__':
+  run()
