@@ -23,6 +23,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   common.define_model_flags(output_stride_default=16)
+  common.define_inference_flags()
   flags.DEFINE_string('checkpoint_dir', None, 'Directory of model checkpoints '
                       '(polled), or one checkpoint prefix.')
   flags.DEFINE_string('eval_logdir', None, 'Where to write the metrics and '
@@ -68,7 +69,9 @@ def main(argv):
         resize_factor=FLAGS.resize_factor,
         keep_aspect_ratio=FLAGS.keep_aspect_ratio,
         trimap_widths=tuple(int(w) for w in FLAGS.trimap_widths),
-        max_images=FLAGS.max_images).validate()
+        max_images=FLAGS.max_images,
+        fold_batch_norm=FLAGS.fold_batch_norm,
+        dilated_depthwise=FLAGS.dilated_depthwise).validate()
     options = predict.options_from_flags_and_checkpoint(
         FLAGS, config.checkpoint_dir, config.eval_crop_size)
     evaluator.run(config, options)

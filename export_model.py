@@ -27,6 +27,7 @@ FLAGS = flags.FLAGS
 def define_flags():
   # The original exports at output stride 8 by default.
   common.define_model_flags(output_stride_default=8)
+  common.define_inference_flags(dilated_depthwise='space_to_batch')
   flags.DEFINE_string('checkpoint_path', None, 'Checkpoint prefix or '
                       'directory (original TF1 checkpoints or ours).')
   flags.DEFINE_string('export_path', None, 'Folder of the SavedModel.')
@@ -66,7 +67,8 @@ def main(argv):
         options, FLAGS.checkpoint_path, crop,
         tuple(FLAGS.inference_scales), FLAGS.add_flipped_images,
         FLAGS.min_resize_value, FLAGS.max_resize_value, FLAGS.resize_factor,
-        FLAGS.keep_aspect_ratio)
+        FLAGS.keep_aspect_ratio, FLAGS.fold_batch_norm,
+        FLAGS.dilated_depthwise)
     export.export_saved_model(module, FLAGS.export_path)
     print('SavedModel: %s (%.1f MB); signature serving_default: %s uint8 '
           '[batch, height, width, 3] -> %s, %s' % (

@@ -22,6 +22,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   common.define_model_flags(output_stride_default=16)
+  common.define_inference_flags()
   flags.DEFINE_string('checkpoint_dir', None, 'Directory of model checkpoints '
                       '(the latest is used), or one checkpoint prefix.')
   flags.DEFINE_string('vis_logdir', None, 'Where to write the images.')
@@ -73,7 +74,9 @@ def main(argv):
         resize_factor=FLAGS.resize_factor,
         keep_aspect_ratio=FLAGS.keep_aspect_ratio,
         save_overlays=FLAGS.save_overlays, overlay_alpha=FLAGS.overlay_alpha,
-        image_path=FLAGS.image_path, num_classes=FLAGS.num_classes).validate()
+        image_path=FLAGS.image_path, num_classes=FLAGS.num_classes,
+        fold_batch_norm=FLAGS.fold_batch_norm,
+        dilated_depthwise=FLAGS.dilated_depthwise).validate()
     options = predict.options_from_flags_and_checkpoint(
         FLAGS, config.checkpoint_dir, config.vis_crop_size)
     if config.image_path:

@@ -240,6 +240,29 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
                     training_state)
 
 
+def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
+                         dilated_depthwise='auto', folded=None):
+  """Loads `checkpoint` into an inference model, then folds it when asked.
+
+  Args:
+    model: An unfolded model from `model.build_inference_model`.
+    checkpoint: As `load_weights` (strict).
+    fold_batch_norm: Return the BatchNorm-folded twin (`model.fold_batch_norm`)
+      to run instead of `model`.
+    dilated_depthwise: How the folded twin runs dilated depthwise convs.
+    folded: A folded twin from an earlier call, refilled instead of rebuilt
+      (continuous evaluation of successive checkpoints).
+
+  Returns:
+    (the model to run, `LoadReport`).
+  """
+  report = load_weights(model, checkpoint)
+  if not fold_batch_norm:
+    return model, report
+  return model_lib.fold_batch_norm(model, target=folded,
+                                   dilated_depthwise=dilated_depthwise), report
+
+
 def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
                       initialize_last_layer):
   def listing(title, items, fmt=str):

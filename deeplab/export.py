@@ -33,18 +33,29 @@ PROBABILITIES_NAME = 'SemanticProbabilities'
 
 
 class DeepLabServing(tf.Module):
-  """A tf.Module with the serving function (weights included)."""
+  """A tf.Module with the serving function (weights included).
+
+  With `fold_batch_norm` (the default) the exported graph is the folded one
+  (`core/folding.py`); `dilated_depthwise` defaults to 'space_to_batch' so
+  that the SavedModel runs on any TensorFlow build ('auto' would bake in
+  this machine's native dilated kernel where it has one).
+  """
 
   def __init__(self, options, checkpoint, crop_size=None,
                inference_scales=(1.0,), add_flipped_images=False,
                min_resize_value=None, max_resize_value=None,
-               resize_factor=None, keep_aspect_ratio=True):
+               resize_factor=None, keep_aspect_ratio=True,
+               fold_batch_norm=True, dilated_depthwise='space_to_batch'):
     super().__init__(name='deeplab')
     options.validate()
     # Any input size: the crop only sets the minimum padded size.
-    self.model = model_lib.build_inference_model(
+    model = model_lib.build_inference_model(
         options.replace(crop_size=None), inference_scales, add_flipped_images)
-    self.report = checkpoints.load_weights(self.model, checkpoint)
+    # Only the model that runs is an attribute: the SavedModel holds one
+    # set of weights.
+    self.model, self.report = checkpoints.load_inference_model(
+        model, checkpoint, fold_batch_norm=fold_batch_norm,
+        dilated_depthwise=dilated_depthwise)
     self.crop_size = tuple(crop_size) if crop_size else None
     self.resize = (min_resize_value, max_resize_value, resize_factor,
                    keep_aspect_ratio)

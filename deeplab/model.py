@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from deeplab import common
 from deeplab.core import feature_extractor
+from deeplab.core import folding
 from deeplab.core import layers
 
 LOGITS_SCOPE_NAME = 'logits'
@@ -131,8 +132,7 @@ def decoder(f, features, end_points, options, geometry):
       else:
         net = f.conv(merged[0], depth, 3,
                      '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix))
-      net = keras.layers.Add(name=f.unique(DECODER_SCOPE + '/sum'))(
-          [net, merged[1]])
+      net = f.add([net, merged[1]], DECODER_SCOPE + '/sum')
       continue
     net = keras.layers.Concatenate(name=f.unique(DECODER_SCOPE + '/concat'))(
         merged)
@@ -168,7 +168,7 @@ def branch_logits(f, features, options):
                        activation=None, batch_norm=False, use_bias=True))
   if len(outs) == 1:
     return outs[0]
-  return keras.layers.Add(name=f.unique(LOGITS_SCOPE_NAME + '/add'))(outs)
+  return f.add(outs, LOGITS_SCOPE_NAME + '/add')
 
 
 def get_logits(f, images, options):
@@ -237,12 +237,10 @@ def _input(options, name='images'):
   return keras.Input(shape=shape + (3,), name=name)
 
 
-def new_layer_factory(options, fine_tune_batch_norm=False,
-                      sync_batch_norm=False, dropout_keep_prob=0.9):
+def new_layer_factory(options, fine_tune_batch_norm=False, **kwargs):
+  """The model's `LayerFactory` (kwargs: as `layers.LayerFactory`)."""
   return layers.LayerFactory(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay,
-                             fine_tune_batch_norm,
-                             sync_batch_norm=sync_batch_norm,
-                             dropout_keep_prob=dropout_keep_prob)
+                             fine_tune_batch_norm, **kwargs)
 
 
 def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
@@ -270,8 +268,9 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
   """
   options.validate()
   images = _input(options)
-  f = new_layer_factory(options, fine_tune_batch_norm, sync_batch_norm,
-                        dropout_keep_prob)
+  f = new_layer_factory(options, fine_tune_batch_norm,
+                        sync_batch_norm=sync_batch_norm,
+                        dropout_keep_prob=dropout_keep_prob)
   outputs = multi_scale_logits(f, images, options, image_pyramid)
   if not per_scale_outputs:
     outputs = outputs[MERGED_LOGITS_SCOPE]
@@ -295,13 +294,25 @@ class ArgmaxUpsample(keras.layers.Layer):
 
 
 def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
-                          name=None):
+                          name=None, fold_batch_norm=False,
+                          dilated_depthwise='auto'):
   """The original's evaluation graph (`predict_labels[_multi_scale]`).
 
   For each eval scale (and its left-right flip when asked), logits are
   resized to the input size with align corners, soft-maxed, averaged; the
-  prediction is the argmax. With one scale and no flip this equals the
-  argmax of the upsampled logits (`predict_labels`).
+  prediction is the argmax. With one scale and no flip the prediction is the
+  argmax of the upsampled logits, as the original's `predict_labels`.
+
+  Args:
+    options: `common.ModelOptions`.
+    eval_scales: Input scales whose softmaxes are averaged.
+    add_flipped_images: Also average the left-right flipped passes.
+    name: Model name.
+    fold_batch_norm: Build the inference-only variant with BatchNorm folded
+      into the convolutions (`core.folding`). Its weights come from an
+      unfolded model through `fold_batch_norm`, never from a checkpoint.
+    dilated_depthwise: With `fold_batch_norm`: 'auto', 'native' or
+      'space_to_batch' (`folding.choose_dilated_depthwise`).
 
   Returns:
     keras.Model from raw pixels [B, H, W, 3] to a dict with 'logits' (the
@@ -312,10 +323,11 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
   options.validate()
   scales = list(eval_scales) if eval_scales else [1.0]
   images = _input(options)
-  f = new_layer_factory(options)
+  f = new_layer_factory(options, fold_batch_norm=fold_batch_norm,
+                        dilated_depthwise=dilated_depthwise)
   # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
   logits_scale = 1.0 if 1.0 in scales else scales[0]
-  probs, first_logits = [], None
+  upsampled_logits, first_logits = [], None
   flip = keras.layers.Lambda(lambda x: tf.reverse(x, [2]), name='flip_input')
   for scale in scales:
     passes = [False, True] if add_flipped_images else [False]
@@ -328,23 +340,80 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
       if flipped:
         logits = keras.layers.Lambda(lambda x: tf.reverse(x, [2]),
                                      name=f.unique('flip_logits'))(logits)
-      upsampled = layers.ResizeBilinear(name=f.unique('upsample_logits'))(
-          [logits, images])
-      probs.append(keras.layers.Softmax(name=f.unique('softmax'))(upsampled))
-  probabilities = probs[0] if len(probs) == 1 else keras.layers.Average(
-      name='mean_probabilities')(probs)
-  if options.prediction_with_upsampled_logits or len(probs) > 1:
-    predictions = keras.layers.Lambda(
-        lambda p: tf.argmax(p, axis=3, output_type=tf.int32),
-        name='predictions')(probabilities)
+      upsampled_logits.append(layers.ResizeBilinear(
+          name=f.unique('upsample_logits'))([logits, images]))
+  probs = [keras.layers.Softmax(name=f.unique('softmax'))(u)
+           for u in upsampled_logits]
+  argmax = layers.channel_argmax
+  if len(probs) > 1:
+    probabilities = keras.layers.Average(name='mean_probabilities')(probs)
+    predictions = keras.layers.Lambda(argmax, name='predictions')(
+        probabilities)
   else:
-    predictions = ArgmaxUpsample(name='predictions')([first_logits, images])
+    probabilities = probs[0]
+    if options.prediction_with_upsampled_logits:
+      # Softmax is monotonic: the original takes the argmax of the logits,
+      # and a caller fetching only predictions never computes the softmax.
+      predictions = keras.layers.Lambda(argmax, name='predictions')(
+          upsampled_logits[0])
+    else:
+      predictions = ArgmaxUpsample(name='predictions')([first_logits, images])
   model = keras.Model(images, {'logits': first_logits,
                                'probabilities': probabilities,
                                'predictions': predictions},
                       name=name or options.model_variant + '_inference')
   model.model_options = options
+  model.inference_args = dict(eval_scales=tuple(scales),
+                              add_flipped_images=add_flipped_images)
+  model.folded = fold_batch_norm
   return model
+
+
+def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
+  """The inference model `model` with BatchNorm folded into its convolutions.
+
+  Args:
+    model: An unfolded model from `build_inference_model`, weights loaded.
+    target: A folded model of the same configuration to refill (e.g. for the
+      next checkpoint of a continuous evaluation); built when None.
+    dilated_depthwise: How dilated depthwise convs run in a new target.
+
+  Returns:
+    The folded model. Its outputs equal `model`'s up to float32 rounding
+    (the fold is computed in float64).
+
+  Raises:
+    ValueError: If `model` is folded already, or `target` does not match it.
+  """
+  if getattr(model, 'folded', False):
+    raise ValueError('Model %s is folded already.' % model.name)
+  if target is None:
+    target = build_inference_model(
+        model.model_options, fold_batch_norm=True,
+        dilated_depthwise=dilated_depthwise, name=model.name + '_folded',
+        **model.inference_args)
+  values = {name: var.numpy() for name, var in tf1_variable_map(model).items()}
+  used = set()
+  for layer in folding.folded_layers(target):
+    scope = layers.tf1_scope(layer.name)
+    names = folding.source_names(scope, layer)
+    missing = [n for n in names if n not in values]
+    if missing:
+      raise ValueError('Cannot fold %s: the source model has no %s.'
+                       % (layer.name, ', '.join(missing)))
+    kernel, bias = folding.fold(values, scope, layer)
+    if tuple(layer.kernel.shape) != kernel.shape:
+      raise ValueError('Cannot fold %s: kernel shape %s, folded model %s.'
+                       % (layer.name, kernel.shape, tuple(layer.kernel.shape)))
+    layer.kernel.assign(kernel.astype(layer.kernel.dtype))
+    layer.bias.assign(bias.astype(layer.bias.dtype))
+    used.update(names)
+  unused = sorted(set(values) - used)
+  if unused:
+    raise ValueError('Folded model %s does not use %d source variables, e.g. '
+                     '%s: the models differ.' % (target.name, len(unused),
+                                                 unused[:5]))
+  return target
 
 
 def tf1_variable_map(model):

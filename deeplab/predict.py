@@ -69,7 +69,8 @@ def pad_to_crop(image, crop_size, model_variant):
 
 
 def predict_image(image, options, checkpoint=None, model=None,
-                  eval_scales=(1.0,), add_flipped_images=False):
+                  eval_scales=(1.0,), add_flipped_images=False,
+                  fold_batch_norm=True, dilated_depthwise='auto'):
   """Runs the original's evaluation on one image.
 
   Args:
@@ -78,6 +79,9 @@ def predict_image(image, options, checkpoint=None, model=None,
       image size).
     checkpoint: Checkpoint to load (unless `model` is given).
     model: An inference model already built for `options` (with weights).
+    fold_batch_norm: With `checkpoint`, run the BatchNorm-folded graph
+      (`model.fold_batch_norm`; same outputs up to float rounding).
+    dilated_depthwise: How the folded graph runs dilated depthwise convs.
     eval_scales: Input scales.
     add_flipped_images: Also run left-right flipped inputs.
 
@@ -92,7 +96,9 @@ def predict_image(image, options, checkpoint=None, model=None,
   if model is None:
     model = model_lib.build_inference_model(options, eval_scales,
                                             add_flipped_images)
-    checkpoints.load_weights(model, checkpoint)
+    model, _ = checkpoints.load_inference_model(
+        model, checkpoint, fold_batch_norm=fold_batch_norm,
+        dilated_depthwise=dilated_depthwise)
   out = model(padded[None], training=False)
   result = {
       'logits': out['logits'].numpy().astype(np.float32),
@@ -130,6 +136,7 @@ def save_outputs(result, output_npz=None, output_png=None, colormap='pascal'):
 
 def define_flags():
   common.define_model_flags(output_stride_default=16)
+  common.define_inference_flags()
   flags.DEFINE_string('checkpoint', None,
                       'TF1 checkpoint prefix, directory, or project checkpoint.')
   flags.DEFINE_string('image', None, 'Image file (PNG or JPEG).')
@@ -182,7 +189,9 @@ def main(argv):
     image = read_image(fv.image)
     result = predict_image(image, options, fv.checkpoint,
                            eval_scales=fv.eval_scales,
-                           add_flipped_images=fv.add_flipped_images)
+                           add_flipped_images=fv.add_flipped_images,
+                           fold_batch_norm=fv.fold_batch_norm,
+                           dilated_depthwise=fv.dilated_depthwise)
   except (ValueError, FileNotFoundError) as e:
     raise app.UsageError(str(e)) from e
   save_outputs(result, fv.output_npz, fv.output_png, fv.colormap)

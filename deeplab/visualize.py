@@ -66,6 +66,8 @@ class VisConfig:
   overlay_alpha: float = 0.5
   image_path: Optional[str] = None
   num_classes: Optional[int] = None
+  fold_batch_norm: bool = True
+  dilated_depthwise: str = 'auto'
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -146,7 +148,9 @@ def visualize_split(config, options):
       crop_size=config.vis_crop_size)
   model = model_lib.build_inference_model(options, config.eval_scales,
                                           config.add_flipped_images)
-  report = checkpoints.load_weights(model, config.checkpoint_dir)
+  model, report = checkpoints.load_inference_model(
+      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
+      dilated_depthwise=config.dilated_depthwise)
   logging.info('%s', report.summary())
   colormap = config.colormap_type or colormaps.default_for(config.dataset)
   _prepare(config)
@@ -213,8 +217,10 @@ def visualize_images(config, options):
       crop_size=None)
   model = model_lib.build_inference_model(base, config.eval_scales,
                                           config.add_flipped_images)
-  logging.info('%s', checkpoints.load_weights(model, config.checkpoint_dir)
-               .summary())
+  model, report = checkpoints.load_inference_model(
+      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
+      dilated_depthwise=config.dilated_depthwise)
+  logging.info('%s', report.summary())
   colormap = config.colormap_type or colormaps.default_for(config.dataset)
   _prepare(config)
   for index, path in enumerate(files):

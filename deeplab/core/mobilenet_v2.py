@@ -93,7 +93,7 @@ def mobilenet_v2(f, images, output_stride=None, depth_multiplier=1.0,
     end_points[layer + '/depthwise_output'] = net
     net = f.conv(net, depth(outputs), 1, scope + '/project', activation=None)
     if stride == 1 and net.shape[-1] == depth_in:
-      net = keras.layers.Add(name=f.unique(scope + '/add'))([net, inputs])
+      net = f.add([net, inputs], scope + '/add')
     end_points[layer + '/output'] = net
     end_points[layer] = net
   if output_stride is not None and current_stride != output_stride:

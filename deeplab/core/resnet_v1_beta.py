@@ -47,7 +47,7 @@ def _bottleneck(f, x, scope, depth, depth_bottleneck, stride, rate,
                     stride=stride, rate=rate, explicit_padding=True)
   residual = f.conv(residual, depth, 1, unit + '/conv3', activation=None)
   end_points[unit + '/conv3'] = residual
-  out = keras.layers.Add(name=f.unique(unit + '/add'))([shortcut, residual])
+  out = f.add([shortcut, residual], unit + '/add')
   out = keras.layers.ReLU(name=f.unique(unit + '/Relu'))(out)
   end_points[unit] = out
   return out

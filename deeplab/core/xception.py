@@ -55,29 +55,36 @@ def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
   """One Xception unit: three separable convs and a shortcut."""
   module = scope + '/xception_module'
   residual = x
+  relu_fused = False
   for i in range(3):
+    conv_scope = '%s/separable_conv%d' % (module, i + 1)
     if activation_in_separable:
       activation = 'relu'
     else:
       # Original design: ReLU before each separable conv, none after.
       activation = None
-      residual = keras.layers.ReLU(
-          name=f.unique('%s/separable_conv%d/pre_relu' % (module, i + 1)))(
-              residual)
-    conv_scope = '%s/separable_conv%d' % (module, i + 1)
+      if not relu_fused:
+        residual = f.relu(residual, conv_scope + '/pre_relu',
+                          after_sum=i == 0)
     residual = f.depthwise(residual, 3, conv_scope + '_depthwise',
                            stride=stride if i == 2 else 1,
                            rate=rate * unit_rate_list[i],
                            activation=activation, explicit_padding=True)
-    residual = f.conv(residual, depth_list[i], 1, conv_scope + '_pointwise',
-                      activation=activation)
-    end_points[conv_scope + '_pointwise'] = residual
+    # A folded model runs the next conv's pre-ReLU inside this pointwise
+    # conv (one fused kernel), unless the raw output is read elsewhere.
+    pointwise = conv_scope + '_pointwise'
+    relu_fused = (f.fold_batch_norm and not activation_in_separable and i < 2
+                  and pointwise not in f.raw_end_points)
+    residual = f.conv(residual, depth_list[i], 1, pointwise,
+                      activation='relu' if relu_fused else activation)
+    if not relu_fused:
+      end_points[pointwise] = residual
   if skip == 'conv':
     shortcut = f.conv(x, depth_list[-1], 1, module + '/shortcut',
                       stride=stride, activation=None)
-    out = keras.layers.Add(name=f.unique(module + '/add'))([residual, shortcut])
+    out = f.add([residual, shortcut], module + '/add')
   elif skip == 'sum':
-    out = keras.layers.Add(name=f.unique(module + '/add'))([residual, x])
+    out = f.add([residual, x], module + '/add')
   elif skip == 'none':
     out = residual
   else:

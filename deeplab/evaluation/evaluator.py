@@ -44,6 +44,8 @@ class EvalConfig:
   keep_aspect_ratio: bool = True
   trimap_widths: Tuple[int, ...] = ()
   max_images: int = 0
+  fold_batch_norm: bool = True
+  dilated_depthwise: str = 'auto'
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -116,8 +118,10 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
   if model is None:
     model = model_lib.build_inference_model(
         options, config.eval_scales, config.add_flipped_images)
-  checkpoints.load_weights(model, prefix)
-  predict = tf.function(lambda images: model(images, training=False)[
+  runner, _ = checkpoints.load_inference_model(
+      model, prefix, fold_batch_norm=config.fold_batch_norm,
+      dilated_depthwise=config.dilated_depthwise)
+  predict = tf.function(lambda images: runner(images, training=False)[
       'predictions'])
   total = metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
   bands = {w: metrics.ConfusionMatrix(num_classes, dataset.ignore_label)

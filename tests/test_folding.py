@@ -1,0 +1,169 @@
+"""BatchNorm folding and the per-rate dilated depthwise choice (core/folding)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab import checkpoints
+from deeplab import common
+from deeplab import model as model_lib
+from deeplab.core import folding
+from deeplab.core import layers
+import conftest
+
+
+def _pair(options, **kwargs):
+  """An unfolded inference model with recipe weights and its folded twin."""
+  plain = conftest.assign_recipe_values(
+      model_lib.build_inference_model(options, **kwargs))
+  return plain, model_lib.fold_batch_norm(plain)
+
+
+def _assert_same_outputs(plain, folded, images):
+  a, b = plain(images, training=False), folded(images, training=False)
+  scale = np.abs(a['logits'].numpy()).max()
+  np.testing.assert_allclose(b['logits'].numpy(), a['logits'].numpy(),
+                             rtol=0, atol=1e-5 * scale)
+  np.testing.assert_allclose(b['probabilities'].numpy(),
+                             a['probabilities'].numpy(), rtol=0, atol=1e-5)
+  np.testing.assert_array_equal(b['predictions'].numpy(),
+                                a['predictions'].numpy())
+
+
+@pytest.mark.parametrize('variant,crop', [
+    ('xception_41', 65),   # Odd: strided fixed padding is TF's SAME.
+    ('xception_41', 64),   # Even: it is not; the folded conv pads itself.
+    ('mobilenet_v2', 65),
+    ('resnet_v1_50_beta', 66),
+])
+def test_folded_model_equals_the_original_graph(variant, crop):
+  options = conftest.small_options(variant, crop=crop)
+  plain, folded = _pair(options)
+  _assert_same_outputs(plain, folded, conftest.random_images(2, crop, crop))
+
+
+def test_folding_multi_scale_flipped_and_any_size():
+  # Eval scales and flips fold like one scale; without a crop any size runs.
+  options = conftest.small_options('xception_41', atrous_rates=(6, 12, 18)
+                                   ).replace(crop_size=None)
+  plain, folded = _pair(options, eval_scales=(0.75, 1.0),
+                        add_flipped_images=True)
+  for h, w in ((49, 66), (57, 57)):
+    _assert_same_outputs(plain, folded, conftest.random_images(1, h, w))
+
+
+def test_folded_model_removes_batch_norm_and_keeps_original_scopes():
+  options = conftest.small_options('xception_41', crop=33)
+  plain, folded = _pair(options)
+  kinds = {type(l).__name__ for l in folded.layers}
+  assert not any('BatchNorm' in k for k in kinds)
+  folded_scopes = {layers.tf1_scope(l.name)
+                   for l in folding.folded_layers(folded)}
+  kernels = {n.rsplit('/', 1)[0] for n in model_lib.tf1_variable_map(plain)
+             if n.endswith(('/weights', '/depthwise_weights'))}
+  assert folded_scopes == kernels
+  # Each folded layer: kernel + bias; each original: kernel + 4 BN (+ bias).
+  assert len(folded.weights) == 2 * len(folded_scopes)
+  assert len(folded.weights) < len(plain.weights)
+
+
+def test_fold_matches_batch_norm_arithmetic():
+  # One conv + BN by hand: kernel * s, beta - mean * s with
+  # s = gamma / sqrt(var + eps), per output channel (axis 2 for depthwise).
+  rng = np.random.RandomState(0)
+  layer = folding.FoldedDepthwiseConv2D(3, bn_epsilon=1e-3, name='dw')
+  values = {'dw/depthwise_weights': rng.randn(3, 3, 4, 1),
+            'dw/BatchNorm/gamma': rng.uniform(0.5, 2, 4),
+            'dw/BatchNorm/beta': rng.randn(4),
+            'dw/BatchNorm/moving_mean': rng.randn(4),
+            'dw/BatchNorm/moving_variance': rng.uniform(0.1, 3, 4)}
+  kernel, bias = folding.fold(values, 'dw', layer)
+  s = values['dw/BatchNorm/gamma'] / np.sqrt(
+      values['dw/BatchNorm/moving_variance'] + 1e-3)
+  np.testing.assert_allclose(kernel[:, :, :, 0],
+                             values['dw/depthwise_weights'][..., 0] * s)
+  np.testing.assert_allclose(
+      bias, values['dw/BatchNorm/beta'] - values['dw/BatchNorm/moving_mean'] * s)
+  # A conv with its own biases and no BatchNorm (logits) is copied.
+  logits = folding.FoldedConv2D(3, 1, source_bias=True, name='l')
+  w, b = rng.randn(1, 1, 8, 3), rng.randn(3)
+  kernel, bias = folding.fold({'l/weights': w, 'l/biases': b}, 'l', logits)
+  np.testing.assert_array_equal(kernel, w)
+  np.testing.assert_array_equal(bias, b)
+
+
+def test_folded_model_refuses_checkpoints_and_refolding():
+  options = conftest.small_options('mobilenet_v2', crop=33)
+  plain, folded = _pair(options)
+  with pytest.raises(ValueError, match='fold_batch_norm'):
+    model_lib.tf1_variable_map(folded)
+  with pytest.raises(ValueError, match='folded already'):
+    model_lib.fold_batch_norm(folded)
+  other = model_lib.build_inference_model(
+      options.replace(model_variant='xception_41'), fold_batch_norm=True)
+  with pytest.raises(ValueError, match='Cannot fold'):
+    model_lib.fold_batch_norm(plain, target=other)
+
+
+def test_refilling_a_folded_target_follows_new_weights():
+  # Continuous evaluation refolds each checkpoint into the same twin.
+  options = conftest.small_options('mobilenet_v2', crop=33)
+  plain, folded = _pair(options)
+  conftest.assign_recipe_values(plain, seed=1)
+  again = model_lib.fold_batch_norm(plain, target=folded)
+  assert again is folded
+  _assert_same_outputs(plain, folded, conftest.random_images(1, 33, 33))
+
+
+def test_load_inference_model(zoo_checkpoint):
+  options = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16,
+                                crop_size=(65, 65))
+  plain = model_lib.build_inference_model(options)
+  runner, report = checkpoints.load_inference_model(plain, zoo_checkpoint)
+  assert runner is not plain and runner.folded and report.restored
+  same, _ = checkpoints.load_inference_model(
+      plain, zoo_checkpoint, fold_batch_norm=False)
+  assert same is plain
+  _assert_same_outputs(plain, runner, conftest.random_images(1, 65, 65))
+
+
+def test_choose_dilated_depthwise():
+  assert folding.choose_dilated_depthwise(1, 'space_to_batch') == 'native'
+  assert folding.choose_dilated_depthwise(2, 'space_to_batch') == (
+      'space_to_batch')
+  assert folding.choose_dilated_depthwise(12, 'native') == 'native'
+  # Large rates take space_to_batch: oneDNN's native kernel has a slow
+  # generic path from rate 8 on.
+  assert folding.choose_dilated_depthwise(
+      folding.MAX_NATIVE_DEPTHWISE_RATE + 2) == 'space_to_batch'
+  small = folding.choose_dilated_depthwise(2)
+  assert small == ('native' if folding.native_dilated_depthwise_supported()
+                   else 'space_to_batch')
+  with pytest.raises(ValueError, match='dilated_depthwise'):
+    folding.choose_dilated_depthwise(2, 'im2col')
+
+
+@pytest.mark.parametrize('rate', [2, 6, 12])
+def test_dilated_depthwise_implementations_agree(rate):
+  rng = np.random.RandomState(rate)
+  x = tf.constant(rng.randn(1, 33, 35, 3).astype(np.float32))
+  kernel = rng.randn(3, 3, 3, 1).astype(np.float32)
+  bias = rng.randn(3).astype(np.float32)
+  expected = tf.nn.relu(tf.nn.depthwise_conv2d(
+      x, kernel, [1, 1, 1, 1], 'SAME', dilations=[rate, rate]) + bias)
+  choices = ['space_to_batch']
+  if folding.native_dilated_depthwise_supported():
+    choices.append('native')
+  else:
+    # This build refuses the native kernel, which is why 'auto' avoids it.
+    with pytest.raises(tf.errors.OpError):
+      tf.raw_ops.DepthwiseConv2dNative(
+          input=x, filter=kernel, strides=[1, 1, 1, 1], padding='SAME',
+          dilations=[1, rate, rate, 1])
+  for choice in choices:
+    layer = folding.FoldedDepthwiseConv2D(3, rate=rate, activation='relu',
+                                          dilated_depthwise=choice)
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+    layer.bias.assign(bias)
+    np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), atol=1e-5,
+                               err_msg=choice)
