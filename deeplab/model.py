@@ -13,6 +13,8 @@ Builders:
     an image pyramid (merged by max or avg; per-scale outputs for training).
   * `build_inference_model`: the original's evaluation (eval scales, optional
     left-right flips, mean of softmaxes, argmax at the input resolution).
+  * `fold_batch_norm`: an inference model's twin with BatchNorm folded into
+    its convolutions (`core/folding.py`), the graph eval/vis/export run.
 """
 import keras
 import tensorflow as tf
