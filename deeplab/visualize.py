@@ -130,6 +130,18 @@ def _prepare(config):
     os.makedirs(os.path.join(config.vis_logdir, sub), exist_ok=True)
 
 
+def _load_model(config, options):
+  """The inference model of `options` with the checkpoint's weights (folded
+  unless `config.fold_batch_norm` is off)."""
+  model = model_lib.build_inference_model(options, config.eval_scales,
+                                          config.add_flipped_images)
+  model, report = checkpoints.load_inference_model(
+      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
+      dilated_depthwise=config.dilated_depthwise)
+  logging.info('%s', report.summary())
+  return model
+
+
 def visualize_split(config, options):
   """The original's vis.py on a TFRecord split. Returns the image count."""
   config.validate()
@@ -146,12 +158,7 @@ def visualize_split(config, options):
   options = options.replace(
       outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
       crop_size=config.vis_crop_size)
-  model = model_lib.build_inference_model(options, config.eval_scales,
-                                          config.add_flipped_images)
-  model, report = checkpoints.load_inference_model(
-      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise)
-  logging.info('%s', report.summary())
+  model = _load_model(config, options)
   colormap = config.colormap_type or colormaps.default_for(config.dataset)
   _prepare(config)
   predict_fn = tf.function(lambda x: model(x, training=False)['predictions'])
@@ -215,12 +222,7 @@ def visualize_images(config, options):
   base = options.replace(
       outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
       crop_size=None)
-  model = model_lib.build_inference_model(base, config.eval_scales,
-                                          config.add_flipped_images)
-  model, report = checkpoints.load_inference_model(
-      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise)
-  logging.info('%s', report.summary())
+  model = _load_model(config, base)
   colormap = config.colormap_type or colormaps.default_for(config.dataset)
   _prepare(config)
   for index, path in enumerate(files):
