@@ -8,11 +8,11 @@ setuptools.setup(
                  'faithful to the original TF1 implementation and checkpoints.'),
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=setuptools.find_packages(include=['deeplab', 'deeplab.*',
-                                               'datasets', 'datasets.*']),
-    # The thin absl scripts, so `deeplab-train` etc. work after install.
-    py_modules=['train', 'eval', 'vis', 'export_model'],
-    python_requires='>=3.10',
+    # Only the `deeplab` package is installed: the repository's top-level
+    # scripts (train.py, datasets/...) are thin wrappers around it, and a
+    # top-level `datasets` or `train` module would shadow other packages.
+    packages=setuptools.find_packages(include=['deeplab', 'deeplab.*']),
+    python_requires='>=3.10,<3.14',
     install_requires=[
         'tensorflow>=2.16,<2.22',
         'tensorflow-datasets',
@@ -26,13 +26,20 @@ setuptools.setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'deeplab-train=deeplab.cli:train',
+            'deeplab-eval=deeplab.cli:evaluate',
+            'deeplab-vis=deeplab.cli:vis',
+            'deeplab-export=deeplab.cli:export_model',
+            'deeplab-predict=deeplab.cli:predict',
             'deeplab-model-stats=deeplab.model_stats:run',
-            'deeplab-train=train:run',
-            'deeplab-eval=eval:run',
-            'deeplab-vis=vis:run',
-            'deeplab-export=export_model:run',
-            'deeplab-predict=deeplab.predict:run',
+            'deeplab-convert-checkpoint=deeplab.convert_checkpoint:run',
             'deeplab-quickstart=deeplab.quickstart:run',
+            'deeplab-build-voc2012-data=deeplab.datasets.build_voc2012_data:run',
+            'deeplab-build-cityscapes-data='
+            'deeplab.datasets.build_cityscapes_data:run',
+            'deeplab-build-ade20k-data=deeplab.datasets.build_ade20k_data:run',
+            'deeplab-build-custom-data=deeplab.datasets.build_custom_data:run',
+            'deeplab-remove-gt-colormap=deeplab.datasets.remove_gt_colormap:run',
         ],
     },
 )

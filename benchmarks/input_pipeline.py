@@ -15,7 +15,7 @@ import time
 from absl import app
 from absl import flags
 
-from datasets import build_voc2012_data
+from deeplab.datasets import build_voc2012_data
 from deeplab.data import data_generator
 from deeplab.data import synthetic
 

@@ -5,8 +5,61 @@ research/deeplab) whose layer and weight names follow the original variable
 scopes, so the original checkpoints map onto it by name.
 """
 import os as _os
-
-# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
-_os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import re as _re
+import sys as _sys
+import tempfile as _tempfile
 
 __version__ = '0.1.0'
+
+# TensorFlow's start-up lines that say nothing about this run: the CPU
+# banner, CUDA stubs on a machine without NVIDIA's driver, factory
+# registrations. They are written by C++ straight to file descriptor 2 (some
+# before TensorFlow's own log level applies), so they are filtered there.
+_NOISE = _re.compile(
+    r'All log messages before absl::InitializeLog|cudart_stub\.cc|'
+    r'Could not find cuda drivers|cpu_feature_guard\.cc|'
+    r'^To enable the following instructions|oneDNN custom operations are on|'
+    r'Unable to register cu(DNN|FFT|BLAS) factory|'
+    r'computation placer already registered|Could not find TensorRT')
+# Without NVIDIA's driver, TensorFlow's GPU build still tries CUDA once and
+# logs its failure as an error; with the driver, that line is a real error.
+_NO_GPU_DRIVER = _re.compile(r'failed call to cuInit')
+
+
+def _import_tensorflow_quietly():
+  """Imports TensorFlow with its start-up chatter filtered out of stderr.
+
+  Anything else it prints (real warnings and errors) is passed through.
+  `DEEPLAB_TF_STARTUP_LOGS=1` keeps everything.
+  """
+  if 'tensorflow' in _sys.modules or _os.environ.get(
+      'DEEPLAB_TF_STARTUP_LOGS'):
+    return
+  # INFO lines of TensorFlow's C++ logging; warnings and errors stay.
+  _os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  try:
+    _sys.stderr.flush()
+    saved = _os.dup(2)
+  except (OSError, ValueError, AttributeError):
+    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+    return
+  noise = _NOISE if _os.path.exists('/proc/driver/nvidia') else _re.compile(
+      _NOISE.pattern + '|' + _NO_GPU_DRIVER.pattern)
+  with _tempfile.TemporaryFile(mode='w+b') as captured:
+    _os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      tf.config.list_physical_devices()  # Initialises the platforms.
+    finally:
+      _sys.stderr.flush()
+      _os.dup2(saved, 2)
+      _os.close(saved)
+      captured.seek(0)
+      lines = captured.read().decode('utf-8', 'replace').splitlines(True)
+      kept = ''.join(line for line in lines if not noise.search(line))
+      if kept:
+        _sys.stderr.write(kept)
+        _sys.stderr.flush()
+
+
+_import_tensorflow_quietly()

@@ -337,6 +337,24 @@ def save_weights(model, output_dir: str, options=None) -> str:
   return os.path.join(output_dir, CHECKPOINT_PREFIX)
 
 
+def iterate_checkpoints(path, max_number=0, interval_secs=300):
+  """The checkpoints a polling job (eval.py, vis.py) works on, in order.
+
+  A checkpoint prefix gives itself once. A folder gives its latest
+  checkpoint once when `max_number` is 1; otherwise, as the original, it
+  waits for each new checkpoint (`tf.train.checkpoints_iterator`) and stops
+  after `max_number` of them (never, when it is not positive).
+  """
+  if not (os.path.isdir(path) and max_number != 1):
+    yield resolve_checkpoint(path)
+    return
+  for count, prefix in enumerate(tf.train.checkpoints_iterator(
+      path, min_interval_secs=interval_secs), 1):
+    yield prefix
+    if 0 < max_number <= count:
+      return
+
+
 def load_options(checkpoint: str):
   """The `ModelOptions` saved beside a project checkpoint, or None."""
   directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(

@@ -92,12 +92,27 @@ _DATASET_COLORMAPS = {'pascal_voc_seg': 'pascal', 'cityscapes': 'cityscapes',
                       'ade20k': 'ade20k', 'mapillary_vistas': 'mapillary_vistas'}
 
 
-def default_for(dataset_name):
-  """The colour map the original uses for a dataset (pascal otherwise)."""
-  return _DATASET_COLORMAPS.get(dataset_name, 'pascal')
+def default_for(dataset_name, dataset_dir=None):
+  """The colour map of a dataset: the original's for the built-in ones, the
+  `colormap` of a dataset.json description (a name or a list of [r, g, b]),
+  else pascal."""
+  if dataset_name in _DATASET_COLORMAPS:
+    return _DATASET_COLORMAPS[dataset_name]
+  from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
+  try:
+    return datasets.get_dataset(dataset_name, dataset_dir).colormap
+  except (ValueError, FileNotFoundError):
+    return 'pascal'
 
 
 def get_colormap(name='pascal'):
+  """The [N, 3] uint8 table of a colour map name (or of a list of colours)."""
+  if not isinstance(name, str):
+    table = np.asarray(name)
+    if table.ndim != 2 or table.shape[1] != 3 or table.min() < 0 or (
+        table.max() > 255):
+      raise ValueError('A colour map list needs [r, g, b] entries in 0..255.')
+    return table.astype(np.uint8)
   if name not in COLORMAPS:
     raise ValueError('Unknown colormap %r; choose one of %s.'
                      % (name, ', '.join(sorted(COLORMAPS))))
@@ -126,7 +141,7 @@ def overlay(image, label, colormap='pascal', alpha=0.5, ignore_label=None):
   Args:
     image: [H, W, 3] uint8 image.
     label: [H, W] integer labels.
-    colormap: Colour map name.
+    colormap: Colour map name or list of [r, g, b] colours.
     alpha: Weight of the label colours.
     ignore_label: Pixels with this label keep the image unchanged.
 

@@ -1,28 +1,16 @@
-"""The model options object and the flags every script shares.
+"""The model options object.
 
 `ModelOptions` mirrors the original's `common.ModelOptions`: one immutable
 object that configures the network everywhere (training, evaluation,
 visualisation, export, statistics). Its defaults are the original's flag
-defaults, defined once here; `define_model_flags` registers those flags with
-absl under the original names and `ModelOptions.from_flags` reads them back.
+defaults, defined once here; `deeplab.flags` registers those flags with absl
+under the original names and builds options back from them.
 """
 import dataclasses
 from typing import Dict, Optional, Tuple
 
-from absl import flags
-
 # Output type of semantic segmentation (the original's common.OUTPUT_TYPE).
 OUTPUT_TYPE = 'semantic'
-
-# Semantic segmentation item names used by the input pipeline.
-LABELS_CLASS = 'labels_class'
-IMAGE = 'image'
-HEIGHT = 'height'
-WIDTH = 'width'
-IMAGE_NAME = 'image_name'
-LABEL = 'label'
-ORIGINAL_IMAGE = 'original_image'
-TEST_SET = 'test'
 
 MODEL_VARIANTS = (
     'xception_41', 'xception_65', 'xception_71',
@@ -156,6 +144,12 @@ class ModelOptions:
     """Returns a copy with `changes` applied (the original's `_replace`)."""
     return dataclasses.replace(self, **changes)
 
+  def for_data(self, num_classes=None, crop_size=None) -> 'ModelOptions':
+    """A copy for a run on a dataset: its number of classes (None: keep
+    this one's) and the run's crop (None: any input size)."""
+    return self.replace(outputs_to_num_classes={
+        OUTPUT_TYPE: num_classes or self.num_classes}, crop_size=crop_size)
+
   def validate(self):
     """Raises ValueError naming the flag of any option that cannot be built."""
     if self.model_variant not in MODEL_VARIANTS:
@@ -208,45 +202,6 @@ class ModelOptions:
         d[k] = list(v)
     return d
 
-  @classmethod
-  def from_flags(cls, flag_values=None, *, num_classes=None,
-                 outputs_to_num_classes=None, crop_size=None,
-                 atrous_rates=None, output_stride=None) -> 'ModelOptions':
-    """Builds options from absl flags defined by `define_model_flags`.
-
-    Like the original's constructor, the caller passes what differs between
-    scripts (number of classes, crop size, rates, stride); everything else
-    comes from the shared flags.
-    """
-    fv = flags.FLAGS if flag_values is None else flag_values
-    if outputs_to_num_classes is None:
-      outputs_to_num_classes = {OUTPUT_TYPE: num_classes or 21}
-    kwargs = dict(
-        outputs_to_num_classes=outputs_to_num_classes,
-        crop_size=crop_size,
-        atrous_rates=(atrous_rates if atrous_rates is not None
-                      else _flag(fv, 'atrous_rates')),
-        output_stride=(output_stride if output_stride is not None
-                       else _flag(fv, 'output_stride', 16)),
-    )
-    for field in dataclasses.fields(cls):
-      if field.name in kwargs or field.name in _UNSUPPORTED:
-        continue
-      if field.name in fv:
-        kwargs[field.name] = fv[field.name].value
-    if _flag(fv, 'dense_prediction_cell_json'):
-      kwargs['dense_prediction_cell_config'] = {
-          'json': fv.dense_prediction_cell_json}
-    for name in ('use_bounded_activation', 'aspp_with_squeeze_and_excitation',
-                 'decoder_output_is_logits', 'image_se_uses_qsigmoid'):
-      if name in fv:
-        kwargs[name] = fv[name].value
-    return cls(**kwargs)
-
-
-def _flag(fv, name, default=None):
-  return fv[name].value if name in fv else default
-
 
 def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
   """Parses "H,W" (or a list of two) into a tuple, naming the flag on error."""
@@ -258,119 +213,3 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
     raise ValueError('--%s must be two positive integers "H,W", got %r.'
                      % (flag_name, value)) from None
   return crop
-
-
-def _define(kind, name, default, help_text, fv, **kwargs):
-  if name not in fv:
-    getattr(flags, 'DEFINE_' + kind)(name, default, help=help_text,
-                                     flag_values=fv, **kwargs)
-
-
-def define_inference_flags(flag_values=None, dilated_depthwise='auto'):
-  """Registers the inference-speed flags of eval, vis, export and predict.
-
-  Args:
-    flag_values: absl FlagValues (default: the global FLAGS).
-    dilated_depthwise: The script's default for --dilated_depthwise (export
-      uses 'space_to_batch', which runs on every TensorFlow build).
-  """
-  fv = flags.FLAGS if flag_values is None else flag_values
-  _define('boolean', 'fold_batch_norm', True,
-          'Run inference with BatchNorm folded into the convolutions (same '
-          'outputs up to float rounding, about 10-20% faster on CPU).', fv)
-  _define('enum', 'dilated_depthwise', dilated_depthwise,
-          'With --fold_batch_norm: how dilated depthwise convs run. auto: a '
-          'native dilated kernel for rates up to 6 where the CPU kernel '
-          'supports it, else space_to_batch; space_to_batch runs on any '
-          'TensorFlow build.', fv,
-          enum_values=['auto', 'native', 'space_to_batch'])
-
-
-def define_model_flags(flag_values=None, output_stride_default=16):
-  """Registers the original's model flags (names and defaults).
-
-  Safe to call more than once. `atrous_rates` and `output_stride` are defined
-  here too, with the script's default output stride (export uses 8 in the
-  original, the other scripts 16).
-  """
-  fv = flags.FLAGS if flag_values is None else flag_values
-  d = ModelOptions.__dataclass_fields__
-  _define('integer', 'min_resize_value', None,
-          'Desired size of the smaller image side.', fv)
-  _define('integer', 'max_resize_value', None,
-          'Maximum allowed size of the larger image side.', fv)
-  _define('integer', 'resize_factor', None,
-          'Resized dimensions are multiple of factor plus one.', fv)
-  _define('boolean', 'keep_aspect_ratio', True,
-          'Keep aspect ratio after resizing or not.', fv)
-  _define('integer', 'logits_kernel_size', d['logits_kernel_size'].default,
-          'Kernel size of the convolution that produces the logits.', fv)
-  _define('enum', 'model_variant', d['model_variant'].default,
-          'DeepLab model variant.', fv, enum_values=list(MODEL_VARIANTS))
-  _define('multi_float', 'image_pyramid', None,
-          'Input scales for multi-scale feature extraction.', fv)
-  _define('boolean', 'add_image_level_feature',
-          d['add_image_level_feature'].default, 'Add image level feature.', fv)
-  _define('list', 'image_pooling_crop_size', None,
-          'Image pooling crop size [height, width] used in the ASPP module. '
-          'When None, crop_size is used.', fv)
-  _define('list', 'image_pooling_stride', '1,1',
-          'Image pooling stride [height, width] used in the ASPP image '
-          'pooling.', fv)
-  _define('boolean', 'aspp_with_batch_norm', d['aspp_with_batch_norm'].default,
-          'Use batch norm parameters for ASPP or not.', fv)
-  _define('boolean', 'aspp_with_separable_conv',
-          d['aspp_with_separable_conv'].default,
-          'Use separable convolution for ASPP or not.', fv)
-  _define('multi_integer', 'multi_grid', None,
-          'Employ a hierarchy of atrous rates for ResNet.', fv)
-  _define('float', 'depth_multiplier', d['depth_multiplier'].default,
-          'Multiplier for the depth (number of channels) for all convolution '
-          'ops used in MobileNet.', fv)
-  _define('integer', 'divisible_by', None,
-          'An integer that ensures the layer # channels are divisible by '
-          'this value. Used in MobileNet.', fv)
-  _define('list', 'decoder_output_stride', None,
-          'Comma-separated list of strings with the number specifying output '
-          'stride of low-level features at each network level. The decoder '
-          'is not used when None.', fv)
-  _define('boolean', 'decoder_use_separable_conv',
-          d['decoder_use_separable_conv'].default,
-          'Employ separable convolution for decoder or not.', fv)
-  _define('enum', 'merge_method', d['merge_method'].default,
-          'Scheme to merge multi scale features.', fv,
-          enum_values=['max', 'avg'])
-  _define('boolean', 'prediction_with_upsampled_logits',
-          d['prediction_with_upsampled_logits'].default,
-          'Upsample logits before argmax (True) or argmax then nearest '
-          'upsampling (False).', fv)
-  _define('string', 'dense_prediction_cell_json', '',
-          'A JSON file that specifies the dense prediction cell '
-          '(not supported).', fv)
-  _define('boolean', 'use_bounded_activation', False,
-          'Whether or not to use bounded activations (not supported).', fv)
-  _define('boolean', 'aspp_with_concat_projection',
-          d['aspp_with_concat_projection'].default,
-          'ASPP with concat projection.', fv)
-  _define('boolean', 'aspp_with_squeeze_and_excitation', False,
-          'ASPP with squeeze and excitation (not supported).', fv)
-  _define('integer', 'aspp_convs_filters', d['aspp_convs_filters'].default,
-          'ASPP convolution filters.', fv)
-  _define('boolean', 'decoder_use_sum_merge', False,
-          'Decoder uses simple sum merge.', fv)
-  _define('integer', 'decoder_filters', d['decoder_filters'].default,
-          'Decoder filters.', fv)
-  _define('boolean', 'decoder_output_is_logits', False,
-          'Use decoder output as logits or not (not supported).', fv)
-  _define('boolean', 'image_se_uses_qsigmoid', False,
-          'Use q-sigmoid (not supported).', fv)
-  _define('multi_float', 'label_weights', None,
-          'A list of label weights, each element represents the weight for '
-          'the label of its index.', fv)
-  _define('float', 'batch_norm_decay', d['batch_norm_decay'].default,
-          'Batchnorm decay.', fv)
-  _define('multi_integer', 'atrous_rates', None,
-          'Atrous rates for atrous spatial pyramid pooling.', fv)
-  _define('integer', 'output_stride', output_stride_default,
-          'The ratio of input to output spatial resolution.', fv)
-  return fv

@@ -1,9 +1,15 @@
-r"""Converts an original TF1 DeepLab checkpoint to this project's format.
+r"""Converts a checkpoint to a name-keyed one (the original's variable names).
 
-  python -m deeplab.convert_checkpoint --checkpoint=<TF1 prefix or dir> \
+  deeplab-convert-checkpoint --checkpoint=<TF1 prefix or dir> \
       --model_variant=xception_65 --atrous_rates=6 --atrous_rates=12 \
       --atrous_rates=18 --output_stride=16 --decoder_output_stride=4 \
       --num_classes=21 --output=<dir>
+  deeplab-convert-checkpoint --checkpoint=<train_logdir> --output=<dir>
+
+An original TF1 checkpoint becomes this project's format; a training logdir
+of train.py (whose model_options.json gives the model flags, so none are
+needed) becomes a checkpoint that the original's `tf.train.Saver` and
+`tf.train.init_from_checkpoint` read under its own variable names.
 
 The checkpoint must fit the model built from the flags exactly (every
 variable present, same shapes); anything that does not fit is reported by
@@ -11,13 +17,8 @@ name and nothing is written. The output directory receives `model.ckpt`
 (keys: the original variable names) and `model_options.json`, which
 `deeplab.predict` and the other scripts read.
 """
-import sys
-
-from absl import app
-from absl import flags
-
 from deeplab import checkpoints
-from deeplab import common
+from deeplab import flags as deeplab_flags
 from deeplab import model as model_lib
 
 
@@ -33,26 +34,30 @@ def convert(checkpoint, options, output_dir):
   return prefix, report
 
 
-def define_flags():
-  common.define_model_flags(output_stride_default=16)
-  flags.DEFINE_string('checkpoint', None, 'TF1 checkpoint prefix or directory.')
-  flags.DEFINE_string('output', None, 'Output directory.')
-  flags.DEFINE_integer('num_classes', 21, 'Number of classes.')
-  flags.mark_flags_as_required(['checkpoint', 'output'])
+_FLAGS = {
+    'checkpoint': ('string', 'Checkpoint prefix or folder: an original TF1 '
+                   'checkpoint, or a training logdir of ours.'),
+    'output': ('string', 'Output directory.'),
+    'num_classes': ('integer', 'Number of classes (default: the saved '
+                    'options\', else 21).', dict(default=21)),
+}
 
 
-def main(argv):
-  del argv
-  fv = flags.FLAGS
-  try:
-    options = common.ModelOptions.from_flags(fv, num_classes=fv.num_classes)
-    prefix, report = convert(fv.checkpoint, options, fv.output)
-  except (ValueError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
-  print(report.summary())
-  print('wrote', prefix)
+def _job(fv):
+  if not fv.checkpoint or not fv.output:
+    raise ValueError('--checkpoint and --output are required.')
+  options, _ = deeplab_flags.model_options(fv, checkpoint=fv.checkpoint)
+  prefix, report = convert(fv.checkpoint, options, fv.output)
+  return [report.summary(), 'wrote %s' % prefix]
+
+
+def run(argv=None):
+  """Console entry point (`deeplab-convert-checkpoint`)."""
+  from deeplab import cli  # pylint: disable=g-import-not-at-top
+  cli.run_command(__doc__, [
+      deeplab_flags.FlagGroup('Conversion', _FLAGS),
+      deeplab_flags.model_group(output_stride=16)], _job, argv)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main, argv=sys.argv)
+  run()

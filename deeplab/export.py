@@ -1,4 +1,5 @@
-"""SavedModel and TFLite export (the original's export_model.py, and more).
+"""SavedModel, frozen graph and TFLite export (the original's
+export_model.py, and more).
 
 The SavedModel's `serving_default` signature takes `ImageTensor`, a uint8
 [batch, height, width, 3] tensor of any size, and returns
@@ -7,29 +8,87 @@ size) and `SemanticProbabilities` (float32 [batch, height, width, classes]).
 Inside, as the original: resize to range when asked, pad bottom/right with
 the mean pixel to the crop size (or to the image when it is larger), the
 evaluation graph (inference scales, flips), crop the valid region, and
-resize back (labels nearest, probabilities bilinear, align corners).
+resize back (labels nearest, probabilities bilinear, align corners): the
+steps of `inference.segment`.
+
+An `--export_path` ending in `.pb` gets the original's deliverable instead: a
+frozen GraphDef (`frozen_inference_graph.pb`) with input `ImageTensor:0`
+(uint8 [1, H, W, 3]) and output `SemanticPredictions:0` (int32 [1, H, W]),
+which TF1-style code (the original's demo notebook) imports with
+`tf.compat.v1.import_graph_def` and runs in a session.
 
 TFLite models take float32 pixels [1, crop_h, crop_w, 3] already padded
 (TFLite needs static shapes) and return labels and probabilities at that
 size; `tflite_agreement` measures how often their labels match the float
 Keras model.
 """
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from deeplab import checkpoints
-from deeplab import model as model_lib
-from deeplab.core import feature_extractor
-from deeplab.data import input_preprocess
+from deeplab import common
+from deeplab import inference
 
 INPUT_NAME = 'ImageTensor'
 OUTPUT_NAME = 'SemanticPredictions'
 PROBABILITIES_NAME = 'SemanticProbabilities'
+FROZEN_GRAPH_SUFFIX = '.pb'
+INFERENCE_GRAPH_TEXT = 'inference_graph.pbtxt'
+
+
+@dataclasses.dataclass
+class ExportConfig:
+  """The original export_model.py flags, plus TFLite."""
+  checkpoint_path: Optional[str] = None
+  export_path: Optional[str] = None
+  num_classes: int = 21
+  crop_size: Tuple[int, int] = (513, 513)
+  inference_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  save_inference_graph: bool = False
+  min_resize_value: Optional[int] = None
+  max_resize_value: Optional[int] = None
+  resize_factor: Optional[int] = None
+  keep_aspect_ratio: bool = True
+  # Beyond the original.
+  tflite: bool = False
+  tflite_quantize: str = 'none'
+  representative_images: Optional[str] = None
+  num_representative_images: int = 16
+  fold_batch_norm: bool = True
+  # Runs on every TensorFlow build ('auto' would bake in this machine's
+  # native dilated kernel where it has one).
+  dilated_depthwise: str = 'space_to_batch'
+
+  def validate(self):
+    if not self.checkpoint_path or not self.export_path:
+      raise ValueError('--checkpoint_path and --export_path are required.')
+    self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
+    if not self.inference_scales or min(self.inference_scales) <= 0:
+      raise ValueError('--inference_scales must be positive, got %r.'
+                       % (self.inference_scales,))
+    if self.tflite_quantize not in ('none', 'int8'):
+      raise ValueError('--tflite_quantize must be none or int8, got %r.'
+                       % self.tflite_quantize)
+    if self.tflite_quantize == 'int8' and not self.representative_images:
+      raise ValueError('--tflite_quantize=int8 needs --representative_images.')
+    if self.frozen_graph and (self.tflite or self.tflite_quantize != 'none'):
+      raise ValueError('--tflite needs a folder as --export_path, not the '
+                       '.pb file %s.' % self.export_path)
+    return self
+
+  @property
+  def frozen_graph(self):
+    """Whether the export is the original's frozen GraphDef (a .pb path)."""
+    return self.export_path.endswith(FROZEN_GRAPH_SUFFIX)
 
 
 class DeepLabServing(tf.Module):
@@ -37,8 +96,7 @@ class DeepLabServing(tf.Module):
 
   With `fold_batch_norm` (the default) the exported graph is the folded one
   (`core/folding.py`); `dilated_depthwise` defaults to 'space_to_batch' so
-  that the SavedModel runs on any TensorFlow build ('auto' would bake in
-  this machine's native dilated kernel where it has one).
+  that the SavedModel runs on any TensorFlow build.
   """
 
   def __init__(self, options, checkpoint, crop_size=None,
@@ -47,58 +105,53 @@ class DeepLabServing(tf.Module):
                resize_factor=None, keep_aspect_ratio=True,
                fold_batch_norm=True, dilated_depthwise='space_to_batch'):
     super().__init__(name='deeplab')
-    options.validate()
-    # Any input size: the crop only sets the minimum padded size.
-    model = model_lib.build_inference_model(
-        options.replace(crop_size=None), inference_scales, add_flipped_images)
-    # Only the model that runs is an attribute: the SavedModel holds one
-    # set of weights.
-    self.model, self.report = checkpoints.load_inference_model(
-        model, checkpoint, fold_batch_norm=fold_batch_norm,
-        dilated_depthwise=dilated_depthwise)
+    # Any input size: the crop only sets the minimum padded size. Only the
+    # model that runs is an attribute: the SavedModel holds one set of
+    # weights.
+    self.model, self.report = inference.load_model(
+        options.replace(crop_size=None), checkpoint, inference_scales,
+        add_flipped_images, fold_batch_norm, dilated_depthwise)
     self.crop_size = tuple(crop_size) if crop_size else None
     self.resize = (min_resize_value, max_resize_value, resize_factor,
                    keep_aspect_ratio)
-    self.mean = tf.constant(feature_extractor.mean_pixel(
-        options.model_variant), tf.float32)
     self.options = options
 
-  def _resize_to_range(self, images):
-    min_size, max_size, factor, keep = self.resize
-    if not (min_size or max_size):
-      return tf.cast(images, tf.float32)
-    return tf.map_fn(
-        lambda image: input_preprocess.resize_to_range(
-            tf.cast(image, tf.float32), None, min_size, max_size, factor,
-            keep)[0],
-        images, fn_output_signature=tf.float32)
+  @classmethod
+  def from_config(cls, config, options):
+    return cls(options, config.checkpoint_path, config.crop_size,
+               tuple(config.inference_scales), config.add_flipped_images,
+               config.min_resize_value, config.max_resize_value,
+               config.resize_factor, config.keep_aspect_ratio,
+               config.fold_batch_norm, config.dilated_depthwise)
+
+  def _segment(self, images, probabilities):
+    return inference.segment(self.model, images, self.options.model_variant,
+                             self.crop_size, self.resize, probabilities)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
   def serve(self, images):
     """uint8 images -> {SemanticPredictions, SemanticProbabilities}."""
-    size = tf.shape(images)[1:3]
-    resized = self._resize_to_range(images)
-    resized_size = tf.shape(resized)[1:3]
-    target = resized_size
-    if self.crop_size:
-      target = tf.maximum(target, tf.constant(self.crop_size, tf.int32))
-    padded = input_preprocess.pad_to_bounding_box(
-        resized, 0, 0, target[0], target[1], tf.reshape(self.mean,
-                                                        [1, 1, 3]))
-    outputs = self.model(padded, training=False)
-    probabilities = outputs['probabilities'][:, :resized_size[0],
-                                             :resized_size[1]]
-    labels = tf.argmax(probabilities, axis=3, output_type=tf.int32)
-    if not self.options.prediction_with_upsampled_logits:
-      labels = outputs['predictions'][:, :resized_size[0], :resized_size[1]]
-    labels = tf.compat.v1.image.resize_nearest_neighbor(
-        labels[..., None], size, align_corners=True)[..., 0]
-    probabilities = tf.compat.v1.image.resize_bilinear(
-        probabilities, size, align_corners=True)
-    return {OUTPUT_NAME: tf.identity(labels, name=OUTPUT_NAME),
-            PROBABILITIES_NAME: tf.identity(probabilities,
+    out = self._segment(images, probabilities=True)
+    return {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME),
+            PROBABILITIES_NAME: tf.identity(out['probabilities'],
                                             name=PROBABILITIES_NAME)}
+
+  def frozen_graph_def(self):
+    """The original's frozen inference graph: ImageTensor:0 uint8
+    [1, H, W, 3] -> SemanticPredictions:0 int32 [1, H, W], weights as
+    constants."""
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([1, None, None, 3], tf.uint8, name=INPUT_NAME)])
+    def labels_only(images):
+      labels = self._segment(images, probabilities=False)['predictions']
+      return tf.identity(labels, name=OUTPUT_NAME)
+
+    from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+    frozen = convert_to_constants.convert_variables_to_constants_v2(
+        labels_only.get_concrete_function())
+    return frozen.graph.as_graph_def()
 
 
 def _write_atomically(export_dir, write):
@@ -139,6 +192,24 @@ def export_saved_model(module, export_dir):
   return export_dir
 
 
+def export_frozen_graph(module, path, save_inference_graph=False):
+  """Writes the frozen GraphDef (atomically) and, when asked, its text form
+  `inference_graph.pbtxt` beside it, as the original.
+
+  Returns:
+    `path`.
+  """
+  graph_def = module.frozen_graph_def()
+  write_bytes(path, graph_def.SerializeToString())
+  if save_inference_graph:
+    directory = os.path.dirname(os.path.abspath(path))
+    tf.io.write_graph(graph_def, directory, INFERENCE_GRAPH_TEXT + '.tmp',
+                      as_text=True)
+    os.replace(os.path.join(directory, INFERENCE_GRAPH_TEXT + '.tmp'),
+               os.path.join(directory, INFERENCE_GRAPH_TEXT))
+  return path
+
+
 def folder_size(path):
   return sum(os.path.getsize(os.path.join(root, f))
              for root, _, files in os.walk(path) for f in files)
@@ -147,10 +218,9 @@ def folder_size(path):
 def tflite_model(options, checkpoint, crop_size, inference_scales=(1.0,),
                  add_flipped_images=False):
   """The fixed-size inference model for TFLite, weights loaded."""
-  model = model_lib.build_inference_model(
-      options.replace(crop_size=tuple(crop_size)), inference_scales,
-      add_flipped_images)
-  checkpoints.load_weights(model, checkpoint)
+  model, _ = inference.load_model(
+      options.replace(crop_size=tuple(crop_size)), checkpoint,
+      inference_scales, add_flipped_images, fold_batch_norm=False)
   return model
 
 
@@ -220,9 +290,86 @@ def tflite_agreement(tflite_bytes, model, images):
 
 
 def write_bytes(path, data):
+  """Writes `data` to `path` atomically."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = path + '.tmp'
   with open(tmp, 'wb') as f:
     f.write(data)
   os.replace(tmp, path)
   return path
 
+
+
+def _representative_images(config, options):
+  """Padded float images for int8 calibration and the agreement report."""
+  images = []
+  for path in inference.list_images(config.representative_images,
+                                    '--representative_images')[
+                                        :config.num_representative_images]:
+    image = inference.read_image(path)[:config.crop_size[0],
+                                       :config.crop_size[1]]
+    images.append(inference.pad_to_crop(image.astype(np.float32),
+                                        config.crop_size,
+                                        options.model_variant))
+  return np.stack(images)
+
+
+def export_tflite(config, options):
+  """model.tflite (and model_int8.tflite) beside the SavedModel, with
+  `tflite_report.json` (sizes; label agreement with the float model on the
+  representative images).
+
+  Returns:
+    The report: file name -> {'bytes', 'label_agreement'?}.
+  """
+  model = tflite_model(options, config.checkpoint_path, config.crop_size,
+                       tuple(config.inference_scales),
+                       config.add_flipped_images)
+  images = (_representative_images(config, options)
+            if config.representative_images else None)
+  variants = [('model.tflite', None)]
+  if config.tflite_quantize == 'int8':
+    variants.append(('model_int8.tflite', 'int8'))
+  report = {}
+  for name, quantize in variants:
+    data = convert_tflite(model, quantize, images)
+    write_bytes(os.path.join(config.export_path, name), data)
+    entry = {'bytes': len(data)}
+    if images is not None:
+      entry['label_agreement'] = tflite_agreement(data, model, images)
+    report[name] = entry
+  write_bytes(os.path.join(config.export_path, 'tflite_report.json'),
+              json.dumps(report, indent=2).encode())
+  return report
+
+
+def run(config, options):
+  """The original's export_model.py: a SavedModel folder, or the frozen
+  graph when `export_path` ends in .pb; TFLite files when asked.
+
+  Returns:
+    Lines describing what was written.
+  """
+  config.validate()
+  module = DeepLabServing.from_config(config, options)
+  if config.frozen_graph:
+    export_frozen_graph(module, config.export_path,
+                        config.save_inference_graph)
+    return ['Frozen graph: %s (%.1f MB); %s:0 uint8 [1, height, width, 3] -> '
+            '%s:0 int32 [1, height, width]' % (
+                config.export_path, os.path.getsize(config.export_path) / 1e6,
+                INPUT_NAME, OUTPUT_NAME)]
+  export_saved_model(module, config.export_path)
+  lines = ['SavedModel: %s (%.1f MB); signature serving_default: %s uint8 '
+           '[batch, height, width, 3] -> %s, %s' % (
+               config.export_path, folder_size(config.export_path) / 1e6,
+               INPUT_NAME, OUTPUT_NAME, PROBABILITIES_NAME)]
+  if config.tflite or config.tflite_quantize != 'none':
+    for name, entry in export_tflite(config, options).items():
+      lines.append('%s: %.1f MB%s' % (
+          os.path.join(config.export_path, name), entry['bytes'] / 1e6,
+          ', labels agree with the float model on %.2f%% of pixels'
+          % (100 * entry['label_agreement'])
+          if 'label_agreement' in entry else ''))
+  logging.info('%s', '\n'.join(lines))
+  return lines

@@ -268,7 +268,6 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
     keras.Model from raw pixels [B, H, W, 3] to logits [B, h, w, classes]
     at `scale_dimension(crop, 1 / logits_output_stride)`.
   """
-  options.validate()
   images = _input(options)
   f = new_layer_factory(options, fine_tune_batch_norm,
                         sync_batch_norm=sync_batch_norm,
@@ -290,8 +289,7 @@ class ArgmaxUpsample(keras.layers.Layer):
   def call(self, inputs):
     logits, reference = inputs
     labels = tf.argmax(logits, axis=3, output_type=tf.int32)[..., None]
-    labels = tf.compat.v1.image.resize_nearest_neighbor(
-        labels, tf.shape(reference)[1:3], align_corners=True)
+    labels = layers.resize_nearest(labels, tf.shape(reference)[1:3])
     return labels[..., 0]
 
 
@@ -322,7 +320,6 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
     the model's output resolution), 'probabilities' [B, H, W, C] and
     'predictions' [B, H, W] int32.
   """
-  options.validate()
   scales = list(eval_scales) if eval_scales else [1.0]
   images = _input(options)
   f = new_layer_factory(options, fold_batch_norm=fold_batch_norm,

@@ -16,14 +16,12 @@ profiler then counts the padded grid, not only the output pixels. That is
 convolution computes it.
 """
 import json
-import sys
 
-from absl import app
-from absl import flags
 import keras
 import numpy as np
 
 from deeplab import common
+from deeplab import flags as deeplab_flags
 from deeplab import model as model_lib
 
 
@@ -119,45 +117,44 @@ def model_statistics(options, eval_scales=(1.0,), add_flipped_images=False):
   )
 
 
-def define_flags():
-  common.define_model_flags(output_stride_default=16)
-  if 'crop_size' not in flags.FLAGS:
-    flags.DEFINE_list('crop_size', '513,513', 'Image crop size [height, width].')
-    flags.DEFINE_integer('num_classes', 21, 'Number of classes.')
-    flags.DEFINE_multi_float('eval_scales', [1.0],
-                             'The scales to resize images for evaluation.')
-    flags.DEFINE_bool('add_flipped_images', False,
-                      'Add flipped images for evaluation or not.')
-    flags.DEFINE_bool('json', False, 'Print the statistics as JSON (last line).')
+_FLAGS = {
+    'crop_size': ('list', 'Image crop size [height, width].',
+                  dict(default='513,513')),
+    'num_classes': ('integer', 'Number of classes.', dict(default=21)),
+    'eval_scales': ('multi_float', 'The scales to resize images for '
+                    'evaluation.', dict(default=[1.0])),
+    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
+                           'not.', dict(default=False)),
+    'json': ('boolean', 'Print the statistics as JSON (last line).',
+             dict(default=False)),
+}
 
 
-def main(argv):
-  del argv
-  fv = flags.FLAGS
-  try:
-    options = common.ModelOptions.from_flags(
-        num_classes=fv.num_classes,
-        crop_size=common.parse_crop_size(fv.crop_size, 'crop_size'))
-    stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from e
-  print('%s OS%d crop %dx%d scales %s%s: %.2fM params (%.2fM trainable), '
-        '%.2fB Multiply-Adds (dense count %.2fB)' % (
-            options.model_variant, options.output_stride,
-            options.crop_size[0], options.crop_size[1], fv.eval_scales,
-            ' +flip' if fv.add_flipped_images else '',
-            stats['params'] / 1e6, stats['trainable_params'] / 1e6,
-            stats['multiply_adds'] / 1e9, stats['multiply_adds_dense'] / 1e9))
+def _job(fv):
+  options, _ = deeplab_flags.model_options(
+      fv, crop_size=common.parse_crop_size(fv.crop_size, 'crop_size'),
+      log=False)
+  stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
+  lines = ['%s OS%d crop %dx%d scales %s%s: %.2fM params (%.2fM trainable), '
+           '%.2fB Multiply-Adds (dense count %.2fB)' % (
+               options.model_variant, options.output_stride,
+               options.crop_size[0], options.crop_size[1], fv.eval_scales,
+               ' +flip' if fv.add_flipped_images else '',
+               stats['params'] / 1e6, stats['trainable_params'] / 1e6,
+               stats['multiply_adds'] / 1e9,
+               stats['multiply_adds_dense'] / 1e9)]
   if fv.json:
-    print(json.dumps(stats))
+    lines.append(json.dumps(stats))
+  return lines
 
 
-def run():
+def run(argv=None):
   """Console entry point (`deeplab-model-stats`)."""
-  define_flags()
-  app.run(main)
+  from deeplab import cli  # pylint: disable=g-import-not-at-top
+  cli.run_command(__doc__, [
+      deeplab_flags.FlagGroup('Statistics', _FLAGS),
+      deeplab_flags.model_group(output_stride=16)], _job, argv)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main, argv=sys.argv)
+  run()

@@ -4,7 +4,9 @@ r"""The whole job on an embedded synthetic dataset, nothing downloaded.
 
 1. generates a PASCAL-VOC-style dataset of coloured shapes (JPEG images,
    palette PNG labels with void boundaries, split lists);
-2. converts it to TFRecords (datasets/build_voc2012_data.py);
+2. converts it to TFRecords (datasets/build_voc2012_data.py), with a
+   dataset.json naming its classes (background, red disk, green box, blue
+   diamond, yellow ring) and their colours;
 3. trains a small DeepLabv3+ (MobileNetV2, decoder at stride 4);
 4. evaluates it (mIoU, beside the mIoU of always predicting background);
 5. writes visualisations (vis.py's layout, with overlays);
@@ -14,33 +16,40 @@ and prints where each result is. Each step is the library call the scripts
 equivalent commands for real data.
 """
 import os
-import sys
 import time
 
 import numpy as np
-from absl import app
-from absl import flags
-from absl import logging
 
-from datasets import build_voc2012_data
-from deeplab import common
 from deeplab import export
+from deeplab import flags as deeplab_flags
+from deeplab import common
 from deeplab import visualize
 from deeplab.data import synthetic
+from deeplab.datasets import build_voc2012_data
 from deeplab.evaluation import evaluator
 from deeplab.evaluation import metrics
 from deeplab.training import trainer
 
-flags.DEFINE_string('workdir', 'deeplab_quickstart', 'Where everything goes.')
-flags.DEFINE_integer('num_train', 48, 'Synthetic training images.')
-flags.DEFINE_integer('num_val', 12, 'Synthetic validation images.')
-flags.DEFINE_integer('training_number_of_steps', 300, 'Training steps.')
-flags.DEFINE_integer('train_batch_size', 8, 'Training batch size.')
-flags.DEFINE_float('base_learning_rate', 0.02, 'Base learning rate (poly).')
-flags.DEFINE_string('quickstart_model_variant', 'mobilenet_v2',
-                    'Backbone (any of the model variants).')
-flags.DEFINE_integer('seed', 0, 'Seed of the data and the training run.')
-FLAGS = flags.FLAGS
+# Flags of `deeplab-quickstart`, defined when it runs (not on import, where
+# they would clash with train.py's flags of the same names).
+_FLAGS = {
+    'workdir': ('string', 'Where everything goes.',
+                dict(default='deeplab_quickstart')),
+    'num_train': ('integer', 'Synthetic training images.', dict(default=48)),
+    'num_val': ('integer', 'Synthetic validation images.', dict(default=12)),
+    'training_number_of_steps': ('integer', 'Training steps.',
+                                 dict(default=300)),
+    'train_batch_size': ('integer', 'Training batch size.', dict(default=8)),
+    'base_learning_rate': ('float', 'Base learning rate (poly).',
+                           dict(default=0.02)),
+    'quickstart_model_variant': ('enum', 'Backbone.',
+                                 dict(default='mobilenet_v2',
+                                      enum_values=list(
+                                          common.MODEL_VARIANTS))),
+    'seed': ('integer', 'Seed of the data and the training run.',
+             dict(default=0)),
+}
+NUM_OBJECT_CLASSES = 4
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 96, 128
 TRAIN_CROP = (97, 97)
@@ -58,7 +67,7 @@ def background_only_miou(confusion):
 def run_quickstart(workdir, num_train=48, num_val=12,
                    training_number_of_steps=300, train_batch_size=8,
                    base_learning_rate=0.02, model_variant='mobilenet_v2',
-                   seed=0, log=print):
+                   seed=0, log=lambda line: print(line, flush=True)):
   """Runs every step; returns a dict of results and paths."""
   timings = {}
   start = time.time()
@@ -75,8 +84,11 @@ def run_quickstart(workdir, num_train=48, num_val=12,
                                height=IMAGE_HEIGHT, width=IMAGE_WIDTH,
                                seed=seed)
   log('[2/6] Converting to TFRecords in %s' % records)
-  build_voc2012_data.convert(folders['list_folder'], folders['image_folder'],
-                             folders['label_folder'], records)
+  summaries = build_voc2012_data.convert(
+      folders['list_folder'], folders['image_folder'], folders['label_folder'],
+      records)
+  dataset = synthetic.write_description(
+      records, {s.split: s.num_images for s in summaries}, NUM_OBJECT_CLASSES)
   timings['data'] = time.time() - start
 
   log('[3/6] Training %s for %d steps (logs: %s)' % (
@@ -86,8 +98,7 @@ def run_quickstart(workdir, num_train=48, num_val=12,
       atrous_rates=None if model_variant == 'mobilenet_v2' else (6, 12, 18),
       decoder_output_stride=(4,))
   config = trainer.TrainConfig(
-      train_logdir=train_logdir, dataset='pascal_voc_seg',
-      dataset_dir=records, train_split='train', train_crop_size=TRAIN_CROP,
+      train_logdir=train_logdir, dataset=dataset, dataset_dir=records, train_split='train', train_crop_size=TRAIN_CROP,
       train_batch_size=train_batch_size,
       training_number_of_steps=training_number_of_steps,
       base_learning_rate=base_learning_rate, log_steps=50,
@@ -101,7 +112,7 @@ def run_quickstart(workdir, num_train=48, num_val=12,
   log('[4/6] Evaluating on the val split (results: %s)' % eval_logdir)
   t = time.time()
   result = evaluator.run(evaluator.EvalConfig(
-      checkpoint_dir=train_logdir, eval_logdir=eval_logdir,
+      checkpoint_dir=train_logdir, eval_logdir=eval_logdir, dataset=dataset,
       dataset_dir=records, eval_crop_size=EVAL_CROP,
       max_number_of_evaluations=1, trimap_widths=(2,)), trained['options'])[0]
   timings['eval'] = time.time() - t
@@ -109,8 +120,8 @@ def run_quickstart(workdir, num_train=48, num_val=12,
   log('[5/6] Writing visualisations to %s' % vis_logdir)
   t = time.time()
   visualize.visualize_split(visualize.VisConfig(
-      checkpoint_dir=train_logdir, vis_logdir=vis_logdir, dataset_dir=records,
-      vis_crop_size=EVAL_CROP, max_number_of_iterations=6),
+      checkpoint_dir=train_logdir, vis_logdir=vis_logdir, dataset=dataset,
+      dataset_dir=records, vis_crop_size=EVAL_CROP, max_images=6),
                             trained['options'])
   timings['vis'] = time.time() - t
 
@@ -137,32 +148,33 @@ def run_quickstart(workdir, num_train=48, num_val=12,
                     'SavedModel': export_dir}}
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = run_quickstart(FLAGS.workdir, FLAGS.num_train, FLAGS.num_val,
-                       FLAGS.training_number_of_steps, FLAGS.train_batch_size,
-                       FLAGS.base_learning_rate,
-                       FLAGS.quickstart_model_variant, FLAGS.seed)
-  present = [('bg' if c == 0 else str(c), v) for c, v in
-             enumerate(out['per_class_iou']) if v is not None]
-  print('\nDone in %.0f s (data %.0f s, training %.0f s, eval %.0f s, vis '
-        '%.0f s, export %.0f s).' % tuple(out['timings'][k] for k in (
-            'total', 'data', 'train', 'eval', 'vis', 'export')))
-  print('val mIoU %.3f (always-background baseline %.3f); pixel accuracy '
-        '%.3f; mIoU within 2 px of object boundaries %.3f' % (
-            out['miou'], out['background_only_miou'], out['pixel_accuracy'],
-            out['trimap_miou']))
-  print('per-class IoU: ' + ', '.join('%s %.2f' % p for p in present))
-  print('Results:')
-  for name, path in out['paths'].items():
-    print('  %-26s %s' % (name, path))
-  print('Next: tensorboard --logdir %s' % FLAGS.workdir)
+def _job(fv):
+  out = run_quickstart(fv.workdir, fv.num_train, fv.num_val,
+                       fv.training_number_of_steps, fv.train_batch_size,
+                       fv.base_learning_rate, fv.quickstart_model_variant,
+                       fv.seed)
+  names = synthetic.class_names(NUM_OBJECT_CLASSES)
+  present = [(names[c], v) for c, v in enumerate(out['per_class_iou'])
+             if v is not None]
+  return [
+      '',
+      'Done in %.0f s (data %.0f s, training %.0f s, eval %.0f s, vis %.0f s, '
+      'export %.0f s).' % tuple(out['timings'][k] for k in (
+          'total', 'data', 'train', 'eval', 'vis', 'export')),
+      'val mIoU %.3f (always-background baseline %.3f); pixel accuracy %.3f; '
+      'mIoU within 2 px of object boundaries %.3f' % (
+          out['miou'], out['background_only_miou'], out['pixel_accuracy'],
+          out['trimap_miou']),
+      'per-class IoU: ' + ', '.join('%s %.2f' % p for p in present),
+      'Results:'] + ['  %-26s %s' % kv for kv in out['paths'].items()] + [
+          'Next: tensorboard --logdir %s' % fv.workdir]
 
 
-def run():
+def run(argv=None):
   """Console entry point (`deeplab-quickstart`)."""
-  app.run(main, argv=sys.argv)
+  from deeplab import cli  # pylint: disable=g-import-not-at-top
+  cli.run_command(__doc__, [deeplab_flags.FlagGroup('Quickstart', _FLAGS)],
+                  _job, argv)
 
 
 if __name__ == '__main__':

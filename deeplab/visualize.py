@@ -9,12 +9,16 @@ For a TFRecord split it writes, as the original:
 and, beyond it, `%06d_overlay.png` (image blended with the colours) and the
 same outputs for plain image files or a folder (no TFRecords).
 
+As the original, one iteration is one pass over the whole split with one
+checkpoint; `run` polls the checkpoint folder for new checkpoints and
+visualises each, `max_number_of_iterations` times (forever when it is not
+positive), overwriting the same files.
+
 Predictions are cropped to the (resized) image and, when min/max resize was
 used, resized back to the original size with nearest neighbour, as the
 original does.
 """
 import dataclasses
-import glob
 import os
 from typing import Optional, Tuple
 
@@ -26,10 +30,8 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import colormaps
 from deeplab import common
-from deeplab import model as model_lib
-from deeplab import predict
+from deeplab import inference
 from deeplab.data import data_generator
-from deeplab.data import input_preprocess
 
 SEMANTIC_FOLDER = 'segmentation_results'
 RAW_FOLDER = 'raw_segmentation_results'
@@ -57,11 +59,14 @@ class VisConfig:
   add_flipped_images: bool = False
   colormap_type: Optional[str] = None
   also_save_raw_predictions: bool = False
+  eval_interval_secs: int = 300
   max_number_of_iterations: int = 0
   min_resize_value: Optional[int] = None
   max_resize_value: Optional[int] = None
   resize_factor: Optional[int] = None
   keep_aspect_ratio: bool = True
+  # Beyond the original.
+  max_images: int = 0
   save_overlays: bool = True
   overlay_alpha: float = 0.5
   image_path: Optional[str] = None
@@ -76,12 +81,21 @@ class VisConfig:
       raise ValueError('--vis_logdir is required.')
     self.vis_crop_size = common.parse_crop_size(self.vis_crop_size,
                                                 'vis_crop_size')
+    if self.vis_batch_size < 1:
+      raise ValueError('--vis_batch_size must be at least 1.')
     if self.colormap_type and self.colormap_type not in colormaps.COLORMAPS:
       raise ValueError('--colormap_type must be one of %s, got %r.' % (
           ', '.join(sorted(colormaps.COLORMAPS)), self.colormap_type))
     if not 0 <= self.overlay_alpha <= 1:
       raise ValueError('--overlay_alpha must be in [0, 1].')
+    if self.max_images < 0:
+      raise ValueError('--max_images must be >= 0.')
     return self
+
+  @property
+  def resize(self):
+    return (self.min_resize_value, self.max_resize_value, self.resize_factor,
+            self.keep_aspect_ratio)
 
 
 def save_png(array, path):
@@ -90,16 +104,6 @@ def save_png(array, path):
                      '.%s.tmp' % os.path.basename(path))
   Image.fromarray(np.asarray(array)).save(tmp, format='PNG')
   os.replace(tmp, path)
-
-
-def restore_size(prediction, resized_hw, original_hw):
-  """Crops the padding and undoes resize-to-range (nearest, align corners)."""
-  prediction = prediction[:resized_hw[0], :resized_hw[1]]
-  if tuple(resized_hw) != tuple(original_hw):
-    prediction = tf.compat.v1.image.resize_nearest_neighbor(
-        prediction[None, :, :, None], original_hw, align_corners=True)[
-            0, :, :, 0].numpy()
-  return prediction
 
 
 def write_outputs(index, image, prediction, config, colormap, image_name=None,
@@ -130,36 +134,29 @@ def _prepare(config):
     os.makedirs(os.path.join(config.vis_logdir, sub), exist_ok=True)
 
 
-def _load_model(config, options):
-  """The inference model of `options` with the checkpoint's weights (folded
-  unless `config.fold_batch_norm` is off)."""
-  model = model_lib.build_inference_model(options, config.eval_scales,
-                                          config.add_flipped_images)
-  model, report = checkpoints.load_inference_model(
-      model, config.checkpoint_dir, fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise)
-  logging.info('%s', report.summary())
-  return model
+def visualize_split(config, options, checkpoint=None):
+  """One pass of the original's vis.py over a TFRecord split.
 
+  Args:
+    config: `VisConfig`.
+    options: `ModelOptions` (classes and crop are set from the data/config).
+    checkpoint: The checkpoint to run (default: the latest in
+      `config.checkpoint_dir`).
 
-def visualize_split(config, options):
-  """The original's vis.py on a TFRecord split. Returns the image count."""
+  Returns:
+    The number of images written.
+  """
   config.validate()
-  dataset = data_generator.Dataset(
-      dataset_name=config.dataset, split_name=config.vis_split,
-      dataset_dir=config.dataset_dir, batch_size=config.vis_batch_size,
-      crop_size=config.vis_crop_size,
-      min_resize_value=config.min_resize_value,
-      max_resize_value=config.max_resize_value,
-      resize_factor=config.resize_factor,
-      keep_aspect_ratio=config.keep_aspect_ratio,
-      model_variant=options.model_variant, is_training=False)
-  num_classes = dataset.num_classes or options.num_classes
-  options = options.replace(
-      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-      crop_size=config.vis_crop_size)
-  model = _load_model(config, options)
-  colormap = config.colormap_type or colormaps.default_for(config.dataset)
+  dataset = data_generator.Dataset.from_config(
+      config, config.vis_split, config.vis_crop_size, config.vis_batch_size,
+      options.model_variant)
+  options = options.for_data(dataset.num_classes, config.vis_crop_size)
+  model, _ = inference.load_model(
+      options, checkpoint or config.checkpoint_dir, config.eval_scales,
+      config.add_flipped_images, config.fold_batch_norm,
+      config.dilated_depthwise)
+  colormap = config.colormap_type or colormaps.default_for(
+      config.dataset, config.dataset_dir)
   _prepare(config)
   predict_fn = tf.function(lambda x: model(x, training=False)['predictions'])
   index = 0
@@ -167,21 +164,24 @@ def visualize_split(config, options):
   for batch in dataset:
     predictions = predict_fn(batch['image']).numpy()
     for i in range(predictions.shape[0]):
+      if config.max_images and index >= config.max_images:
+        break
       height, width = int(batch['height'][i]), int(batch['width'][i])
       name = batch['image_name'][i].numpy().decode('utf-8', 'replace')
       image = batch['original_image'][i].numpy() if (
           'original_image' in batch) else None
       resized_hw = image.shape[:2] if image is not None else (height, width)
-      prediction = restore_size(predictions[i], resized_hw, (height, width))
+      prediction = inference.restore_size(predictions[i], resized_hw,
+                                          (height, width))
       if image is None or resize:
         image = _decoded_original(batch, i, height, width)
       write_outputs(index, image, prediction, config, colormap, name,
                     dataset.ignore_label)
       index += 1
-    if config.max_number_of_iterations and index >= (
-        config.max_number_of_iterations * config.vis_batch_size):
+    if config.max_images and index >= config.max_images:
       break
-  logging.info('Wrote %d visualisations to %s.', index, config.vis_logdir)
+  logging.info('Wrote %d visualisation%s to %s.', index,
+               '' if index == 1 else 's', config.vis_logdir)
   return index
 
 
@@ -195,50 +195,52 @@ def _decoded_original(batch, i, height, width):
   return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def list_images(path):
-  """Image files of a file, a folder or a glob pattern (sorted)."""
-  if os.path.isdir(path):
-    files = [os.path.join(path, f) for f in sorted(os.listdir(path))
-             if f.lower().endswith(('.png', '.jpg', '.jpeg', '.bmp'))]
-  elif any(c in path for c in '*?['):
-    files = sorted(glob.glob(path))
-  else:
-    files = [path] if os.path.exists(path) else []
-  if not files:
-    raise FileNotFoundError('No images found at --image_path=%s.' % path)
-  return files
-
-
 def visualize_images(config, options):
   """Visualises plain image files (no TFRecords). Returns the image count.
 
   Each image is resized to range when asked and padded to the crop with the
   mean pixel (larger images get a crop of their own size), exactly as the
-  evaluation does.
+  evaluation does (`inference.segment`).
   """
   config.validate()
-  files = list_images(config.image_path)
-  num_classes = config.num_classes or options.num_classes
-  base = options.replace(
-      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-      crop_size=None)
-  model = _load_model(config, base)
-  colormap = config.colormap_type or colormaps.default_for(config.dataset)
+  files = inference.list_images(config.image_path)
+  if config.max_images:
+    files = files[:config.max_images]
+  options = options.for_data(config.num_classes, crop_size=None)
+  model, _ = inference.load_model(
+      options, config.checkpoint_dir, config.eval_scales,
+      config.add_flipped_images, config.fold_batch_norm,
+      config.dilated_depthwise)
+  colormap = config.colormap_type or colormaps.default_for(
+      config.dataset, config.dataset_dir)
   _prepare(config)
   for index, path in enumerate(files):
-    image = predict.read_image(path)
-    processed = tf.constant(image, tf.float32)
-    if config.min_resize_value or config.max_resize_value:
-      processed, _ = input_preprocess.resize_to_range(
-          processed, None, config.min_resize_value, config.max_resize_value,
-          config.resize_factor, config.keep_aspect_ratio)
-    resized_hw = tuple(processed.shape[:2])
-    crop = (max(config.vis_crop_size[0], resized_hw[0]),
-            max(config.vis_crop_size[1], resized_hw[1]))
-    padded = predict.pad_to_crop(processed.numpy(), crop,
-                                 options.model_variant)
-    prediction = model(padded[None], training=False)['predictions'][0].numpy()
-    prediction = restore_size(prediction, resized_hw, image.shape[:2])
+    image = inference.read_image(path)
+    prediction = inference.segment(
+        model, image[None], options.model_variant, config.vis_crop_size,
+        config.resize)['predictions'][0].numpy()
     write_outputs(index, image, prediction, config, colormap, path)
-  logging.info('Wrote %d visualisations to %s.', len(files), config.vis_logdir)
+  logging.info('Wrote %d visualisation%s to %s.', len(files),
+               '' if len(files) == 1 else 's', config.vis_logdir)
   return len(files)
+
+
+def run(config, options):
+  """The original's vis.py: one pass per checkpoint, polling for new ones.
+
+  Plain images (`image_path`) are visualised once with the latest
+  checkpoint.
+
+  Returns:
+    The number of images written in the last pass.
+  """
+  config.validate()
+  if config.image_path:
+    return visualize_images(config, options)
+  count = 0
+  for checkpoint in checkpoints.iterate_checkpoints(
+      config.checkpoint_dir, config.max_number_of_iterations,
+      config.eval_interval_secs):
+    logging.info('Visualizing with %s', checkpoint)
+    count = visualize_split(config, options, checkpoint)
+  return count

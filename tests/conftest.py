@@ -50,7 +50,7 @@ def rng():
 @pytest.fixture(scope='session')
 def voc_records(tmp_path_factory):
   """TFRecords of a small synthetic VOC-layout dataset (16 train, 8 val)."""
-  from datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
+  from deeplab.datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
   from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp('synthetic_voc')
   folders = synthetic.generate(str(root / 'raw'), num_train=16, num_val=8,

@@ -8,12 +8,12 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from datasets import build_ade20k_data
-from datasets import build_cityscapes_data
-from datasets import build_custom_data
-from datasets import build_data
-from datasets import build_voc2012_data
-from datasets import remove_gt_colormap
+from deeplab.datasets import build_ade20k_data
+from deeplab.datasets import build_cityscapes_data
+from deeplab.datasets import build_custom_data
+from deeplab.datasets import build_data
+from deeplab.datasets import build_voc2012_data
+from deeplab.datasets import remove_gt_colormap
 from deeplab.data import synthetic
 
 ORIGINAL_SCHEMA = {

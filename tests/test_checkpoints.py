@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from deeplab import checkpoints
 from deeplab import model as model_lib
-from deeplab import predict
+from deeplab import inference
 import conftest
 import reference
 
@@ -31,7 +31,7 @@ def _vector_result(vector_id, ckpt_dir):
   options = reference.options_from_build_kwargs(sidecar['variant'],
                                                 sidecar['build_kwargs'])
   prefix = ckpt_dir(reference.vector_manifest_name(sidecar))
-  result = predict.predict_image(arrays['image'], options, prefix)
+  result = inference.predict_image(arrays['image'], options, prefix)
   return arrays, sidecar, result
 
 
@@ -187,9 +187,9 @@ def test_project_checkpoint_round_trip(ckpt_dir, tmp_path):
                                          'model_options.json']
   assert checkpoints.load_options(out_dir) == options
   image = conftest.random_images(1, 33, 33)[0].astype(np.uint8)
-  a = predict.predict_image(image, options.replace(crop_size=(33, 33)),
+  a = inference.predict_image(image, options.replace(crop_size=(33, 33)),
                             ckpt_dir('mobilenet_v2_modelzoo'))
-  b = predict.predict_image(image, options.replace(crop_size=(33, 33)), out_dir)
+  b = inference.predict_image(image, options.replace(crop_size=(33, 33)), out_dir)
   np.testing.assert_array_equal(a['logits'], b['logits'])
   # The saved file is an ordinary name-based checkpoint.
   reader = tf.train.load_checkpoint(prefix)

@@ -1,5 +1,4 @@
-"""Tests of deeplab.common: ModelOptions defaults, validation and flags."""
-from absl import flags
+"""Tests of deeplab.common: ModelOptions defaults and validation."""
 import pytest
 
 from deeplab import common
@@ -43,25 +42,6 @@ def test_list_fields_are_normalised_to_tuples():
 def test_invalid_options_name_the_flag(kwargs, flag):
   with pytest.raises(ValueError, match=flag):
     common.ModelOptions(**kwargs)
-
-
-def test_from_flags_reads_the_original_flag_names():
-  fv = flags.FlagValues()
-  common.define_model_flags(fv, output_stride_default=16)
-  common.define_model_flags(fv)  # Idempotent.
-  fv(['prog', '--model_variant=xception_65', '--atrous_rates=6',
-      '--atrous_rates=12', '--atrous_rates=18', '--decoder_output_stride=4',
-      '--multi_grid=1', '--multi_grid=2', '--multi_grid=4',
-      '--image_pooling_crop_size=257,257', '--noadd_image_level_feature'])
-  o = common.ModelOptions.from_flags(fv, num_classes=19, crop_size=(513, 513))
-  assert o.model_variant == 'xception_65'
-  assert o.output_stride == 16
-  assert o.atrous_rates == (6, 12, 18)
-  assert o.decoder_output_stride == (4,)
-  assert o.multi_grid == (1, 2, 4)
-  assert o.image_pooling_crop_size == (257, 257)
-  assert not o.add_image_level_feature
-  assert o.num_classes == 19 and o.crop_size == (513, 513)
 
 
 def test_parse_crop_size_names_the_flag():

@@ -7,7 +7,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from datasets import build_voc2012_data
+from deeplab.datasets import build_voc2012_data
 from deeplab.data import data_generator
 from deeplab.data import datasets
 from deeplab.data import synthetic

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from deeplab import common
 from deeplab import model as model_lib
-from deeplab import predict
+from deeplab import inference
 from deeplab.evaluation import evaluator
 from deeplab.evaluation import metrics
 
@@ -46,7 +46,7 @@ def test_eval_equals_per_image_prediction(voc_records, voc_raw, zoo_checkpoint,
       image = tf.io.decode_jpeg(f.read(), channels=3).numpy()
     label = np.asarray(Image.open(os.path.join(voc_raw['label_folder'],
                                                name + '.png')))
-    out = predict.predict_image(image, OPTIONS.replace(crop_size=(73, 89)),
+    out = inference.predict_image(image, OPTIONS.replace(crop_size=(73, 89)),
                                 model=model)
     cm.update(label, out['predictions'])
     band.update(label, out['predictions'],

@@ -8,7 +8,7 @@ import pytest
 
 from deeplab import common
 from deeplab import export
-from deeplab import predict
+from deeplab import inference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
@@ -49,7 +49,7 @@ def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
                                   in_process['SemanticPredictions'].numpy())
     # The same as the evaluation path (padding to the crop, or to the image).
     crop = (max(81, shape[0]), max(81, shape[1]))
-    direct = predict.predict_image(image[0], OPTIONS.replace(crop_size=crop),
+    direct = inference.predict_image(image[0], OPTIONS.replace(crop_size=crop),
                                    zoo_checkpoint)
     np.testing.assert_array_equal(loaded['labels'][0], direct['predictions'])
 
@@ -69,8 +69,8 @@ def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
   crop = (65, 65)
   model = export.tflite_model(OPTIONS, zoo_checkpoint, crop)
   files = sorted(os.listdir(voc_raw['image_folder']))[:6]
-  images = np.stack([predict.pad_to_crop(
-      predict.read_image(os.path.join(voc_raw['image_folder'], f))[:65, :65]
+  images = np.stack([inference.pad_to_crop(
+      inference.read_image(os.path.join(voc_raw['image_folder'], f))[:65, :65]
       .astype(np.float32), crop, 'mobilenet_v2') for f in files])
   float_bytes = export.convert_tflite(model)
   float_agreement = export.tflite_agreement(float_bytes, model, images)

@@ -9,7 +9,7 @@ import pytest
 
 from deeplab import colormaps
 from deeplab import model as model_lib
-from deeplab import predict
+from deeplab import inference
 from deeplab.core import feature_extractor
 import conftest
 import reference
@@ -56,7 +56,7 @@ def test_smaller_image_is_padded_with_the_mean_pixel(mobilenet_ckpt):
   image = arrays['image'][:100, :90]
   options = reference.options_from_build_kwargs(
       'mobilenet_v2', sidecar['build_kwargs'])
-  result = predict.predict_image(image, options, mobilenet_ckpt)
+  result = inference.predict_image(image, options, mobilenet_ckpt)
   assert result['predictions'].shape == (100, 90)
   # By hand: pad with 127.5, run the model, upsample, argmax, crop.
   model = model_lib.build_model(options)
@@ -77,7 +77,7 @@ def test_scales_and_flips_give_mean_probabilities(mobilenet_ckpt):
   options = reference.options_from_build_kwargs(
       'mobilenet_v2', sidecar['build_kwargs'], crop_size=(65, 65))
   image = conftest.random_images(1, 60, 65)[0].astype(np.uint8)
-  result = predict.predict_image(image, options, mobilenet_ckpt,
+  result = inference.predict_image(image, options, mobilenet_ckpt,
                                  eval_scales=(0.5, 1.0),
                                  add_flipped_images=True)
   probs = result['probabilities']
@@ -127,7 +127,7 @@ def test_read_image_converts_modes(tmp_path, mode):
     Image.fromarray(np.full((5, 7), 65535, np.uint16)).save(path)
   else:
     Image.new(mode, (7, 5)).save(path)
-  image = predict.read_image(path)
+  image = inference.read_image(path)
   assert image.shape == (5, 7, 3) and image.dtype == np.uint8
   if mode == 'I;16':
     assert image.max() == 255

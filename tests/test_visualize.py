@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from deeplab import colormaps
 from deeplab import common
-from deeplab import predict
+from deeplab import inference
 from deeplab import visualize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +57,7 @@ def test_cityscapes_raw_predictions_are_label_ids():
 def test_resize_back_to_the_original_size():
   pred = np.arange(12).reshape(3, 4)
   padded = np.pad(pred, ((0, 2), (0, 3)), constant_values=99)
-  out = visualize.restore_size(padded, (3, 4), (5, 7))
+  out = inference.restore_size(padded, (3, 4), (5, 7))
   assert out.shape == (5, 7) and 99 not in out
   assert out[0, 0] == 0 and out[-1, -1] == 11
 

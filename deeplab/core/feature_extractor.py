@@ -116,10 +116,10 @@ def extract_features(factory, images, options):
     (features, end_points).
   """
   backbone = get_backbone(options.model_variant)
-  f = factory.with_batch_norm(backbone.bn_epsilon, backbone.bn_decay)
-  f.raw_end_points = frozenset(
-      decoder_end_point(options.model_variant, stride)
-      for stride in options.decoder_output_stride or ())
+  f = factory.with_batch_norm(
+      backbone.bn_epsilon, backbone.bn_decay, raw_end_points=[
+          decoder_end_point(options.model_variant, stride)
+          for stride in options.decoder_output_stride or ()])
   x = normalization_layer(options.model_variant, f)(images)
   variant = options.model_variant
   if variant.startswith('xception'):

@@ -56,6 +56,14 @@ def resize_bilinear(images, size):
   return tf.cast(out, images.dtype)
 
 
+def resize_nearest(images, size):
+  """Nearest-neighbour resize with align_corners=True (TF1's geometry), for
+  label maps [B, H, W, C] of any dtype."""
+  return tf.raw_ops.ResizeNearestNeighbor(
+      images=images, size=tf.cast(size, tf.int32), align_corners=True,
+      half_pixel_centers=False)
+
+
 def channel_argmax(x):
   """Index of the largest channel, int32 (first one on ties, as tf.argmax).
 
@@ -266,13 +274,29 @@ class LayerFactory:
     self.layers = layers if layers is not None else {}
     self._counter = {}
 
-  def with_batch_norm(self, bn_epsilon, bn_decay):
-    """A factory sharing this one's layers, with other BatchNorm settings."""
+  def with_batch_norm(self, bn_epsilon, bn_decay, raw_end_points=()):
+    """A factory sharing this one's layers, with other BatchNorm settings.
+
+    Args:
+      bn_epsilon: BatchNorm epsilon.
+      bn_decay: BatchNorm moving-average decay.
+      raw_end_points: Scopes whose raw (pre-activation) outputs the model
+        reads elsewhere (decoder taps), so no activation may be fused in.
+    """
     # A shallow copy shares the layer table and the weightless-layer names.
     other = copy.copy(self)
     other.bn_epsilon = bn_epsilon
     other.bn_decay = bn_decay
+    other.raw_end_points = frozenset(raw_end_points)
     return other
+
+  def can_fuse_activation(self, scope):
+    """Whether the conv `scope` may run the following activation itself.
+
+    Only the folded inference graph fuses (one oneDNN kernel for conv, bias
+    and ReLU), and only where nothing reads the conv's raw output.
+    """
+    return self.fold_batch_norm and scope not in self.raw_end_points
 
   def _get(self, scope, make):
     name = keras_name(scope)

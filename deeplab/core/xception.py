@@ -73,8 +73,8 @@ def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
     # A folded model runs the next conv's pre-ReLU inside this pointwise
     # conv (one fused kernel), unless the raw output is read elsewhere.
     pointwise = conv_scope + '_pointwise'
-    relu_fused = (f.fold_batch_norm and not activation_in_separable and i < 2
-                  and pointwise not in f.raw_end_points)
+    relu_fused = (not activation_in_separable and i < 2 and
+                  f.can_fuse_activation(pointwise))
     residual = f.conv(residual, depth_list[i], 1, pointwise,
                       activation='relu' if relu_fused else activation)
     if not relu_fused:

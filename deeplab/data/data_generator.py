@@ -128,6 +128,19 @@ class Dataset:
           self.split_name, self.descriptor.name,
           ', '.join(sorted(self.descriptor.splits_to_sizes))))
 
+  @classmethod
+  def from_config(cls, config, split_name, crop_size, batch_size,
+                  model_variant, **kwargs):
+    """The pipeline of a job config (train, eval, vis): its `dataset`,
+    `dataset_dir` and resize fields, with the job's split, crop and batch."""
+    return cls(dataset_name=config.dataset, split_name=split_name,
+               dataset_dir=config.dataset_dir, batch_size=batch_size,
+               crop_size=crop_size, min_resize_value=config.min_resize_value,
+               max_resize_value=config.max_resize_value,
+               resize_factor=config.resize_factor,
+               keep_aspect_ratio=config.keep_aspect_ratio,
+               model_variant=model_variant, **kwargs)
+
   @property
   def num_classes(self):
     return self.descriptor.num_classes if self.descriptor else None

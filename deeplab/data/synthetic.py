@@ -7,6 +7,7 @@ every object, as VOC annotates boundaries. Split lists go to
 ImageSets/Segmentation. Tests and the quickstart use it; nothing is
 downloaded.
 """
+import json
 import os
 
 import numpy as np
@@ -18,6 +19,42 @@ from deeplab import colormaps
 _COLORS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (240, 210, 40),
            (200, 60, 220), (40, 210, 220), (250, 140, 30), (120, 120, 120)]
 _SHAPES = ['disk', 'box', 'diamond', 'ring', 'disk', 'box', 'diamond', 'ring']
+
+
+DATASET_NAME = 'synthetic_shapes'
+
+
+def class_names(num_object_classes=4):
+  """'background', then each object class by its colour and shape."""
+  colour_names = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan',
+                  'orange', 'grey']
+  return ['background'] + ['%s %s' % (colour_names[i % 8], _SHAPES[i % 8])
+                           for i in range(num_object_classes)]
+
+
+def colormap(num_object_classes=4):
+  """Black background, then each class in the colour it is drawn with."""
+  return [[0, 0, 0]] + [list(_COLORS[i % len(_COLORS)])
+                        for i in range(num_object_classes)]
+
+
+def write_description(records_dir, splits_to_sizes, num_object_classes=4):
+  """Writes `<records_dir>/dataset.json` describing the converted records
+  (`--dataset=synthetic_shapes --dataset_dir=<records_dir>`): its splits,
+  classes, class names and colour map, which eval and vis use.
+
+  Returns:
+    The dataset name.
+  """
+  doc = {'name': DATASET_NAME, 'splits_to_sizes': dict(splits_to_sizes),
+         'num_classes': num_object_classes + 1, 'ignore_label': 255,
+         'class_names': class_names(num_object_classes),
+         'colormap': colormap(num_object_classes)}
+  path = os.path.join(records_dir, 'dataset.json')
+  with open(path + '.tmp', 'w') as f:
+    json.dump(doc, f, indent=1)
+  os.replace(path + '.tmp', path)
+  return DATASET_NAME
 
 
 def _shape_mask(kind, h, w, cy, cx, r):

@@ -57,6 +57,11 @@ class EvalConfig:
     if not self.eval_scales or min(self.eval_scales) <= 0:
       raise ValueError('--eval_scales must be positive, got %r.'
                        % (self.eval_scales,))
+    try:
+      self.trimap_widths = tuple(int(w) for w in self.trimap_widths)
+    except ValueError:
+      raise ValueError('--trimap_widths must be integers, got %r.'
+                       % (self.trimap_widths,)) from None
     if any(w < 0 for w in self.trimap_widths):
       raise ValueError('--trimap_widths must be non-negative.')
     return self
@@ -80,40 +85,33 @@ def _global_step(prefix):
   return 0
 
 
-def make_dataset(config, options):
-  return data_generator.Dataset(
-      dataset_name=config.dataset, split_name=config.eval_split,
-      dataset_dir=config.dataset_dir, batch_size=config.eval_batch_size,
-      crop_size=config.eval_crop_size,
-      min_resize_value=config.min_resize_value,
-      max_resize_value=config.max_resize_value,
-      resize_factor=config.resize_factor,
-      keep_aspect_ratio=config.keep_aspect_ratio,
-      model_variant=options.model_variant, is_training=False,
-      should_shuffle=False, should_repeat=False)
+def make_dataset(config, model_variant):
+  return data_generator.Dataset.from_config(
+      config, config.eval_split, config.eval_crop_size,
+      config.eval_batch_size, model_variant, should_shuffle=False,
+      should_repeat=False)
 
 
 def evaluate_checkpoint(config, options, checkpoint, model=None,
-                        progress=True):
+                        progress=True, dataset=None):
   """Evaluates one checkpoint on the split.
 
   Args:
     config: `EvalConfig`.
     options: `ModelOptions` (classes and crop are set from the data/config).
     checkpoint: Checkpoint prefix or directory.
-    model: An inference model to reuse (built when None).
+    model: An unfolded inference model to reuse (built when None).
     progress: Log a progress line.
+    dataset: The split's `Dataset` (made from the config when None).
 
   Returns:
     dict of metrics (see `metrics.summarize`), plus 'trimap' (width ->
     metrics) when asked, 'confusion_matrix', 'checkpoint', 'global_step',
     'num_images', 'seconds'.
   """
-  dataset = make_dataset(config, options)
-  num_classes = dataset.num_classes or options.num_classes
-  options = options.replace(
-      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-      crop_size=config.eval_crop_size)
+  dataset = dataset or make_dataset(config, options.model_variant)
+  options = options.for_data(dataset.num_classes, config.eval_crop_size)
+  num_classes = options.num_classes
   prefix = checkpoints.resolve_checkpoint(checkpoint)
   if model is None:
     model = model_lib.build_inference_model(
@@ -235,30 +233,18 @@ def run(config, options):
   eval_logdir = config.eval_logdir or os.path.join(config.checkpoint_dir,
                                                    'eval')
   writer = tf.summary.create_file_writer(eval_logdir)
+  dataset = make_dataset(config, options.model_variant)
+  eval_options = options.for_data(dataset.num_classes, config.eval_crop_size)
+  model = model_lib.build_inference_model(
+      eval_options, config.eval_scales, config.add_flipped_images)
   results = []
-  model = None
-  if (os.path.isdir(config.checkpoint_dir) and
-      config.max_number_of_evaluations != 1):
-    # Polls like the original: waits for each new checkpoint in the folder.
-    paths = tf.train.checkpoints_iterator(
-        config.checkpoint_dir, min_interval_secs=config.eval_interval_secs)
-  else:
-    paths = [checkpoints.resolve_checkpoint(config.checkpoint_dir)]
-  for path in paths:
-    if model is None:
-      num_classes = make_dataset(config, options).num_classes or (
-          options.num_classes)
-      eval_options = options.replace(
-          outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-          crop_size=config.eval_crop_size)
-      model = model_lib.build_inference_model(
-          eval_options, config.eval_scales, config.add_flipped_images)
-    result = evaluate_checkpoint(config, options, path, model=model)
+  for path in checkpoints.iterate_checkpoints(
+      config.checkpoint_dir, config.max_number_of_evaluations,
+      config.eval_interval_secs):
+    result = evaluate_checkpoint(config, options, path, model=model,
+                                 dataset=dataset)
     write_results(result, eval_logdir, writer)
     logging.info('%s', format_result(result))
     print(format_result(result), flush=True)
     results.append(result)
-    if config.max_number_of_evaluations and len(results) >= (
-        config.max_number_of_evaluations):
-      break
   return results

@@ -91,8 +91,7 @@ def softmax_cross_entropy(logits, labels, num_classes, ignore_label,
   if upsample_logits:
     logits = layers.resize_bilinear(logits, tf.shape(labels)[1:3])
   else:
-    labels = tf.compat.v1.image.resize_nearest_neighbor(
-        labels, tf.shape(logits)[1:3], align_corners=True)
+    labels = layers.resize_nearest(labels, tf.shape(logits)[1:3])
   labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
   logits = tf.reshape(logits, [-1, num_classes])
   weights = label_weight_mask(labels, ignore_label, num_classes, label_weights)

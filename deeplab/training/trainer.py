@@ -302,168 +302,204 @@ def _train(config, options, max_steps_this_run):
     raise ValueError('--train_batch_size=%d is not divisible by the %d '
                      'replicas.' % (config.train_batch_size, replicas))
   chief = distribute.is_chief(strategy)
-  dataset = data_generator.Dataset(
-      dataset_name=config.dataset, split_name=config.train_split,
-      dataset_dir=config.dataset_dir, batch_size=config.train_batch_size,
-      crop_size=config.train_crop_size,
-      min_resize_value=config.min_resize_value,
-      max_resize_value=config.max_resize_value,
-      resize_factor=config.resize_factor,
-      keep_aspect_ratio=config.keep_aspect_ratio,
+  dataset = data_generator.Dataset.from_config(
+      config, config.train_split, config.train_crop_size,
+      config.train_batch_size, options.model_variant,
       min_scale_factor=config.min_scale_factor,
       max_scale_factor=config.max_scale_factor,
       scale_factor_step_size=config.scale_factor_step_size,
-      model_variant=options.model_variant, num_readers=config.num_readers,
-      is_training=True, should_shuffle=True, should_repeat=True,
-      seed=config.seed)
-  num_classes = dataset.num_classes
-  if num_classes is None:
-    num_classes = options.num_classes
-  options = options.replace(
-      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-      crop_size=config.train_crop_size)
-  options.validate()
-  label_weights = options.label_weights
-  if label_weights is not None and len(label_weights) == 1:
-    label_weights = label_weights[0]
-
+      num_readers=config.num_readers, is_training=True, should_shuffle=True,
+      should_repeat=True, seed=config.seed)
+  options = options.for_data(dataset.num_classes, config.train_crop_size)
   os.makedirs(config.train_logdir, exist_ok=True)
   with strategy.scope():
-    model = model_lib.build_model(
-        options, image_pyramid=config.image_pyramid,
-        fine_tune_batch_norm=config.fine_tune_batch_norm,
-        per_scale_outputs=True, sync_batch_norm=config.sync_batch_norm,
-        dropout_keep_prob=config.dropout_keep_prob)
-    if config.train_batch_norm_decay is not None:
-      # Short runs from scratch need moving statistics that keep up with
-      # the weights (the original's 0.997/0.9997 suit fine-tuning).
-      for layer in model.layers:
-        if isinstance(layer, layers.BatchNorm):
-          layer.momentum = config.train_batch_norm_decay
-    schedule = lr_lib.DeepLabLearningRate(
-        config.learning_policy, config.base_learning_rate,
-        config.learning_rate_decay_step, config.learning_rate_decay_factor,
-        config.training_number_of_steps, config.learning_power,
-        config.slow_start_step, config.slow_start_learning_rate,
-        config.slow_start_burnin_type, config.decay_steps,
-        config.end_learning_rate)
-    optimizer = optimizers.make_optimizer(
-        config.optimizer, schedule, config.momentum,
-        config.adam_learning_rate, config.adam_epsilon)
-    if config.precision == 'mixed_float16':
-      optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
-                              name='global_step')
-    variables = model.trainable_variables
-    optimizer.build(variables)
-
+    model, schedule, optimizer, global_step = build_training_objects(
+        config, options)
   checkpoint = checkpoints.training_checkpoint(
       model, optimizer=optimizer, global_step=global_step)
   saver = _Saver(checkpoint, config.train_logdir, chief,
                  config.max_checkpoints_to_keep)
+  latest = restore_or_initialize(checkpoint, model, config, global_step)
+  if chief:
+    write_run_files(config, options)
+  label_weights = options.label_weights
+  if label_weights is not None and len(label_weights) == 1:
+    label_weights = label_weights[0]
+  train_step = make_train_step(model, optimizer, strategy, global_step,
+                               config, options.num_classes,
+                               dataset.ignore_label, label_weights)
+  # A seeded stream is a pure function of the element index, so a resumed
+  # job skips what was consumed and continues with the very same batches.
+  skip = int(global_step.numpy()) * config.train_batch_size if (
+      config.seed is not None) else 0
+  batches = iter(strategy.distribute_datasets_from_function(
+      functools.partial(dataset.make_dataset, skip=skip)))
+  logging.info('Training %s on %s/%s: %d replicas, global batch %d, steps '
+               '%d -> %d.', options.model_variant, config.dataset,
+               config.train_split, replicas, config.train_batch_size,
+               int(global_step.numpy()), config.training_number_of_steps)
+  loop = _Loop(config, options, strategy, model, schedule, global_step,
+               saver, latest, chief)
+  while loop.step < config.training_number_of_steps:
+    if max_steps_this_run is not None and (
+        loop.step - loop.start_step >= max_steps_this_run):
+      break
+    batch = _next_batch(batches, dataset, config)
+    loop.after_step(batch, {k: float(v) for k, v in train_step(batch).items()})
+  return loop.finish(model, optimizer)
+
+
+def build_training_objects(config, options):
+  """The model, learning-rate schedule, optimizer and global step of a run
+  (to be called in the strategy's scope)."""
+  model = model_lib.build_model(
+      options, image_pyramid=config.image_pyramid,
+      fine_tune_batch_norm=config.fine_tune_batch_norm,
+      per_scale_outputs=True, sync_batch_norm=config.sync_batch_norm,
+      dropout_keep_prob=config.dropout_keep_prob)
+  if config.train_batch_norm_decay is not None:
+    # Short runs from scratch need moving statistics that keep up with the
+    # weights (the original's 0.997/0.9997 suit fine-tuning).
+    for layer in model.layers:
+      if isinstance(layer, layers.BatchNorm):
+        layer.momentum = config.train_batch_norm_decay
+  schedule = lr_lib.DeepLabLearningRate(
+      config.learning_policy, config.base_learning_rate,
+      config.learning_rate_decay_step, config.learning_rate_decay_factor,
+      config.training_number_of_steps, config.learning_power,
+      config.slow_start_step, config.slow_start_learning_rate,
+      config.slow_start_burnin_type, config.decay_steps,
+      config.end_learning_rate)
+  optimizer = optimizers.make_optimizer(
+      config.optimizer, schedule, config.momentum, config.adam_learning_rate,
+      config.adam_epsilon)
+  if config.precision == 'mixed_float16':
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                            name='global_step')
+  optimizer.build(model.trainable_variables)
+  return model, schedule, optimizer, global_step
+
+
+def restore_or_initialize(checkpoint, model, config, global_step):
+  """Resumes from the logdir's latest checkpoint, else initialises from
+  `tf_initial_checkpoint` (or leaves a fresh model). Returns the checkpoint
+  resumed from, or None."""
   latest = tf.train.latest_checkpoint(config.train_logdir)
   if latest:
     checkpoint.restore(latest).assert_existing_objects_matched()
-    logging.info('Resumed from %s at step %d.', latest, int(global_step.numpy()))
+    logging.info('Resumed from %s at step %d.', latest,
+                 int(global_step.numpy()))
   elif config.tf_initial_checkpoint:
     initialize_from_checkpoint(model, config)
   else:
     logging.info('Not initialising from a checkpoint (no '
                  '--tf_initial_checkpoint): training from scratch.')
-  if chief:
-    _write_json(os.path.join(config.train_logdir, checkpoints.OPTIONS_FILE),
-                options.to_dict())
-    _write_json(os.path.join(config.train_logdir, CONFIG_FILE),
-                config.to_dict())
+  return latest
 
-  train_step = make_train_step(model, optimizer, strategy, global_step,
-                                config, num_classes, dataset.ignore_label,
-                                label_weights)
 
-  # A seeded stream is a pure function of the element index, so a resumed
-  # job skips what was consumed and continues with the very same batches.
-  skip = int(global_step.numpy()) * config.train_batch_size if (
-      config.seed is not None) else 0
-  distributed = strategy.distribute_datasets_from_function(
-      functools.partial(dataset.make_dataset, skip=skip))
-  iterator = iter(distributed)
-  writer = (tf.summary.create_file_writer(config.train_logdir) if chief
-            else tf.summary.create_noop_writer())
-  step = int(global_step.numpy())
-  start_step = step
-  last_save = last_summary = start = time.time()
-  last_log_step, last_log_time = step, start
-  history, result, saved = [], {}, latest
-  logging.info('Training %s on %s/%s: %d replicas, global batch %d, steps '
-               '%d -> %d.', options.model_variant, config.dataset,
-               config.train_split, replicas, config.train_batch_size, step,
-               config.training_number_of_steps)
-  while step < config.training_number_of_steps:
-    if max_steps_this_run is not None and step - start_step >= (
-        max_steps_this_run):
-      break
-    try:
-      batch = next(iterator)
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-      where = data_generator.diagnose_records(dataset.files())
-      raise data_generator.DataError('Cannot read split %r of %s: %s' % (
-          config.train_split, config.dataset_dir,
-          where or str(e).splitlines()[0])) from e
-    result = {k: float(v) for k, v in train_step(batch).items()}
-    step = int(global_step.numpy())
-    history.append((step, result['total_loss']))
+def write_run_files(config, options):
+  """model_options.json (read by eval, vis, export) and train_config.json."""
+  _write_json(os.path.join(config.train_logdir, checkpoints.OPTIONS_FILE),
+              options.to_dict())
+  _write_json(os.path.join(config.train_logdir, CONFIG_FILE),
+              config.to_dict())
+
+
+def _next_batch(batches, dataset, config):
+  """The next batch, or a `DataError` naming the shard that cannot be read."""
+  try:
+    return next(batches)
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+    where = data_generator.diagnose_records(dataset.files())
+    raise data_generator.DataError('Cannot read split %r of %s: %s' % (
+        config.train_split, config.dataset_dir,
+        where or str(e).splitlines()[0])) from e
+
+
+class _Loop:
+  """What happens after each step: checks, progress, summaries, saves."""
+
+  def __init__(self, config, options, strategy, model, schedule, global_step,
+               saver, latest, chief):
+    self.config, self.options, self.strategy = config, options, strategy
+    self.model, self.schedule, self.global_step = model, schedule, global_step
+    self.saver, self.saved, self.chief = saver, latest, chief
+    self.step = self.start_step = int(global_step.numpy())
+    self.writer = (tf.summary.create_file_writer(config.train_logdir)
+                   if chief else tf.summary.create_noop_writer())
+    self.start = self.last_save = self.last_summary = time.time()
+    self.last_log_step, self.last_log_time = self.step, self.start
+    self.history, self.result = [], {}
+
+  def after_step(self, batch, result):
+    config = self.config
+    self.result = result
+    self.step = step = int(self.global_step.numpy())
+    self.history.append((step, result['total_loss']))
     if not np.isfinite(result['total_loss']):
       raise FloatingPointError(
           'Loss is %r at step %d (losses: %s). Lower --base_learning_rate, '
           'check --label_weights and the labels; the last checkpoint is %s.'
-          % (result['total_loss'], step, result, saved))
+          % (result['total_loss'], step, result, self.saved))
     now = time.time()
-    rate = float(schedule(step - 1)) if config.optimizer == 'momentum' else (
-        config.adam_learning_rate)
+    rate = (float(self.schedule(step - 1)) if config.optimizer == 'momentum'
+            else config.adam_learning_rate)
     if step % config.log_steps == 0 or step == config.training_number_of_steps:
-      speed = ((step - last_log_step) * config.train_batch_size /
-               max(now - last_log_time, 1e-9))
-      eta = (config.training_number_of_steps - step) * (
-          (now - start) / max(step - start_step, 1))
-      logging.info('step %d/%d: loss %.4f (regularization %.4f), lr %.6g, '
-                   '%.2f images/s, ETA %s', step,
-                   config.training_number_of_steps, result['total_loss'],
-                   result['regularization_loss'], rate, speed,
-                   _format_eta(eta))
-      last_log_step, last_log_time = step, now
-    if chief and (now - last_summary >= config.save_summaries_secs or
-                  step == start_step + 1):
-      with writer.as_default(step=step):
-        for key, value in result.items():
-          tf.summary.scalar('losses/' + key, value)
-        tf.summary.scalar('learning_rate', rate)
-        if config.save_summaries_images:
-          images = _local(strategy, batch['image'])[:3].numpy()
-          labels = _local(strategy, batch['label'])[:3].numpy()
-          image, label, prediction = _summary_images(
-              model, images, labels, num_classes,
-              colormaps.default_for(config.dataset))
-          tf.summary.image('samples/image', image)
-          tf.summary.image('samples/label', label)
-          tf.summary.image('samples/semantic', prediction)
-      writer.flush()
-      last_summary = now
+      self._log_progress(now, rate)
+    if self.chief and (now - self.last_summary >= config.save_summaries_secs
+                       or step == self.start_step + 1):
+      self._write_summaries(batch, rate)
+      self.last_summary = now
     if config.save_interval_steps:
       due = step % config.save_interval_steps == 0
     else:
-      due = now - last_save >= config.save_interval_secs
-    if _agree(strategy, due) and step < config.training_number_of_steps:
-      saved = saver.save(step)
-      last_save = time.time()
-      logging.info('Saved %s.', saved)
-  if step > start_step or saved is None:
-    saved = saver.save(step)
-    logging.info('Saved %s.', saved)
-  writer.flush()
-  return {'global_step': step, 'loss': result.get('total_loss'),
-          'losses': history, 'checkpoint': saved, 'model': model,
-          'optimizer': optimizer,
-          'options': options}
+      due = now - self.last_save >= config.save_interval_secs
+    if _agree(self.strategy, due) and step < config.training_number_of_steps:
+      self._save()
+
+  def _log_progress(self, now, rate):
+    config, step = self.config, self.step
+    speed = ((step - self.last_log_step) * config.train_batch_size /
+             max(now - self.last_log_time, 1e-9))
+    eta = (config.training_number_of_steps - step) * (
+        (now - self.start) / max(step - self.start_step, 1))
+    logging.info('step %d/%d: loss %.4f (regularization %.4f), lr %.6g, '
+                 '%.2f images/s, ETA %s', step,
+                 config.training_number_of_steps, self.result['total_loss'],
+                 self.result['regularization_loss'], rate, speed,
+                 _format_eta(eta))
+    self.last_log_step, self.last_log_time = step, now
+
+  def _write_summaries(self, batch, rate):
+    with self.writer.as_default(step=self.step):
+      for key, value in self.result.items():
+        tf.summary.scalar('losses/' + key, value)
+      tf.summary.scalar('learning_rate', rate)
+      if self.config.save_summaries_images:
+        images = _local(self.strategy, batch['image'])[:3].numpy()
+        labels = _local(self.strategy, batch['label'])[:3].numpy()
+        image, label, prediction = _summary_images(
+            self.model, images, labels, self.options.num_classes,
+            colormaps.default_for(self.config.dataset,
+                                  self.config.dataset_dir))
+        tf.summary.image('samples/image', image)
+        tf.summary.image('samples/label', label)
+        tf.summary.image('samples/semantic', prediction)
+    self.writer.flush()
+
+  def _save(self):
+    self.saved = self.saver.save(self.step)
+    self.last_save = time.time()
+    logging.info('Saved %s.', self.saved)
+
+  def finish(self, model, optimizer):
+    if self.step > self.start_step or self.saved is None:
+      self._save()
+    self.writer.flush()
+    return {'global_step': self.step, 'loss': self.result.get('total_loss'),
+            'losses': self.history, 'checkpoint': self.saved, 'model': model,
+            'optimizer': optimizer, 'options': self.options}
 
 
 def _agree(strategy, flag):

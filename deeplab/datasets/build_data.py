@@ -348,11 +348,38 @@ def print_summary(summaries: Iterable[SplitSummary], class_names=None,
 
 
 def run_and_report(convert_fn, *args, **kwargs):
-  """Runs a script's conversion; bad input becomes a usage error naming it."""
-  from absl import app  # pylint: disable=g-import-not-at-top
+  """Runs a script's conversion; bad input ends it with one line naming it."""
   try:
     summaries = convert_fn(*args, **kwargs)
-  except (BadItemError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
+  except (BadItemError, FileNotFoundError, ValueError) as e:
+    _fail(str(e))
   print_summary(summaries)
   return summaries
+
+
+def _fail(message):
+  prog = os.path.basename(sys.argv[0])
+  sys.stderr.write('%s: error: %s\nRun "%s --help" for its flags.\n'
+                   % (prog, message, prog))
+  sys.exit(1)
+
+
+def run_script(define_flags, main):
+  """Runs a converter script: its flags defined and listed by `--help`."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  define_flags()
+  fv = flags.FLAGS
+  # absl's --help lists the key flags of the main module; the converters'
+  # flags live in their library modules, so they are declared key flags of
+  # whatever file was run (a datasets/ wrapper or a console script).
+  for flag in fv.get_flags_for_module(define_flags.__module__):
+    fv.register_key_flag_for_module(sys.argv[0], flag)
+
+  def checked_main(argv):
+    try:
+      return main(argv)
+    except app.UsageError as e:
+      _fail(str(e))
+
+  app.run(checked_main)

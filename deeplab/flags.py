@@ -1,0 +1,489 @@
+"""Every command-line flag, in one place.
+
+Each script's flags are defined from its config dataclass (`TrainConfig`,
+`EvalConfig`, `VisConfig`, `ExportConfig`, `PredictConfig`): the tables below
+give each flag's kind and help, the dataclass gives its default, and
+`config_from_flags` builds the config back from the parsed flags. The model
+flags (the original's `common.py` flags) configure `common.ModelOptions`;
+`model_options` merges them with the options saved beside a checkpoint by
+one rule: flags the user set win, saved options fill the rest, defaults fill
+what neither gives.
+
+Names, kinds and defaults are the original's (tensorflow/models,
+research/deeplab); flags marked "beyond the original" are this project's.
+"""
+import dataclasses
+from typing import Any, Dict, Optional, Tuple
+
+from absl import flags
+from absl import logging
+
+from deeplab import colormaps
+from deeplab import common
+from deeplab.core import folding
+from deeplab.training import distribute
+from deeplab.training import learning_rate
+from deeplab.training import optimizers
+from deeplab.training import trainer
+
+# A flag spec: (absl kind, help) or (absl kind, help, extra DEFINE kwargs).
+# Extra may hold 'default' to override the config's default for the flag.
+Spec = Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagGroup:
+  """Flags shown together in `--help`, with defaults from `config`."""
+  title: str
+  specs: Dict[str, Spec]
+  config: Any = None  # A dataclass whose field defaults are the flags'.
+
+
+# The original's common.py model flags (defaults: `common.ModelOptions`).
+MODEL_FLAGS = {
+    'model_variant': ('enum', 'DeepLab model variant.',
+                      dict(enum_values=list(common.MODEL_VARIANTS))),
+    'output_stride': ('integer', 'The ratio of input to output spatial '
+                      'resolution.', dict(default=16)),
+    'atrous_rates': ('multi_integer', 'Atrous rates for atrous spatial '
+                     'pyramid pooling (repeat: --atrous_rates=6 '
+                     '--atrous_rates=12 --atrous_rates=18).'),
+    'decoder_output_stride': ('list', 'Comma-separated list of strings with '
+                              'the number specifying output stride of '
+                              'low-level features at each network level. The '
+                              'decoder is not used when None.'),
+    'multi_grid': ('multi_integer', 'Employ a hierarchy of atrous rates for '
+                   'ResNet.'),
+    'image_pyramid': ('multi_float', 'Input scales for multi-scale feature '
+                      'extraction (training).', dict(default=None)),
+    'add_image_level_feature': ('boolean', 'Add image level feature.'),
+    'image_pooling_crop_size': ('list', 'Image pooling crop size [height, '
+                                'width] used in the ASPP module. When None, '
+                                'crop_size is used.'),
+    'image_pooling_stride': ('list', 'Image pooling stride [height, width] '
+                             'used in the ASPP image pooling.'),
+    'aspp_with_batch_norm': ('boolean', 'Use batch norm parameters for ASPP '
+                             'or not.'),
+    'aspp_with_separable_conv': ('boolean', 'Use separable convolution for '
+                                 'ASPP or not.'),
+    'aspp_with_concat_projection': ('boolean', 'ASPP with concat '
+                                    'projection.'),
+    'aspp_convs_filters': ('integer', 'ASPP convolution filters.'),
+    'decoder_use_separable_conv': ('boolean', 'Employ separable convolution '
+                                   'for decoder or not.'),
+    'decoder_use_sum_merge': ('boolean', 'Decoder uses simple sum merge.'),
+    'decoder_filters': ('integer', 'Decoder filters.'),
+    'depth_multiplier': ('float', 'Multiplier for the depth (number of '
+                         'channels) for all convolution ops used in '
+                         'MobileNet.'),
+    'divisible_by': ('integer', 'An integer that ensures the layer # '
+                     'channels are divisible by this value. Used in '
+                     'MobileNet.'),
+    'logits_kernel_size': ('integer', 'The kernel size for the convolutional '
+                           'kernel that generates logits.'),
+    'merge_method': ('enum', 'Scheme to merge multi scale features.',
+                     dict(enum_values=['max', 'avg'])),
+    'prediction_with_upsampled_logits': ('boolean', 'Upsample logits before '
+                                         'argmax (True) or argmax then '
+                                         'nearest upsampling (False).'),
+    'label_weights': ('multi_float', 'A list of label weights, each element '
+                      'represents the weight for the label of its index.'),
+    'batch_norm_decay': ('float', 'Batchnorm decay.'),
+    'dense_prediction_cell_json': ('string', 'A JSON file that specifies the '
+                                   'dense prediction cell (not supported).',
+                                   dict(default='')),
+    'use_bounded_activation': ('boolean', 'Whether or not to use bounded '
+                               'activations (not supported).'),
+    'aspp_with_squeeze_and_excitation': ('boolean', 'ASPP with squeeze and '
+                                         'excitation (not supported).'),
+    'decoder_output_is_logits': ('boolean', 'Use decoder output as logits or '
+                                 'not (not supported).'),
+    'image_se_uses_qsigmoid': ('boolean', 'Use q-sigmoid (not supported).'),
+}
+
+# The original's resize flags (common.py), read by the input pipeline and the
+# export; every config that takes images has these fields.
+RESIZE_FLAGS = {
+    'min_resize_value': ('integer', 'Desired size of the smaller image '
+                         'side.', dict(default=None)),
+    'max_resize_value': ('integer', 'Maximum allowed size of the larger '
+                         'image side.', dict(default=None)),
+    'resize_factor': ('integer', 'Resized dimensions are multiple of factor '
+                      'plus one.', dict(default=None)),
+    'keep_aspect_ratio': ('boolean', 'Keep aspect ratio after resizing or '
+                          'not.', dict(default=True)),
+}
+
+# Beyond the original: how eval, vis, export and predict run the network.
+INFERENCE_FLAGS = {
+    'fold_batch_norm': ('boolean', 'Run inference with BatchNorm folded into '
+                        'the convolutions (same outputs up to float '
+                        'rounding, about 10-20% faster on CPU).'),
+    'dilated_depthwise': ('enum', 'With --fold_batch_norm: how dilated '
+                          'depthwise convs run. auto: a native dilated '
+                          'kernel for rates up to 6 where the CPU kernel '
+                          'supports it, else space_to_batch; space_to_batch '
+                          'runs on any TensorFlow build.',
+                          dict(enum_values=list(folding.DILATED_DEPTHWISE_CHOICES))),
+}
+
+_DATASET_HELP = ('Name of the segmentation dataset, a dataset.json path, or '
+                 'tfds:<name>.')
+
+TRAIN_FLAGS = {
+    'train_logdir': ('string', 'Where the checkpoint and logs are stored.'),
+    'dataset': ('string', _DATASET_HELP),
+    'train_split': ('string', 'Which split of the dataset to be used for '
+                    'training.'),
+    'dataset_dir': ('string', 'Where the dataset reside.'),
+    'train_batch_size': ('integer', 'The number of images in each (global) '
+                         'batch during training.'),
+    'train_crop_size': ('list', 'Image crop size [height, width] during '
+                        'training.'),
+    'training_number_of_steps': ('integer', 'The number of steps used for '
+                                 'training.'),
+    'num_clones': ('integer', 'Number of clones (replicas) on this machine.'),
+    'log_steps': ('integer', 'Display logging information at every '
+                  'log_steps.'),
+    'save_interval_secs': ('integer', 'How often, in seconds, we save the '
+                           'model to disk.'),
+    'save_summaries_secs': ('integer', 'How often, in seconds, we compute '
+                            'the summaries.'),
+    'save_summaries_images': ('boolean', 'Save sample inputs, labels, and '
+                              'semantic predictions as images to summary.'),
+    'optimizer': ('enum', 'Which optimizer to use.',
+                  dict(enum_values=list(optimizers.OPTIMIZERS))),
+    'learning_policy': ('enum', 'Learning rate policy for training.',
+                        dict(enum_values=list(learning_rate.POLICIES))),
+    'base_learning_rate': ('float', 'The base learning rate for model '
+                           'training (0.007 for PASCAL train_aug).'),
+    'decay_steps': ('float', 'Decay steps for the poly schedule (0: '
+                    'training steps minus slow start).'),
+    'end_learning_rate': ('float', 'End learning rate of the poly schedule.'),
+    'learning_rate_decay_factor': ('float', 'The rate to decay the base '
+                                   'learning rate (step policy).'),
+    'learning_rate_decay_step': ('integer', 'Decay the base learning rate at '
+                                 'a fixed step (step policy).'),
+    'learning_power': ('float', 'The power value used in the poly learning '
+                       'policy.'),
+    'momentum': ('float', 'The momentum value to use.'),
+    'adam_learning_rate': ('float', 'Learning rate for the adam optimizer.'),
+    'adam_epsilon': ('float', 'Adam optimizer epsilon.'),
+    'weight_decay': ('float', 'The value of the weight decay for training '
+                     '(4e-5 for Xception/MobileNet, 1e-4 for ResNet).'),
+    'last_layer_gradient_multiplier': ('float', 'The gradient multiplier '
+                                       'for last layers.'),
+    'upsample_logits': ('boolean', 'Upsample logits during training.'),
+    'tf_initial_checkpoint': ('string', 'The initial checkpoint (original '
+                              'TF1, ImageNet backbone, or ours).'),
+    'initialize_last_layer': ('boolean', 'Initialize the last layer.'),
+    'last_layers_contain_logits_only': ('boolean', 'Only consider logits as '
+                                        'last layers or not.'),
+    'slow_start_step': ('integer', 'Training model with small learning rate '
+                        'for few steps.'),
+    'slow_start_learning_rate': ('float', 'Learning rate employed during '
+                                 'slow start.'),
+    'fine_tune_batch_norm': ('boolean', 'Fine tune the batch norm parameters '
+                             '(statistics) or not.'),
+    'min_scale_factor': ('float', 'Minimum scale factor for data '
+                         'augmentation.'),
+    'max_scale_factor': ('float', 'Maximum scale factor for data '
+                         'augmentation.'),
+    'scale_factor_step_size': ('float', 'Scale factor step size for data '
+                               'augmentation.'),
+    'hard_example_mining_step': ('integer', 'The training step in which hard '
+                                 'example mining reaches '
+                                 'top_k_percent_pixels.'),
+    'top_k_percent_pixels': ('float', 'The top k percent pixels (in terms of '
+                             'the loss values) used to compute loss.'),
+}
+
+TRAIN_EXTRA_FLAGS = {
+    'slow_start_burnin_type': ('enum', 'none, or linear from the slow start '
+                               'rate to the base rate.',
+                               dict(enum_values=['none', 'linear'])),
+    'save_interval_steps': ('integer', 'Save every this many steps (0: use '
+                            'save_interval_secs).'),
+    'max_checkpoints_to_keep': ('integer', 'Checkpoints kept in the logdir.'),
+    'distribution_strategy': ('enum', 'auto: multi_worker when TF_CONFIG '
+                              'names several workers, mirrored when '
+                              'num_clones > 1, else default.',
+                              dict(enum_values=list(distribute.STRATEGIES))),
+    'tpu': ('string', 'TPU name or address (distribution_strategy=tpu).'),
+    'sync_batch_norm': ('boolean', 'Batch statistics over all replicas '
+                        '(with fine_tune_batch_norm).'),
+    'dropout_keep_prob': ('float', 'Keep probability of the dropout after '
+                          'the ASPP projection (the original: 0.9).'),
+    'train_batch_norm_decay': ('float', 'Override every BatchNorm\'s '
+                               'moving-average decay for this run (e.g. 0.9 '
+                               'for short runs from scratch).'),
+    'precision': ('enum', 'float32, mixed_float16 or mixed_bfloat16.',
+                  dict(enum_values=list(trainer.PRECISIONS))),
+    'seed': ('integer', 'Seed of initialisation, shuffling and augmentation.'),
+    'deterministic': ('boolean', 'Reproducible runs: seeds (0 unless given) '
+                      'and deterministic ops.'),
+    'num_readers': ('integer', 'Parallel TFRecord readers.'),
+}
+
+EVAL_FLAGS = {
+    'checkpoint_dir': ('string', 'Directory of model checkpoints (polled), '
+                       'or one checkpoint prefix.'),
+    'eval_logdir': ('string', 'Where to write the metrics and event logs '
+                    '(default: <checkpoint_dir>/eval).'),
+    'dataset': ('string', _DATASET_HELP),
+    'eval_split': ('string', 'Which split of the dataset is used for '
+                   'evaluation.'),
+    'dataset_dir': ('string', 'Where the dataset reside.'),
+    'eval_batch_size': ('integer', 'The number of images in each batch '
+                        'during evaluation.'),
+    'eval_crop_size': ('list', 'Image crop size [height, width] for '
+                       'evaluation (at least the largest image).'),
+    'eval_scales': ('multi_float', 'The scales to resize images for '
+                    'evaluation.'),
+    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
+                           'not.'),
+    'eval_interval_secs': ('integer', 'How often (in seconds) to look for a '
+                           'new checkpoint.'),
+    'max_number_of_evaluations': ('integer', 'Maximum number of eval '
+                                  'iterations. Will loop indefinitely upon '
+                                  'nonpositive values.'),
+}
+
+EVAL_EXTRA_FLAGS = {
+    'trimap_widths': ('list', 'Also report mIoU in bands of these widths '
+                      '(pixels) around void boundaries (paper Fig. 5).'),
+    'max_images': ('integer', 'Evaluate at most this many images (0: the '
+                   'whole split).'),
+}
+
+VIS_FLAGS = {
+    'checkpoint_dir': ('string', 'Directory of model checkpoints (polled), '
+                       'or one checkpoint prefix.'),
+    'vis_logdir': ('string', 'Where to write the images.'),
+    'dataset': ('string', _DATASET_HELP),
+    'vis_split': ('string', 'Which split of the dataset is used for '
+                  'visualizing results.'),
+    'dataset_dir': ('string', 'Where the dataset reside.'),
+    'vis_batch_size': ('integer', 'The number of images in each batch '
+                       'during visualization.'),
+    'vis_crop_size': ('list', 'Crop size [height, width] for '
+                      'visualization.'),
+    'eval_scales': ('multi_float', 'The scales to resize images for '
+                    'evaluation.'),
+    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
+                           'not.'),
+    'colormap_type': ('enum', 'Visualization colormap type (default: the '
+                      'dataset\'s).',
+                      dict(enum_values=sorted(colormaps.COLORMAPS))),
+    'also_save_raw_predictions': ('boolean', 'Also save raw predictions '
+                                  '(Cityscapes: label ids).'),
+    'eval_interval_secs': ('integer', 'How often (in seconds) to look for a '
+                           'new checkpoint.'),
+    'max_number_of_iterations': ('integer', 'Maximum number of visualization '
+                                 'iterations (one pass over the split per '
+                                 'checkpoint). Will loop indefinitely upon '
+                                 'nonpositive values.'),
+}
+
+VIS_EXTRA_FLAGS = {
+    'max_images': ('integer', 'Visualize at most this many images per pass '
+                   '(0: the whole split).'),
+    'save_overlays': ('boolean', 'Also write the image blended with the '
+                      'colour map (%06d_overlay.png).'),
+    'overlay_alpha': ('float', 'Weight of the colours in overlays.'),
+    'image_path': ('string', 'An image file, folder or glob to visualize '
+                   'instead of a TFRecord split.'),
+    'num_classes': ('integer', 'Number of classes with --image_path '
+                    '(default: the checkpoint\'s).'),
+}
+
+EXPORT_FLAGS = {
+    'checkpoint_path': ('string', 'Checkpoint prefix or directory (original '
+                        'TF1 checkpoints or ours).'),
+    'export_path': ('string', 'Folder of the SavedModel, or a .pb file for '
+                    'the original\'s frozen inference graph.'),
+    'num_classes': ('integer', 'Number of classes.'),
+    'crop_size': ('multi_integer', 'Crop size [height, width] (repeat: '
+                  '--crop_size=513 --crop_size=513): images are padded to it '
+                  '(larger ones to their size).'),
+    'inference_scales': ('multi_float', 'The scales to resize images for '
+                         'inference.'),
+    'add_flipped_images': ('boolean', 'Add flipped images during inference '
+                           'or not.'),
+    'save_inference_graph': ('boolean', 'Save inference graph in text proto '
+                             '(beside a .pb export).'),
+}
+
+EXPORT_EXTRA_FLAGS = {
+    'tflite': ('boolean', 'Also write model.tflite (float32).'),
+    'tflite_quantize': ('enum', 'Also write model_int8.tflite (post-training '
+                        'quantisation).', dict(enum_values=['none', 'int8'])),
+    'representative_images': ('string', 'Image folder or glob for int8 '
+                              'calibration and the TFLite agreement report.'),
+    'num_representative_images': ('integer', 'At most this many.'),
+}
+
+PREDICT_FLAGS = {
+    'checkpoint': ('string', 'TF1 checkpoint prefix, directory, or project '
+                   'checkpoint.'),
+    'image': ('string', 'Image file (PNG or JPEG).'),
+    'output_npz': ('string', 'Where to write logits and label ids '
+                   '(predictions).'),
+    'output_png': ('string', 'Where to write the predictions as a colour '
+                   'image (the --colormap colours, not label ids; '
+                   '--output_label_png writes ids).'),
+    'output_label_png': ('string', 'Where to write the label ids as a '
+                         'single-channel PNG.'),
+    'num_classes': ('integer', 'Number of classes (default: the '
+                    'checkpoint\'s, else 21).', dict(default=21)),
+    'eval_crop_size': ('list', 'Crop [height, width] to pad the image to '
+                       '(the original evaluation path); default: the image '
+                       'size.'),
+    'eval_scales': ('multi_float', 'The scales to resize images for '
+                    'evaluation.'),
+    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
+                           'not.'),
+    'colormap': ('enum', 'Colour map of --output_png.',
+                 dict(enum_values=sorted(colormaps.COLORMAPS))),
+}
+
+
+def _defaults(config):
+  if config is None:
+    return {}
+  return {f.name: (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory())
+          for f in dataclasses.fields(config)
+          if f.default is not dataclasses.MISSING or
+          f.default_factory is not dataclasses.MISSING}
+
+
+def _absl_default(kind, value):
+  if value is None:
+    return None
+  if kind == 'list':
+    return ','.join(str(v) for v in value)
+  if kind.startswith('multi_'):
+    return list(value)
+  return value
+
+
+def define_group(group, flag_values=None):
+  """Registers a group's flags (skipping names already defined)."""
+  fv = flags.FLAGS if flag_values is None else flag_values
+  defaults = _defaults(group.config)
+  for name, spec in group.specs.items():
+    kind, help_text = spec[0], spec[1]
+    extra = dict(spec[2]) if len(spec) > 2 else {}
+    default = extra.pop('default', defaults.get(name))
+    if name not in fv:
+      getattr(flags, 'DEFINE_' + kind)(name, _absl_default(kind, default),
+                                       help=help_text, flag_values=fv,
+                                       **extra)
+  return fv
+
+
+def define_groups(groups, flag_values=None):
+  for group in groups:
+    define_group(group, flag_values)
+  return flags.FLAGS if flag_values is None else flag_values
+
+
+def model_group(output_stride=16):
+  """The model flags, with a script's default output stride (the original
+  exports at 8, trains and evaluates at 16)."""
+  specs = dict(MODEL_FLAGS)
+  specs['output_stride'] = specs['output_stride'][:2] + (
+      dict(default=output_stride),)
+  return FlagGroup('Model (the original\'s common.py)', specs,
+                   common.ModelOptions)
+
+
+def resize_group(config):
+  return FlagGroup('Input resizing', RESIZE_FLAGS, config)
+
+
+def inference_group(config):
+  return FlagGroup('Inference speed (beyond the original)', INFERENCE_FLAGS,
+                   config)
+
+
+def _flag_value(fv, name):
+  value = fv[name].value
+  return tuple(value) if isinstance(value, list) else value
+
+
+def config_from_flags(config_cls, flag_values=None):
+  """A config dataclass from every flag named like one of its fields."""
+  fv = flags.FLAGS if flag_values is None else flag_values
+  values = {f.name: _flag_value(fv, f.name)
+            for f in dataclasses.fields(config_cls) if f.name in fv}
+  config = config_cls(**values)
+  return config.validate() if hasattr(config, 'validate') else config
+
+
+def _model_flag_values(fv):
+  """ModelOptions fields given by the model flags: {field: (value, set?)}."""
+  out = {}
+  for field in dataclasses.fields(common.ModelOptions):
+    if field.name in fv:
+      out[field.name] = (_flag_value(fv, field.name), fv[field.name].present)
+  if 'dense_prediction_cell_json' in fv and fv.dense_prediction_cell_json:
+    out['dense_prediction_cell_config'] = (
+        {'json': fv.dense_prediction_cell_json}, True)
+  if 'num_classes' in fv and fv.num_classes is not None:
+    out['outputs_to_num_classes'] = (
+        {common.OUTPUT_TYPE: fv.num_classes}, fv['num_classes'].present)
+  return out
+
+
+def model_options(flag_values=None, *, crop_size=None, checkpoint=None,
+                  num_classes=None, log=True):
+  """The model options of a run: flags, saved options, defaults.
+
+  The one merge rule of every script: a model flag the user set wins; a
+  project checkpoint's saved options (`model_options.json` beside it, e.g. a
+  training logdir) fill the flags that were not set; flag defaults fill the
+  rest. So `eval.py --checkpoint_dir=<train_logdir>` needs no model flags,
+  and `--output_stride=8 --atrous_rates=12 ...` there evaluates at OS8.
+
+  Args:
+    flag_values: Parsed absl flags holding the model flags.
+    crop_size: The crop of this run (not a saved option).
+    checkpoint: A checkpoint prefix or folder whose saved options to use.
+    num_classes: Classes when neither a flag nor the checkpoint gives them
+      (e.g. from the dataset).
+    log: Log each option that did not come from its default, and where from.
+
+  Returns:
+    (`ModelOptions`, {field: 'flag' | 'checkpoint' | 'default'}).
+  """
+  fv = flags.FLAGS if flag_values is None else flag_values
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  saved = checkpoints.load_options(checkpoint) if checkpoint else None
+  given = _model_flag_values(fv)
+  values, sources = {}, {}
+  for field in dataclasses.fields(common.ModelOptions):
+    name = field.name
+    value, is_set = given.get(name, (None, False))
+    if is_set:
+      values[name], sources[name] = value, 'flag'
+    elif saved is not None:
+      values[name], sources[name] = getattr(saved, name), 'checkpoint'
+    elif name in given:
+      values[name], sources[name] = value, 'default'
+  if sources.get('outputs_to_num_classes') != 'flag' and saved is None and (
+      num_classes):
+    values['outputs_to_num_classes'] = {common.OUTPUT_TYPE: num_classes}
+    sources['outputs_to_num_classes'] = 'data'
+  values['crop_size'] = crop_size
+  sources['crop_size'] = 'run'
+  options = common.ModelOptions(**values)
+  if log:
+    described = ['%s=%s (%s)' % (name, getattr(options, name), source)
+                 for name, source in sorted(sources.items())
+                 if source in ('flag', 'checkpoint', 'data')]
+    logging.info('Model options%s: %s', (' (saved beside %s)' % checkpoint)
+                 if saved is not None else '', '; '.join(described) or
+                 'all defaults')
+  return options, sources

@@ -1,0 +1,127 @@
+"""Tests of deeplab.flags: flags from configs, configs from flags, merging."""
+import json
+
+from absl import flags
+import pytest
+
+from deeplab import checkpoints
+from deeplab import common
+from deeplab import flags as deeplab_flags
+from deeplab.evaluation import evaluator
+
+
+def _model_flag_values(argv, output_stride=16, extra_groups=()):
+  fv = flags.FlagValues()
+  groups = [deeplab_flags.model_group(output_stride)] + list(extra_groups)
+  deeplab_flags.define_groups(groups, fv)
+  deeplab_flags.define_groups(groups, fv)  # Idempotent.
+  fv(['prog'] + argv)
+  return fv
+
+
+def test_model_flags_read_the_original_flag_names():
+  fv = _model_flag_values([
+      '--model_variant=xception_65', '--atrous_rates=6', '--atrous_rates=12',
+      '--atrous_rates=18', '--decoder_output_stride=4', '--multi_grid=1',
+      '--multi_grid=2', '--multi_grid=4', '--image_pooling_crop_size=257,257',
+      '--noadd_image_level_feature'])
+  o, sources = deeplab_flags.model_options(fv, crop_size=(513, 513),
+                                           num_classes=19)
+  assert o.model_variant == 'xception_65'
+  assert o.output_stride == 16
+  assert o.atrous_rates == (6, 12, 18)
+  assert o.decoder_output_stride == (4,)
+  assert o.multi_grid == (1, 2, 4)
+  assert o.image_pooling_crop_size == (257, 257)
+  assert not o.add_image_level_feature
+  assert o.num_classes == 19 and o.crop_size == (513, 513)
+  assert sources['model_variant'] == 'flag'
+  assert sources['output_stride'] == 'default'
+
+
+def test_flag_defaults_are_the_configs_defaults():
+  fv = flags.FlagValues()
+  group = deeplab_flags.FlagGroup('eval', deeplab_flags.EVAL_FLAGS,
+                                  evaluator.EvalConfig)
+  deeplab_flags.define_group(group, fv)
+  fv(['prog'])
+  defaults = evaluator.EvalConfig()
+  for name in deeplab_flags.EVAL_FLAGS:
+    value = fv[name].value
+    value = tuple(value) if isinstance(value, list) else value
+    expected = getattr(defaults, name)
+    if name == 'eval_crop_size':
+      value = common.parse_crop_size(value)
+    assert value == expected, name
+
+
+def test_config_from_flags_round_trip():
+  fv = flags.FlagValues()
+  deeplab_flags.define_groups([
+      deeplab_flags.FlagGroup('eval', deeplab_flags.EVAL_FLAGS,
+                              evaluator.EvalConfig),
+      deeplab_flags.FlagGroup('more', deeplab_flags.EVAL_EXTRA_FLAGS,
+                              evaluator.EvalConfig),
+      deeplab_flags.resize_group(evaluator.EvalConfig)], fv)
+  fv(['prog', '--checkpoint_dir=/x', '--eval_crop_size=65,97',
+      '--eval_scales=0.5', '--eval_scales=1.0', '--trimap_widths=2,4',
+      '--min_resize_value=40'])
+  config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
+  assert config.checkpoint_dir == '/x'
+  assert config.eval_crop_size == (65, 97)
+  assert config.eval_scales == (0.5, 1.0)
+  assert config.trimap_widths == (2, 4)
+  assert config.min_resize_value == 40
+
+
+def _saved_options(tmp_path, **kw):
+  options = common.ModelOptions(
+      model_variant='mobilenet_v2', output_stride=16, atrous_rates=None,
+      decoder_output_stride=(4,), outputs_to_num_classes={'semantic': 5},
+      **kw)
+  with open(tmp_path / checkpoints.OPTIONS_FILE, 'w') as f:
+    json.dump(options.to_dict(), f)
+  return options
+
+
+def test_flags_the_user_set_win_over_saved_options(tmp_path):
+  _saved_options(tmp_path)
+  fv = _model_flag_values(['--output_stride=8', '--atrous_rates=12',
+                           '--atrous_rates=24'])
+  options, sources = deeplab_flags.model_options(
+      fv, crop_size=(65, 65), checkpoint=str(tmp_path))
+  assert options.output_stride == 8 and sources['output_stride'] == 'flag'
+  assert options.atrous_rates == (12, 24)
+  # What the user did not set comes from the checkpoint's options.
+  assert options.decoder_output_stride == (4,)
+  assert sources['decoder_output_stride'] == 'checkpoint'
+  assert options.num_classes == 5
+  assert options.crop_size == (65, 65)
+
+
+def test_saved_options_fill_unset_flags_even_where_defaults_differ(tmp_path):
+  _saved_options(tmp_path)
+  # export's default output stride is 8; the saved 16 wins over a default.
+  fv = _model_flag_values([], output_stride=8)
+  options, sources = deeplab_flags.model_options(fv,
+                                                 checkpoint=str(tmp_path))
+  assert options.output_stride == 16
+  assert sources['output_stride'] == 'checkpoint'
+
+
+def test_num_classes_flag_wins_only_when_set(tmp_path):
+  _saved_options(tmp_path)
+  extra = [deeplab_flags.FlagGroup('x', {'num_classes': (
+      'integer', 'classes', dict(default=21))})]
+  unset = _model_flag_values([], extra_groups=extra)
+  assert deeplab_flags.model_options(
+      unset, checkpoint=str(tmp_path))[0].num_classes == 5
+  given = _model_flag_values(['--num_classes=7'], extra_groups=extra)
+  assert deeplab_flags.model_options(
+      given, checkpoint=str(tmp_path))[0].num_classes == 7
+
+
+def test_bad_model_flag_is_named():
+  fv = _model_flag_values(['--output_stride=12'])
+  with pytest.raises(ValueError, match='--output_stride'):
+    deeplab_flags.model_options(fv)
