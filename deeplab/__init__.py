@@ -26,6 +26,40 @@ _NOISE = _re.compile(
 _NO_GPU_DRIVER = _re.compile(r'failed call to cuInit')
 
 
+class filtered_stderr:  # pylint: disable=invalid-name
+  """Drops lines matching `noise` from what C++ and Python write to stderr
+  (file descriptor 2) inside the block; everything else is passed on."""
+
+  def __init__(self, noise):
+    self.noise = noise
+
+  def __enter__(self):
+    try:
+      _sys.stderr.flush()
+      self.saved = _os.dup(2)
+    except (OSError, ValueError, AttributeError):
+      self.saved = None  # No file descriptor 2: nothing to filter.
+      return self
+    self.captured = _tempfile.TemporaryFile(mode='w+b')
+    _os.dup2(self.captured.fileno(), 2)
+    return self
+
+  def __exit__(self, *exc):
+    if self.saved is None:
+      return False
+    _sys.stderr.flush()
+    _os.dup2(self.saved, 2)
+    _os.close(self.saved)
+    self.captured.seek(0)
+    lines = self.captured.read().decode('utf-8', 'replace').splitlines(True)
+    self.captured.close()
+    kept = ''.join(line for line in lines if not self.noise.search(line))
+    if kept:
+      _sys.stderr.write(kept)
+      _sys.stderr.flush()
+    return False
+
+
 def _import_tensorflow_quietly():
   """Imports TensorFlow with its start-up chatter filtered out of stderr.
 
@@ -37,29 +71,11 @@ def _import_tensorflow_quietly():
     return
   # INFO lines of TensorFlow's C++ logging; warnings and errors stay.
   _os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
-  try:
-    _sys.stderr.flush()
-    saved = _os.dup(2)
-  except (OSError, ValueError, AttributeError):
-    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-    return
   noise = _NOISE if _os.path.exists('/proc/driver/nvidia') else _re.compile(
       _NOISE.pattern + '|' + _NO_GPU_DRIVER.pattern)
-  with _tempfile.TemporaryFile(mode='w+b') as captured:
-    _os.dup2(captured.fileno(), 2)
-    try:
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.config.list_physical_devices()  # Initialises the platforms.
-    finally:
-      _sys.stderr.flush()
-      _os.dup2(saved, 2)
-      _os.close(saved)
-      captured.seek(0)
-      lines = captured.read().decode('utf-8', 'replace').splitlines(True)
-      kept = ''.join(line for line in lines if not noise.search(line))
-      if kept:
-        _sys.stderr.write(kept)
-        _sys.stderr.flush()
+  with filtered_stderr(noise):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.list_physical_devices()  # Initialises the platforms.
 
 
 _import_tensorflow_quietly()

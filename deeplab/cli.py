@@ -40,11 +40,13 @@ def _format_flag(flag):
   enum_values = getattr(flag.parser, 'enum_values', None)
   if enum_values:
     notes.append('one of: ' + ', '.join(enum_values))
-  if kind.startswith('multi'):
+  if kind == 'multi crop size':
+    notes.append('"H,W", or the flag twice')
+  elif kind.startswith('multi'):
     notes.append('repeat the flag for several values')
   elif kind == 'list':
     notes.append('comma separated')
-  default = flag.default
+  default = deeplab_flags.flatten(flag.default)
   if isinstance(default, (list, tuple)):
     default = ','.join(str(v) for v in default) if default else None
   notes.append('default: %s' % ('none' if default is None
@@ -89,6 +91,7 @@ def run_command(doc, groups, job, argv=None):
             % ' '.join(args[1:]))
     logging.set_verbosity(logging.INFO)
     try:
+      deeplab_flags.check_unsupported(groups, FLAGS)
       lines = job(FLAGS)
     except USER_ERRORS as e:
       _fail(prog, str(e))
@@ -104,9 +107,11 @@ def _fail(prog, message):
   sys.exit(1)
 
 
-def _inference(config_cls):
+def _inference(config_cls, unsupported):
   return [deeplab_flags.resize_group(config_cls),
-          deeplab_flags.inference_group(config_cls)]
+          deeplab_flags.inference_group(config_cls),
+          deeplab_flags.unsupported_group(dict(
+              unsupported, **deeplab_flags.UNSUPPORTED_MODEL_FLAGS))]
 
 
 TRAIN_DOC = '''Trains DeepLab: the original's train.py, on tf.distribute.
@@ -127,6 +132,9 @@ TRAIN_GROUPS = [
       trainer.TrainConfig),
     deeplab_flags.model_group(output_stride=16),
     deeplab_flags.resize_group(trainer.TrainConfig),
+    deeplab_flags.unsupported_group(dict(
+        deeplab_flags.UNSUPPORTED_TRAIN_FLAGS,
+        **deeplab_flags.UNSUPPORTED_MODEL_FLAGS)),
 ]
 
 
@@ -164,7 +172,8 @@ EVAL_GROUPS = [
     G('Evaluation, beyond the original', deeplab_flags.EVAL_EXTRA_FLAGS,
       evaluator.EvalConfig),
     deeplab_flags.model_group(output_stride=16),
-] + _inference(evaluator.EvalConfig)
+] + _inference(evaluator.EvalConfig,
+               deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
 
 
 def _evaluate(fv):
@@ -197,7 +206,8 @@ VIS_GROUPS = [
     G('Visualization, beyond the original', deeplab_flags.VIS_EXTRA_FLAGS,
       visualize.VisConfig),
     deeplab_flags.model_group(output_stride=16),
-] + _inference(visualize.VisConfig)
+] + _inference(visualize.VisConfig,
+               deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
 
 
 def _visualize(fv):
@@ -234,7 +244,8 @@ EXPORT_GROUPS = [
     G('Export, beyond the original', deeplab_flags.EXPORT_EXTRA_FLAGS,
       export.ExportConfig),
     deeplab_flags.model_group(output_stride=8),
-] + _inference(export.ExportConfig)
+] + _inference(export.ExportConfig,
+               deeplab_flags.UNSUPPORTED_EXPORT_FLAGS)
 
 
 def _export(fv):

@@ -37,12 +37,15 @@ class FlagGroup:
   title: str
   specs: Dict[str, Spec]
   config: Any = None  # A dataclass whose field defaults are the flags'.
+  # Flags of the original this project does not act on: set to anything but
+  # their default, they stop the command with the reason (`check_unsupported`).
+  unsupported: bool = False
 
 
 # The original's common.py model flags (defaults: `common.ModelOptions`).
 MODEL_FLAGS = {
-    'model_variant': ('enum', 'DeepLab model variant.',
-                      dict(enum_values=list(common.MODEL_VARIANTS))),
+    'model_variant': ('string', 'DeepLab model variant: %s.'
+                      % ', '.join(common.MODEL_VARIANTS)),
     'output_stride': ('integer', 'The ratio of input to output spatial '
                       'resolution.', dict(default=16)),
     'atrous_rates': ('multi_integer', 'Atrous rates for atrous spatial '
@@ -127,6 +130,76 @@ INFERENCE_FLAGS = {
                           dict(enum_values=list(folding.DILATED_DEPTHWISE_CHOICES))),
 }
 
+
+def _unsupported(kind, default, reason):
+  return (kind, reason, dict(default=default))
+
+
+# The original's flags for what this project does differently or not at all.
+# They are defined with the original's defaults, so job scripts and flag files
+# written for the original parse unchanged; another value is an error that
+# says what to use instead.
+UNSUPPORTED_MODEL_FLAGS = {
+    'nas_stem_output_num_conv_filters': _unsupported(
+        'integer', 20, 'NAS backbones are not built here.'),
+    'nas_use_classification_head': _unsupported(
+        'boolean', False, 'NAS backbones are not built here.'),
+    'nas_remove_os32_stride': _unsupported(
+        'boolean', False, 'NAS backbones are not built here.'),
+}
+_QUANTIZE = _unsupported(
+    'integer', -1, 'Quantization-aware training is not implemented yet; '
+    'export_model.py --tflite_quantize=int8 quantizes after training.')
+_MASTER = _unsupported('string', '', 'TF1 session masters do not exist in '
+                       'TF2; several machines train with TF_CONFIG '
+                       '(--distribution_strategy=multi_worker).')
+UNSUPPORTED_TRAIN_FLAGS = {
+    'clone_on_cpu': _unsupported(
+        'boolean', False, 'Clones go on the visible devices '
+        '(--distribution_strategy=mirrored); hide GPUs with '
+        'CUDA_VISIBLE_DEVICES= to train on the CPU.'),
+    'num_replicas': _unsupported(
+        'integer', 1, 'Workers are described by TF_CONFIG '
+        '(--distribution_strategy=multi_worker), not counted by a flag.'),
+    'startup_delay_steps': _unsupported(
+        'integer', 15, 'Ignored: synchronous tf.distribute workers start '
+        'together.'),
+    'num_ps_tasks': _unsupported(
+        'integer', 0, 'Parameter servers are not used; workers train '
+        'synchronously (--distribution_strategy=multi_worker).'),
+    'master': _MASTER,
+    'task': _unsupported('integer', 0, 'The task index comes from TF_CONFIG '
+                         '(--distribution_strategy=multi_worker).'),
+    'profile_logdir': _unsupported(
+        'string', None, 'Profiling with a TF1 profiler hook is not '
+        'supported; use the TensorBoard profiler.'),
+    'drop_path_keep_prob': _unsupported(
+        'float', 1.0, 'NAS backbones (drop path) are not built here.'),
+    'quantize_delay_step': _QUANTIZE,
+}
+UNSUPPORTED_INFERENCE_FLAGS = {'master': _MASTER,
+                               'quantize_delay_step': _QUANTIZE}
+UNSUPPORTED_EXPORT_FLAGS = {'quantize_delay_step': _QUANTIZE}
+
+# Flags accepted at any value (nothing to refuse), listed for the help.
+IGNORED_FLAGS = ('startup_delay_steps',)
+
+
+def check_unsupported(groups, flag_values=None):
+  """Raises ValueError naming the first unsupported flag set to another value
+  than the original's default, with what to use instead."""
+  fv = flags.FLAGS if flag_values is None else flag_values
+  for group in groups:
+    if not group.unsupported:
+      continue
+    for name, (_, reason, extra) in group.specs.items():
+      if name in IGNORED_FLAGS or not fv[name].present:
+        continue
+      if fv[name].value != extra['default']:
+        raise ValueError('--%s=%r is a flag of the original that is not '
+                         'supported here. %s' % (name, fv[name].value, reason))
+
+
 _DATASET_HELP = ('Name of the segmentation dataset, a dataset.json path, or '
                  'tfds:<name>.')
 
@@ -138,7 +211,7 @@ TRAIN_FLAGS = {
     'dataset_dir': ('string', 'Where the dataset reside.'),
     'train_batch_size': ('integer', 'The number of images in each (global) '
                          'batch during training.'),
-    'train_crop_size': ('list', 'Image crop size [height, width] during '
+    'train_crop_size': ('crop_size', 'Image crop size [height, width] during '
                         'training.'),
     'training_number_of_steps': ('integer', 'The number of steps used for '
                                  'training.'),
@@ -236,7 +309,7 @@ EVAL_FLAGS = {
     'dataset_dir': ('string', 'Where the dataset reside.'),
     'eval_batch_size': ('integer', 'The number of images in each batch '
                         'during evaluation.'),
-    'eval_crop_size': ('list', 'Image crop size [height, width] for '
+    'eval_crop_size': ('crop_size', 'Image crop size [height, width] for '
                        'evaluation (at least the largest image).'),
     'eval_scales': ('multi_float', 'The scales to resize images for '
                     'evaluation.'),
@@ -266,7 +339,7 @@ VIS_FLAGS = {
     'dataset_dir': ('string', 'Where the dataset reside.'),
     'vis_batch_size': ('integer', 'The number of images in each batch '
                        'during visualization.'),
-    'vis_crop_size': ('list', 'Crop size [height, width] for '
+    'vis_crop_size': ('crop_size', 'Crop size [height, width] for '
                       'visualization.'),
     'eval_scales': ('multi_float', 'The scales to resize images for '
                     'evaluation.'),
@@ -303,9 +376,8 @@ EXPORT_FLAGS = {
     'export_path': ('string', 'Folder of the SavedModel, or a .pb file for '
                     'the original\'s frozen inference graph.'),
     'num_classes': ('integer', 'Number of classes.'),
-    'crop_size': ('multi_integer', 'Crop size [height, width] (repeat: '
-                  '--crop_size=513 --crop_size=513): images are padded to it '
-                  '(larger ones to their size).'),
+    'crop_size': ('crop_size', 'Crop size [height, width]: images are '
+                  'padded to it (larger ones to their size).'),
     'inference_scales': ('multi_float', 'The scales to resize images for '
                          'inference.'),
     'add_flipped_images': ('boolean', 'Add flipped images during inference '
@@ -336,7 +408,7 @@ PREDICT_FLAGS = {
                          'single-channel PNG.'),
     'num_classes': ('integer', 'Number of classes (default: the '
                     'checkpoint\'s, else 21).', dict(default=21)),
-    'eval_crop_size': ('list', 'Crop [height, width] to pad the image to '
+    'eval_crop_size': ('crop_size', 'Crop [height, width] to pad the image to '
                        '(the original evaluation path); default: the image '
                        'size.'),
     'eval_scales': ('multi_float', 'The scales to resize images for '
@@ -346,6 +418,31 @@ PREDICT_FLAGS = {
     'colormap': ('enum', 'Colour map of --output_png.',
                  dict(enum_values=sorted(colormaps.COLORMAPS))),
 }
+
+
+class CropSizeParser(flags.ArgumentParser):
+  """Crop sizes written either way the original's versions took them:
+  `--eval_crop_size=513,513` (a list flag) or `--eval_crop_size=513
+  --eval_crop_size=513` (a multi flag)."""
+
+  def parse(self, argument):
+    if isinstance(argument, (list, tuple)):
+      return [int(v) for v in argument]
+    try:
+      return [int(v) for v in str(argument).split(',') if v.strip()]
+    except ValueError:
+      raise ValueError('expected integers "H,W", got %r' % (argument,)) from None
+
+  def flag_type(self):
+    return 'crop size'
+
+
+def flatten(value):
+  """A crop-size flag's value ([[H, W]] or [[H], [W]]) as [H, W]."""
+  if isinstance(value, list) and value and all(
+      isinstance(v, list) for v in value):
+    return [x for v in value for x in v]
+  return value
 
 
 def _defaults(config):
@@ -376,7 +473,13 @@ def define_group(group, flag_values=None):
     kind, help_text = spec[0], spec[1]
     extra = dict(spec[2]) if len(spec) > 2 else {}
     default = extra.pop('default', defaults.get(name))
-    if name not in fv:
+    if name in fv:
+      continue
+    if kind == 'crop_size':
+      flags.DEFINE_multi(CropSizeParser(), flags.CsvListSerializer(','),
+                         name, _absl_default('list', default), help_text,
+                         flag_values=fv)
+    else:
       getattr(flags, 'DEFINE_' + kind)(name, _absl_default(kind, default),
                                        help=help_text, flag_values=fv,
                                        **extra)
@@ -399,6 +502,11 @@ def model_group(output_stride=16):
                    common.ModelOptions)
 
 
+def unsupported_group(specs):
+  return FlagGroup('The original\'s flags for what is done differently here '
+                   '(accepted at their defaults)', specs, unsupported=True)
+
+
 def resize_group(config):
   return FlagGroup('Input resizing', RESIZE_FLAGS, config)
 
@@ -409,7 +517,7 @@ def inference_group(config):
 
 
 def _flag_value(fv, name):
-  value = fv[name].value
+  value = flatten(fv[name].value)
   return tuple(value) if isinstance(value, list) else value
 
 

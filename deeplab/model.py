@@ -234,6 +234,54 @@ def multi_scale_logits(f, images, options, image_pyramid=None):
   return outputs
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
+class DeepLab(keras.Model):
+  """A functional DeepLab graph that carries its `ModelOptions`.
+
+  The options (and, for inference graphs, the eval scales, flips and whether
+  BatchNorm is folded) are part of the Keras config, so `model.save(
+  'x.keras')` / `keras.models.load_model('x.keras')` round-trip the model
+  with what it was built from.
+  """
+
+  def __init__(self, inputs, outputs, name=None, **kwargs):
+    options = kwargs.pop('model_options', None)
+    if isinstance(options, dict):
+      options = common.ModelOptions(**options)
+    inference_args = kwargs.pop('inference_args', None)
+    if inference_args and 'eval_scales' in inference_args:
+      inference_args = dict(inference_args,
+                            eval_scales=tuple(inference_args['eval_scales']))
+    folded = kwargs.pop('folded', False)
+    super().__init__(inputs, outputs, name=name, **kwargs)
+    self.model_options = options
+    self.inference_args = inference_args
+    self.folded = folded
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(
+        model_options=(self.model_options.to_dict()
+                       if self.model_options is not None else None),
+        inference_args=self.inference_args, folded=self.folded)
+    return config
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    config = dict(config)
+    extra = {k: config.pop(k, None)
+             for k in ('model_options', 'inference_args', 'folded')}
+    model = super().from_config(config, custom_objects)
+    model.model_options = (common.ModelOptions(**extra['model_options'])
+                           if extra['model_options'] else None)
+    model.inference_args = extra['inference_args']
+    if model.inference_args and 'eval_scales' in model.inference_args:
+      model.inference_args['eval_scales'] = tuple(
+          model.inference_args['eval_scales'])
+    model.folded = bool(extra['folded'])
+    return model
+
+
 def _input(options, name='images'):
   shape = (tuple(options.crop_size) if options.crop_size else (None, None))
   return keras.Input(shape=shape + (3,), name=name)
@@ -275,11 +323,12 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
   outputs = multi_scale_logits(f, images, options, image_pyramid)
   if not per_scale_outputs:
     outputs = outputs[MERGED_LOGITS_SCOPE]
-  model = keras.Model(images, outputs, name=name or options.model_variant)
-  model.model_options = options
+  model = DeepLab(images, outputs, name=name or options.model_variant,
+                  model_options=options)
   return model
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class ArgmaxUpsample(keras.layers.Layer):
   """Argmax of logits then nearest (align-corners) upsampling to `reference`.
 
@@ -327,7 +376,7 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
   # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
   logits_scale = 1.0 if 1.0 in scales else scales[0]
   upsampled_logits, first_logits = [], None
-  flip = keras.layers.Lambda(lambda x: tf.reverse(x, [2]), name='flip_input')
+  flip = layers.Flip(name='flip_input')
   for scale in scales:
     passes = [False, True] if add_flipped_images else [False]
     for flipped in passes:
@@ -337,34 +386,31 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
       if first_logits is None and not flipped and scale == logits_scale:
         first_logits = logits
       if flipped:
-        logits = keras.layers.Lambda(lambda x: tf.reverse(x, [2]),
-                                     name=f.unique('flip_logits'))(logits)
+        logits = layers.Flip(name=f.unique('flip_logits'))(logits)
       upsampled_logits.append(layers.ResizeBilinear(
           name=f.unique('upsample_logits'))([logits, images]))
   probs = [keras.layers.Softmax(name=f.unique('softmax'))(u)
            for u in upsampled_logits]
-  argmax = layers.channel_argmax
   if len(probs) > 1:
     probabilities = keras.layers.Average(name='mean_probabilities')(probs)
-    predictions = keras.layers.Lambda(argmax, name='predictions')(
-        probabilities)
+    predictions = layers.ChannelArgmax(name='predictions')(probabilities)
   else:
     probabilities = probs[0]
     if options.prediction_with_upsampled_logits:
       # Softmax is monotonic: the original takes the argmax of the logits,
       # and a caller fetching only predictions never computes the softmax.
-      predictions = keras.layers.Lambda(argmax, name='predictions')(
+      predictions = layers.ChannelArgmax(name='predictions')(
           upsampled_logits[0])
     else:
       predictions = ArgmaxUpsample(name='predictions')([first_logits, images])
-  model = keras.Model(images, {'logits': first_logits,
-                               'probabilities': probabilities,
-                               'predictions': predictions},
-                      name=name or options.model_variant + '_inference')
-  model.model_options = options
-  model.inference_args = dict(eval_scales=tuple(scales),
-                              add_flipped_images=add_flipped_images)
-  model.folded = fold_batch_norm
+  model = DeepLab(images, {'logits': first_logits,
+                           'probabilities': probabilities,
+                           'predictions': predictions},
+                  name=name or options.model_variant + '_inference',
+                  model_options=options,
+                  inference_args=dict(eval_scales=tuple(scales),
+                                      add_flipped_images=add_flipped_images),
+                  folded=fold_batch_norm)
   return model
 
 

@@ -77,3 +77,65 @@ def zoo_checkpoint(tmp_path_factory):
   """make_checkpoint.py's values for the model-zoo MobileNetV2 (21 classes)."""
   return reference.write_reference_checkpoint(
       'mobilenet_v2_modelzoo', str(tmp_path_factory.mktemp('zoo')))
+
+
+# The model-zoo MobileNetV2 configuration (no ASPP atrous branches, no
+# decoder): its logits are at the output stride, so the stride shows.
+ZOO_OPTIONS = common.ModelOptions(model_variant='mobilenet_v2',
+                                  output_stride=16)
+
+
+@pytest.fixture(scope='session')
+def zoo_logdir(zoo_checkpoint, tmp_path_factory):
+  """A folder like a training logdir: zoo weights under our names, with
+  model_options.json (OS16) beside them."""
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  model = model_lib.build_model(ZOO_OPTIONS)
+  checkpoints.load_weights(model, zoo_checkpoint)
+  directory = str(tmp_path_factory.mktemp('zoo_logdir'))
+  checkpoints.save_weights(model, directory, ZOO_OPTIONS)
+  return directory
+
+
+def run_script(args, timeout=300):
+  """Runs a repository script or module as a user would (from the root)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return subprocess.run([sys.executable] + list(args), cwd=root,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+_RUN_FROZEN = '''
+import sys, numpy as np, tensorflow as tf
+graph_def = tf.compat.v1.GraphDef()
+with open(sys.argv[1], 'rb') as f:
+  graph_def.ParseFromString(f.read())
+graph = tf.Graph()
+with graph.as_default():
+  tf.compat.v1.import_graph_def(graph_def, name='')
+inputs = np.load(sys.argv[2])
+out = {}
+with tf.compat.v1.Session(graph=graph) as sess:
+  for key in sorted(inputs.files):
+    out[key] = sess.run('SemanticPredictions:0',
+                        feed_dict={'ImageTensor:0': [inputs[key]]})
+np.savez(sys.argv[3], **out)
+'''
+
+
+def run_frozen_graph(path, images, workdir):
+  """Labels of a frozen_inference_graph.pb for each uint8 image, computed as
+  the original's demo notebook does (import_graph_def, a TF1 session, feeding
+  ImageTensor:0, fetching SemanticPredictions:0), in a fresh process."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  inputs = os.path.join(workdir, 'frozen_inputs.npz')
+  outputs = os.path.join(workdir, 'frozen_outputs.npz')
+  np.savez(inputs, **{'%04d' % i: image for i, image in enumerate(images)})
+  run = subprocess.run([sys.executable, '-c', _RUN_FROZEN, path, inputs,
+                        outputs], capture_output=True, text=True, timeout=300)
+  assert run.returncode == 0, run.stderr[-2000:]
+  result = np.load(outputs)
+  return [result['%04d' % i] for i in range(len(images))]

@@ -231,3 +231,26 @@ def test_save_and_load_round_trip_for_other_options(variant, changes,
   checkpoints.load_weights(again, prefix)
   images = conftest.random_images(1, 33, 33)
   np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
+
+
+def test_iterate_checkpoints_polls_a_folder_like_the_original(tmp_path):
+  """A prefix gives itself once; a folder with max 1 its latest; with more,
+  each new checkpoint as it appears (what eval.py and vis.py poll)."""
+  import threading  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  step = tf.Variable(0)
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step),
+                                       str(tmp_path), max_to_keep=5,
+                                       checkpoint_name='model.ckpt')
+  first = manager.save(checkpoint_number=1)
+  assert list(checkpoints.iterate_checkpoints(first, 0)) == [first]
+  assert list(checkpoints.iterate_checkpoints(str(tmp_path), 1)) == [first]
+  timer = threading.Timer(1.5, lambda: manager.save(checkpoint_number=2))
+  timer.start()
+  try:
+    seen = list(checkpoints.iterate_checkpoints(str(tmp_path), 2,
+                                                interval_secs=0))
+  finally:
+    timer.join()
+  assert [os.path.basename(p) for p in seen] == ['model.ckpt-1',
+                                                 'model.ckpt-2']

@@ -9,6 +9,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import conftest
+
 from deeplab import common
 from deeplab import model as model_lib
 from deeplab import inference
@@ -90,3 +92,23 @@ def test_eval_cli_on_a_training_logdir(voc_records, zoo_checkpoint, tmp_path):
        '--dataset_dir=' + voc_records, '--eval_crop_size=7'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert bad.returncode != 0 and '--eval_crop_size' in bad.stderr
+
+
+def test_eval_flags_win_over_the_logdir_options(voc_records, zoo_logdir,
+                                                tmp_path):
+  """--output_stride=8 on an OS16 training logdir really evaluates at OS8."""
+  runs = {}
+  for stride in (8, 16):
+    logdir = str(tmp_path / ('os%d' % stride))
+    out = conftest.run_script([
+        'eval.py', '--checkpoint_dir=' + zoo_logdir, '--eval_logdir=' + logdir,
+        '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
+        '--max_number_of_evaluations=1'] + (
+            ['--output_stride=8'] if stride == 8 else []))
+    assert out.returncode == 0, out.stderr[-2000:]
+    runs[stride] = json.load(open(os.path.join(logdir, 'metrics_latest.json')))
+    assert runs[stride]['model_options']['output_stride'] == stride
+    # The evaluator says which options it used and where each came from.
+    assert ('output_stride=%d (%s)' % (
+        stride, 'flag' if stride == 8 else 'checkpoint')) in out.stderr
+  assert runs[8]['confusion_matrix'] != runs[16]['confusion_matrix']

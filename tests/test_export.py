@@ -1,10 +1,14 @@
 """SavedModel round trip in a fresh process; TFLite float and int8."""
+import json
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+import conftest
 
 from deeplab import common
 from deeplab import export
@@ -84,3 +88,42 @@ def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
   assert 0.5 < int8_agreement <= 1.0
   with pytest.raises(ValueError, match='representative'):
     export.convert_tflite(model, 'int8', None)
+
+
+def test_export_flags_win_and_saved_options_fill_the_rest(zoo_logdir,
+                                                          tmp_path):
+  for stride_flags, stride in (([], 16), (['--output_stride=8'], 8)):
+    export_dir = str(tmp_path / ('os%d' % stride))
+    out = conftest.run_script(['export_model.py',
+                               '--checkpoint_path=' + zoo_logdir,
+                               '--export_path=' + export_dir] + stride_flags)
+    assert out.returncode == 0, out.stderr[-2000:]
+    saved = json.load(open(os.path.join(export_dir, 'model_options.json')))
+    # Export's own default is OS8 (as the original's); the logdir's OS16
+    # fills the unset flag, and a flag the user sets wins.
+    assert saved['output_stride'] == stride
+
+
+def test_frozen_inference_graph_runs_like_the_original_demo(zoo_logdir,
+                                                            tmp_path):
+  """export_model.py --export_path=.../frozen_inference_graph.pb writes the
+  original's deliverable: a TF1 session runs it (ImageTensor:0 ->
+  SemanticPredictions:0) with the SavedModel's labels at any size."""
+  path = str(tmp_path / 'export' / 'frozen_inference_graph.pb')
+  out = conftest.run_script(['export_model.py',
+                             '--checkpoint_path=' + zoo_logdir,
+                             '--export_path=' + path, '--crop_size=81',
+                             '--crop_size=81', '--save_inference_graph'])
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert not re.search('deprecat|cuInit', out.stderr, re.IGNORECASE)
+  assert os.path.exists(str(tmp_path / 'export' / 'inference_graph.pbtxt'))
+  rng = np.random.RandomState(5)
+  shapes = [(71, 93), (60, 45), (81, 81), (100, 30)]
+  images = [rng.randint(0, 256, s + (3,)).astype(np.uint8) for s in shapes]
+  frozen = conftest.run_frozen_graph(path, images, str(tmp_path))
+  module = export.DeepLabServing(conftest.ZOO_OPTIONS, zoo_logdir,
+                                 crop_size=(81, 81))
+  for image, labels in zip(images, frozen):
+    assert labels.shape == (1,) + image.shape[:2]
+    np.testing.assert_array_equal(
+        labels, module.serve(image[None])['SemanticPredictions'].numpy())

@@ -47,7 +47,7 @@ def test_flag_defaults_are_the_configs_defaults():
   fv(['prog'])
   defaults = evaluator.EvalConfig()
   for name in deeplab_flags.EVAL_FLAGS:
-    value = fv[name].value
+    value = deeplab_flags.flatten(fv[name].value)
     value = tuple(value) if isinstance(value, list) else value
     expected = getattr(defaults, name)
     if name == 'eval_crop_size':
@@ -63,7 +63,8 @@ def test_config_from_flags_round_trip():
       deeplab_flags.FlagGroup('more', deeplab_flags.EVAL_EXTRA_FLAGS,
                               evaluator.EvalConfig),
       deeplab_flags.resize_group(evaluator.EvalConfig)], fv)
-  fv(['prog', '--checkpoint_dir=/x', '--eval_crop_size=65,97',
+  fv(['prog', '--checkpoint_dir=/x', '--eval_crop_size=65',
+      '--eval_crop_size=97',
       '--eval_scales=0.5', '--eval_scales=1.0', '--trimap_widths=2,4',
       '--min_resize_value=40'])
   config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
@@ -125,3 +126,31 @@ def test_bad_model_flag_is_named():
   fv = _model_flag_values(['--output_stride=12'])
   with pytest.raises(ValueError, match='--output_stride'):
     deeplab_flags.model_options(fv)
+
+
+@pytest.mark.parametrize('argv', [['--eval_crop_size=65,97'],
+                                  ['--eval_crop_size=65',
+                                   '--eval_crop_size=97']])
+def test_crop_sizes_take_both_forms_of_the_original(argv):
+  """Versions of the original took crop sizes as a list flag ("513,513") or
+  a multi flag (the flag twice); jobs written either way run."""
+  fv = flags.FlagValues()
+  deeplab_flags.define_group(deeplab_flags.FlagGroup(
+      'eval', deeplab_flags.EVAL_FLAGS, evaluator.EvalConfig), fv)
+  fv(['prog', '--checkpoint_dir=/x'] + argv)
+  config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
+  assert config.eval_crop_size == (65, 97)
+
+
+def test_unsupported_original_flags_parse_at_default_and_fail_otherwise():
+  group = deeplab_flags.unsupported_group(
+      deeplab_flags.UNSUPPORTED_TRAIN_FLAGS)
+  fv = flags.FlagValues()
+  deeplab_flags.define_group(group, fv)
+  fv(['prog', '--quantize_delay_step=-1', '--startup_delay_steps=3'])
+  deeplab_flags.check_unsupported([group], fv)  # Defaults, or ignored.
+  fv = flags.FlagValues()
+  deeplab_flags.define_group(group, fv)
+  fv(['prog', '--num_ps_tasks=2'])
+  with pytest.raises(ValueError, match='--num_ps_tasks=2.*multi_worker'):
+    deeplab_flags.check_unsupported([group], fv)

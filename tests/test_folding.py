@@ -167,3 +167,23 @@ def test_dilated_depthwise_implementations_agree(rate):
     layer.bias.assign(bias)
     np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), atol=1e-5,
                                err_msg=choice)
+
+
+def test_folded_inference_model_keras_file_round_trip(tmp_path):
+  """The folded multi-scale inference graph saves and loads as .keras with
+  its options, scales, flips and folded flag."""
+  import keras  # pylint: disable=g-import-not-at-top
+  options = conftest.small_options('xception_41').replace(crop_size=None)
+  plain = model_lib.build_inference_model(options, (0.75, 1.0), True)
+  conftest.assign_recipe_values(plain)
+  folded = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch')
+  path = str(tmp_path / 'folded.keras')
+  folded.save(path)
+  loaded = keras.models.load_model(path)
+  assert loaded.folded and loaded.model_options == options
+  assert loaded.inference_args == {'eval_scales': (0.75, 1.0),
+                                   'add_flipped_images': True}
+  images = conftest.random_images(1, 41, 37)
+  want, got = folded(images), loaded(images)
+  for key in ('logits', 'probabilities', 'predictions'):
+    np.testing.assert_array_equal(got[key].numpy(), want[key].numpy())

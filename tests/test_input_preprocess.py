@@ -111,3 +111,14 @@ def test_eval_path_pads_bottom_right_only():
   np.testing.assert_array_equal(original, image)
   with pytest.raises(tf.errors.InvalidArgumentError, match='eval_crop_size'):
     ip.preprocess_image_and_label(image, None, 17, 41, is_training=False)
+
+
+@pytest.mark.parametrize('label_shape,crop', [((8, 9, 1), (5, 6)),
+                                              ((10, 12, 1), (11, 6))])
+def test_random_crop_refuses_mismatched_sizes(label_shape, crop):
+  """As the original: a label of another size, or a crop larger than the
+  image, is an error, not a short label."""
+  image = tf.zeros((10, 12, 3))
+  label = tf.zeros(label_shape, tf.uint8)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='random_crop'):
+    ip.random_crop(image, label, *crop)

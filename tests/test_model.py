@@ -197,3 +197,22 @@ def test_non_separable_heads_and_sum_merge_names():
   assert 'decoder/feature_projection0_1/weights' in names
   assert 'decoder/decoder_conv1_1_pointwise/weights' in names
   assert two_stage.output.shape[1] == 9
+
+
+@pytest.mark.parametrize('variant', ['mobilenet_v2', 'xception_41',
+                                     'resnet_v1_50_beta', 'resnet_v1_50'])
+def test_keras_file_round_trip(variant, tmp_path):
+  """model.save('x.keras') / keras.models.load_model: same outputs, and the
+  options it was built from in the saved config (one model per backbone
+  family: Xception, ResNet beta and plain stems, MobileNetV2)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  options = conftest.small_options(variant, crop=33)
+  model = conftest.assign_recipe_values(model_lib.build_model(options))
+  path = str(tmp_path / 'deeplab.keras')
+  model.save(path)
+  loaded = keras.models.load_model(path)
+  assert isinstance(loaded, model_lib.DeepLab)
+  assert loaded.model_options == options
+  images = conftest.random_images(1, 33, 33)
+  np.testing.assert_array_equal(np.asarray(loaded(images)),
+                                np.asarray(model(images)))

@@ -131,3 +131,18 @@ def test_read_image_converts_modes(tmp_path, mode):
   assert image.shape == (5, 7, 3) and image.dtype == np.uint8
   if mode == 'I;16':
     assert image.max() == 255
+
+
+@pytest.mark.parametrize('stride_flags,logits_hw', [
+    ([], (5, 6)), (['--output_stride=8'], (10, 12))])
+def test_predict_flags_win_over_saved_options(zoo_logdir, voc_raw, tmp_path,
+                                              stride_flags, logits_hw):
+  """An OS16 project checkpoint run with --output_stride=8 runs at OS8."""
+  image = os.path.join(voc_raw['image_folder'], '2026_000000.jpg')  # 72x88
+  npz = str(tmp_path / 'out.npz')
+  out = conftest.run_script(['-m', 'deeplab.predict',
+                             '--checkpoint=' + zoo_logdir, '--image=' + image,
+                             '--eval_crop_size=73,89', '--output_npz=' + npz]
+                            + stride_flags)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert np.load(npz)['logits'].shape == (1,) + logits_hw + (21,)

@@ -8,6 +8,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import conftest
+
 from deeplab import colormaps
 from deeplab import common
 from deeplab import inference
@@ -83,3 +85,19 @@ def test_plain_images_cli(voc_raw, zoo_checkpoint, tmp_path):
        '--model_variant=mobilenet_v2'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert missing.returncode != 0 and '/nonexistent/x.png' in missing.stderr
+
+
+def test_vis_cli_one_iteration_is_the_whole_split(voc_records, zoo_logdir,
+                                                  tmp_path):
+  """The original's vis.py: one iteration = every val image; flags the user
+  sets win over the logdir's options."""
+  out = conftest.run_script([
+      'vis.py', '--checkpoint_dir=' + zoo_logdir, '--vis_logdir=%s' % tmp_path,
+      '--dataset_dir=' + voc_records, '--vis_crop_size=73,89',
+      '--max_number_of_iterations=1', '--output_stride=8',
+      '--nosave_overlays'])
+  assert out.returncode == 0, out.stderr[-2000:]
+  files = os.listdir(tmp_path / visualize.SEMANTIC_FOLDER)
+  assert len([f for f in files if f.endswith('_prediction.png')]) == 8
+  assert 'output_stride=8 (flag)' in out.stderr
+  assert 'Wrote 8 visualisations' in out.stdout

@@ -21,10 +21,13 @@ are not the original's: checkpoints load into the ordinary model, which is
 then folded (`deeplab.model.fold_batch_norm`).
 """
 import functools
+import re
 
 import numpy as np
 import tensorflow as tf
 import keras
+
+import deeplab
 
 # Dilation rates up to this run as one native kernel where the backend has
 # one; measured on oneDNN (TF 2.21, AVX-512): native 3-5 ms vs 4-8 ms by
@@ -50,8 +53,11 @@ def native_dilated_depthwise_supported() -> bool:
   once on a tiny input rather than inferred from build flags, which change
   with TF_ENABLE_ONEDNN_OPTS.
   """
+  # The refusal is also logged by the runtime as a warning; it is expected
+  # here, so it is kept off the console.
+  refusal = re.compile(r'does not support dilations|rendezvous is aborting')
   try:
-    with tf.device('/CPU:0'):
+    with deeplab.filtered_stderr(refusal), tf.device('/CPU:0'):
       tf.raw_ops.DepthwiseConv2dNative(
           input=tf.zeros([1, 5, 5, 1]), filter=tf.zeros([3, 3, 1, 1]),
           strides=[1, 1, 1, 1], padding='SAME', dilations=[1, 2, 2, 1])
@@ -143,6 +149,7 @@ class _Folded(keras.layers.Layer):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class FoldedConv2D(_Folded):
   """Conv2D + bias (+ activation), a `slim.conv2d` with its BatchNorm folded."""
 
@@ -182,6 +189,7 @@ class FoldedConv2D(_Folded):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class FoldedDepthwiseConv2D(_Folded):
   """Depthwise conv (multiplier 1) + bias (+ activation), BatchNorm folded.
 
@@ -226,6 +234,7 @@ class FoldedDepthwiseConv2D(_Folded):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class ReluAfterSum(keras.layers.Layer):
   """max(x, 0) for a ReLU whose input also feeds a residual sum.
 

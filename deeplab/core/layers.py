@@ -74,6 +74,26 @@ def channel_argmax(x):
   return tf.math.top_k(x, 1).indices[..., 0]
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
+class Flip(keras.layers.Layer):
+  """Left-right flip of [B, H, W, C] (the original's flipped passes)."""
+
+  def call(self, x):
+    return tf.reverse(x, [2])
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
+class ChannelArgmax(keras.layers.Layer):
+  """`channel_argmax` as a layer: int32 labels [B, H, W]."""
+
+  def call(self, x):
+    return channel_argmax(x)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1])
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
 class BatchNorm(keras.layers.BatchNormalization):
   """BatchNorm whose statistics update only when `fine_tune` is set.
 
@@ -99,6 +119,7 @@ class BatchNorm(keras.layers.BatchNormalization):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class ResizeBilinear(keras.layers.Layer):
   """Align-corners bilinear resize to a static size or to another tensor's.
 
@@ -141,6 +162,7 @@ class ResizeBilinear(keras.layers.Layer):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class ImagePooling(keras.layers.Layer):
   """The ASPP image-level pooling: average over the crop's feature window.
 
@@ -175,6 +197,7 @@ class ImagePooling(keras.layers.Layer):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class FixedPadding(keras.layers.Layer):
   """Pads spatially as the original's `fixed_padding` (independent of size).
 
@@ -208,6 +231,7 @@ class FixedPadding(keras.layers.Layer):
     return config
 
 
+@keras.saving.register_keras_serializable(package='deeplab')
 class Normalize(keras.layers.Layer):
   """Pixel normalisation inside the model, as the original's feature extractor.
 

@@ -131,8 +131,21 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height,
 
 
 def random_crop(image, label, crop_height, crop_width, seed=None):
-  """The same random crop of image and label."""
+  """The same random crop of image and label.
+
+  Raises:
+    InvalidArgumentError: When image and label differ in height or width, or
+      the crop is larger than them (as the original's `random_crop`).
+  """
   shape = tf.shape(image)
+  if label is not None:
+    label_shape = tf.shape(label)
+    tf.debugging.assert_equal(
+        shape[:2], label_shape[:2],
+        message='random_crop: image and label sizes differ')
+  tf.debugging.assert_greater_equal(
+      shape[:2], tf.constant([crop_height, crop_width], shape.dtype),
+      message='random_crop: the crop is larger than the image')
   max_h = shape[0] - crop_height + 1
   max_w = shape[1] - crop_width + 1
   offset_h = _uniform([], 0, max_h, tf.int32, _sub_seed(seed, 0))

@@ -41,14 +41,17 @@ def convert(folders, output_dir, num_shards=4, skip_bad=False):
 
 def define_flags():
   """Registers the script's flags (the original's names)."""
-  flags.DEFINE_string('train_image_folder', None,
-                      'Folder containing trainng images')
-  flags.DEFINE_string('train_image_label_folder', None,
-                      'Folder containing annotations for trainng images')
-  flags.DEFINE_string('val_image_folder', None, 'Folder containing validation '
-                      'images')
-  flags.DEFINE_string('val_image_label_folder', None,
-                      'Folder containing annotations for validation')
+  root = './ADE20K/ADEChallengeData2016/'
+  flags.DEFINE_string('train_image_folder', root + 'images/training',
+                      'Folder containing training images.')
+  flags.DEFINE_string('train_image_label_folder', root + 'annotations/training',
+                      'Folder containing annotations for training images.')
+  flags.DEFINE_string('val_image_folder', root + 'images/validation',
+                      'Folder containing validation images.')
+  flags.DEFINE_string('val_image_label_folder',
+                      root + 'annotations/validation',
+                      'Folder containing annotations for validation.')
+  build_data.define_format_flags()
   flags.DEFINE_string('output_dir', './ADE20K/tfrecord',
                       'Path to save converted tfrecord of Tensorflow example')
   flags.DEFINE_integer('num_shards', 4, 'Shards per split.')
@@ -58,6 +61,7 @@ def define_flags():
 
 def main(unused_argv):
   folders = {}
+  # As the original: both splits (an empty --val_image_folder= skips one).
   if FLAGS.train_image_folder:
     folders['train'] = (FLAGS.train_image_folder,
                         FLAGS.train_image_label_folder)

@@ -71,6 +71,7 @@ def define_flags():
                                                       'labelIds'],
                     'Which gtFine labels to read.')
   flags.DEFINE_list('splits', 'train,val', 'Splits to convert.')
+  build_data.define_format_flags()
   flags.DEFINE_integer('num_shards', 10, 'Shards per split.')
   flags.DEFINE_bool('skip_bad', False,
                     'Skip (and report) bad images/labels instead of stopping.')

@@ -364,17 +364,35 @@ def _fail(message):
   sys.exit(1)
 
 
+def define_format_flags():
+  """The original build_data.py's --image_format and --label_format, for the
+  converters that read every file's format from the file itself (Cityscapes,
+  ADE20K): accepted so the original's command lines run, not used."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum('image_format', 'png', ['jpg', 'jpeg', 'png'],
+                    'Image format (accepted for the original\'s command '
+                    'lines; each file\'s format is read from the file).')
+  flags.DEFINE_enum('label_format', 'png', ['png'],
+                    'Segmentation label format.')
+
+
 def run_script(define_flags, main):
   """Runs a converter script: its flags defined and listed by `--help`."""
   from absl import app  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
   define_flags()
   fv = flags.FLAGS
+  # absl's help describes the command with the main module's docstring; the
+  # converter's own is the full one (the wrappers' are short).
+  sys.modules['__main__'].__doc__ = sys.modules[define_flags.__module__].__doc__
   # absl's --help lists the key flags of the main module; the converters'
   # flags live in their library modules, so they are declared key flags of
   # whatever file was run (a datasets/ wrapper or a console script).
   for flag in fv.get_flags_for_module(define_flags.__module__):
     fv.register_key_flag_for_module(sys.argv[0], flag)
+  if any(arg in ('--help', '-help', '-h', '-?', '--helpshort')
+         for arg in sys.argv[1:]):
+    app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)
 
   def checked_main(argv):
     try:

@@ -162,6 +162,7 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
       'seconds': time.time() - start,
       'eval_scales': list(config.eval_scales),
       'add_flipped_images': config.add_flipped_images,
+      'model_options': options.to_dict(),
       'class_names': (list(dataset.descriptor.class_names)
                       if dataset.descriptor and
                       getattr(dataset.descriptor, 'class_names', None)

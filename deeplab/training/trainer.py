@@ -268,7 +268,7 @@ def _local(strategy, value):
 
 
 def train(config: TrainConfig, options: common.ModelOptions,
-          max_steps_this_run: Optional[int] = None):
+          max_steps_this_run: Optional[int] = None, input_fn=None):
   """Runs (or resumes) a training job.
 
   Args:
@@ -276,11 +276,17 @@ def train(config: TrainConfig, options: common.ModelOptions,
     options: Model options; `outputs_to_num_classes` and `crop_size` are
       set from the dataset and `train_crop_size`.
     max_steps_this_run: Stop after this many steps of this run (tests).
+    input_fn: Instead of the dataset's TFRecord pipeline, a function from a
+      `tf.distribute.InputContext` to a `tf.data.Dataset` of per-replica
+      batches {'image': float32 [b, H, W, 3] pixels 0..255, 'label': int
+      [b, H, W, 1]} (fixed batches of parity tests, custom inputs). The
+      dataset named by the config still gives the classes and ignore label.
 
   Returns:
     dict with 'global_step', 'loss' (last total loss), 'losses' (a list of
-    (step, total loss) at each step of this run), 'checkpoint' (the last
-    saved) and 'model'.
+    (step, total loss) at each step of this run), 'steps' (per step of this
+    run: every loss term and the learning rate of its update),
+    'checkpoint' (the last saved), 'model', 'optimizer' and 'options'.
   """
   config.validate()
   if config.seed is not None:
@@ -289,12 +295,12 @@ def train(config: TrainConfig, options: common.ModelOptions,
     tf.config.experimental.enable_op_determinism()
   keras.mixed_precision.set_global_policy(config.precision)
   try:
-    return _train(config, options, max_steps_this_run)
+    return _train(config, options, max_steps_this_run, input_fn)
   finally:
     keras.mixed_precision.set_global_policy('float32')
 
 
-def _train(config, options, max_steps_this_run):
+def _train(config, options, max_steps_this_run, input_fn):
   strategy = distribute.get_strategy(config.distribution_strategy,
                                      config.num_clones, config.tpu)
   replicas = strategy.num_replicas_in_sync
@@ -333,7 +339,7 @@ def _train(config, options, max_steps_this_run):
   skip = int(global_step.numpy()) * config.train_batch_size if (
       config.seed is not None) else 0
   batches = iter(strategy.distribute_datasets_from_function(
-      functools.partial(dataset.make_dataset, skip=skip)))
+      input_fn or functools.partial(dataset.make_dataset, skip=skip)))
   logging.info('Training %s on %s/%s: %d replicas, global batch %d, steps '
                '%d -> %d.', options.model_variant, config.dataset,
                config.train_split, replicas, config.train_batch_size,
@@ -430,7 +436,7 @@ class _Loop:
                    if chief else tf.summary.create_noop_writer())
     self.start = self.last_save = self.last_summary = time.time()
     self.last_log_step, self.last_log_time = self.step, self.start
-    self.history, self.result = [], {}
+    self.history, self.steps, self.result = [], [], {}
 
   def after_step(self, batch, result):
     config = self.config
@@ -445,6 +451,7 @@ class _Loop:
     now = time.time()
     rate = (float(self.schedule(step - 1)) if config.optimizer == 'momentum'
             else config.adam_learning_rate)
+    self.steps.append(dict(result, step=step, learning_rate=rate))
     if step % config.log_steps == 0 or step == config.training_number_of_steps:
       self._log_progress(now, rate)
     if self.chief and (now - self.last_summary >= config.save_summaries_secs
@@ -498,7 +505,8 @@ class _Loop:
       self._save()
     self.writer.flush()
     return {'global_step': self.step, 'loss': self.result.get('total_loss'),
-            'losses': self.history, 'checkpoint': self.saved, 'model': model,
+            'losses': self.history, 'steps': self.steps,
+            'checkpoint': self.saved, 'model': model,
             'optimizer': optimizer, 'options': self.options}
 
 

@@ -1,0 +1,102 @@
+"""Every flag of the original's scripts exists here with its kind and default
+(tests/original_flags.py), so jobs written for the original run unchanged."""
+import json
+import os
+import subprocess
+import sys
+
+from absl import flags
+import pytest
+
+from deeplab import cli
+from deeplab import flags as deeplab_flags
+import original_flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SCRIPTS = {'train': (cli.TRAIN_GROUPS, original_flags.TRAIN),
+            'eval': (cli.EVAL_GROUPS, original_flags.EVAL),
+            'vis': (cli.VIS_GROUPS, original_flags.VIS),
+            'export_model': (cli.EXPORT_GROUPS, original_flags.EXPORT)}
+# absl's flag_type() for each DEFINE_ kind.
+_ABSL_TYPE = {'string': 'string', 'integer': 'int', 'float': 'float',
+              'boolean': 'bool', 'enum': 'string enum',
+              'list': 'comma separated list of strings',
+              'multi_integer': 'multi int', 'multi_float': 'multi float'}
+
+
+def _normalized(kind, value):
+  value = deeplab_flags.flatten(value)
+  if kind in ('list', 'multi_integer') and value is not None:
+    return [str(v) for v in value]
+  return value
+
+
+def _check(script, ours, original):
+  """ours: name -> (absl type, default, enum values or None)."""
+  problems = []
+  for name, (kind, default) in sorted(original.items()):
+    if name not in ours:
+      problems.append('--%s is missing' % name)
+      continue
+    our_type, our_default, _ = ours[name]
+    crop = our_type == 'multi crop size' and kind in ('list', 'multi_integer')
+    if our_type != _ABSL_TYPE[kind] and not crop:
+      problems.append('--%s is %s, the original\'s %s' % (name, our_type, kind))
+    if (script, name) in original_flags.DIFFERENCES:
+      continue
+    if _normalized(kind, our_default) != _normalized(kind, default):
+      problems.append('--%s defaults to %r, the original to %r'
+                      % (name, our_default, default))
+  return problems
+
+
+@pytest.mark.parametrize('script', sorted(_SCRIPTS))
+def test_script_has_every_flag_of_the_original(script):
+  groups, original = _SCRIPTS[script]
+  fv = flags.FlagValues()
+  deeplab_flags.define_groups(groups, fv)
+  ours = {name: (fv[name].flag_type(), fv[name].default,
+                 getattr(fv[name].parser, 'enum_values', None))
+          for name in fv}
+  assert _check(script, ours, original) == []
+
+
+_DUMP = '''
+import json, sys
+from absl import flags
+from deeplab.datasets import %s as converter
+converter.define_flags()
+fv = flags.FLAGS
+print(json.dumps({n: (fv[n].flag_type(), fv[n].default, None)
+                  for n in fv if not n.startswith('help')}))
+'''
+
+
+@pytest.mark.parametrize('converter', sorted(original_flags.CONVERTERS))
+def test_converter_has_every_flag_of_the_original(converter):
+  out = subprocess.run([sys.executable, '-c', _DUMP % converter], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  ours = json.loads(out.stdout.strip().splitlines()[-1])
+  assert _check(converter, ours,
+                original_flags.CONVERTERS[converter]) == []
+
+
+def test_enum_flags_accept_every_choice_of_the_original():
+  original_choices = {
+      ('train', 'optimizer'): ['momentum', 'adam'],
+      ('train', 'learning_policy'): ['poly', 'step'],
+      ('vis', 'colormap_type'): ['pascal', 'cityscapes', 'ade20k'],
+      ('train', 'merge_method'): ['max', 'avg'],
+  }
+  for (script, name), choices in original_choices.items():
+    fv = flags.FlagValues()
+    deeplab_flags.define_groups(_SCRIPTS[script][0], fv)
+    assert set(choices) <= set(fv[name].parser.enum_values), name
+
+
+def test_differences_are_listed_in_the_readme():
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    readme = f.read()
+  for (_, name) in original_flags.DIFFERENCES:
+    assert '`--%s`' % name in readme, name
