@@ -3,7 +3,7 @@ r"""Parity with the original on every reference vector, through the loader.
   python benchmarks/reference_parity.py [--vectors=P1,P2,...]
 
 For each vector: regenerate the seed-0 TF1 checkpoint from its manifest,
-load it with `deeplab.checkpoints.load_weights` (via `deeplab.predict`), run
+load it with `deeplab.checkpoints.load_weights` (via `deeplab.inference`), run
 the original's evaluation path and print the max |logits - reference|, the
 tolerance (1e-3 x std of the reference logits) and the mismatching pixels
 (all, and outside near-ties whose reference top-2 margin is < 1e-4).
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'tests'))
 import reference  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from deeplab import predict  # pylint: disable=g-import-not-at-top
+from deeplab import inference  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_list('vectors', list(reference.VECTOR_IDS), 'Vectors to check.')
 FLAGS = flags.FLAGS
@@ -35,7 +35,7 @@ def main(unused_argv):
           manifest, os.path.join(root, manifest))
       options = reference.options_from_build_kwargs(sidecar['variant'],
                                                     sidecar['build_kwargs'])
-      result = predict.predict_image(arrays['image'], options, prefix)
+      result = inference.predict_image(arrays['image'], options, prefix)
       ref = arrays['logits']
       err = float(np.abs(result['logits'] - ref).max())
       ties = reference.near_tie_mask(ref, tuple(sidecar['crop_size']),

@@ -29,6 +29,7 @@ from typing import List
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from deeplab import common
 from deeplab import model as model_lib
@@ -196,7 +197,11 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
       a partial load explicit.
   """
   prefix = resolve_checkpoint(checkpoint)
-  keys = _checkpoint_keys(prefix)
+  try:
+    keys = _checkpoint_keys(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    raise CheckpointMismatchError('Checkpoint %s cannot be read: %s.' % (
+        prefix, checkpoint_problem(prefix) or str(e).splitlines()[0])) from e
   shapes = {name: shape for name, (_, shape) in keys.items()}
   variables = model_lib.tf1_variable_map(model)
   options = getattr(model, 'model_options', None)
@@ -232,12 +237,46 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
         prefix, missing, unexpected, mismatched, backbone_only,
         initialize_last_layer))
 
+  problem = checkpoint_problem(prefix)
+  if problem:  # E.g. a truncated copy: say so instead of a reader error.
+    raise CheckpointMismatchError('Checkpoint %s cannot be read: %s.'
+                                  % (prefix, problem))
   reader = tf.train.load_checkpoint(prefix)
   for name, var in wanted.items():
-    value = reader.get_tensor(keys[name][0])
+    try:
+      value = reader.get_tensor(keys[name][0])
+    except (IndexError, tf.errors.OpError) as e:
+      raise CheckpointMismatchError('Checkpoint %s cannot be read (variable '
+                                    '%s): %s' % (prefix, name, e)) from e
     var.assign(np.asarray(value).astype(var.dtype))
   return LoadReport(prefix, sorted(wanted), sorted(skipped), unused,
                     training_state)
+
+
+DEGENERATE_ADVICE = (
+    'That is what BatchNorm moving statistics which never learned the data '
+    'give: trained from scratch with --fine_tune_batch_norm and the '
+    "original's decay 0.9997 (or on small batches), or frozen without a "
+    'pretrained checkpoint, they stay near their initial values while the '
+    'training loss still falls. Remedies: --train_batch_norm_decay=0.9 for '
+    'short runs from scratch, more steps and a batch of 12 or more per '
+    'replica, or --nofine_tune_batch_norm with a pretrained '
+    '--tf_initial_checkpoint.')
+
+
+def untouched_batch_norm(model):
+  """Scopes of BatchNorm layers whose moving statistics are exactly Keras'
+  initial values (mean 0, variance 1): never trained."""
+  names = []
+  variables = model_lib.tf1_variable_map(model)
+  for name, var in variables.items():
+    if name.endswith('/moving_mean'):
+      mean = var.numpy()
+      variance = variables[name[:-len('moving_mean')] +
+                           'moving_variance'].numpy()
+      if not np.any(mean) and np.all(variance == 1.0):
+        names.append(name[:-len('/moving_mean')])
+  return names
 
 
 def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
@@ -257,6 +296,12 @@ def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
     (the model to run, `LoadReport`).
   """
   report = load_weights(model, checkpoint)
+  untouched = untouched_batch_norm(model)
+  if untouched:
+    logging.warning('%d BatchNorm layers of %s (e.g. %s) still hold their '
+                    'initial moving statistics (mean 0, variance 1): expect '
+                    'degenerate predictions. %s', len(untouched),
+                    report.checkpoint, untouched[0], DEGENERATE_ADVICE)
   if not fold_batch_norm:
     return model, report
   return model_lib.fold_batch_norm(model, target=folded,
@@ -311,6 +356,8 @@ def save_weights(model, output_dir: str, options=None) -> str:
   options = options or getattr(model, 'model_options', None)
   values = {n: v.numpy() for n, v in model_lib.tf1_variable_map(model).items()}
   os.makedirs(output_dir, exist_ok=True)
+  for leftover in tf.io.gfile.glob(os.path.join(output_dir, '.staging-*')):
+    shutil.rmtree(leftover, ignore_errors=True)  # From a killed save.
   staging = tempfile.mkdtemp(prefix='.staging-', dir=output_dir)
   try:
     names = sorted(values)
@@ -337,6 +384,113 @@ def save_weights(model, output_dir: str, options=None) -> str:
   return os.path.join(output_dir, CHECKPOINT_PREFIX)
 
 
+def _step_of(prefix):
+  base = os.path.basename(prefix)
+  tail = base.rsplit('-', 1)[-1]
+  return int(tail) if '-' in base and tail.isdigit() else -1
+
+
+def checkpoint_problem(prefix):
+  """Why the checkpoint `prefix` cannot be restored, or None if it can.
+
+  Checks what a crash, a full disk or a partial copy leaves behind: a missing
+  or unreadable `.index`, missing data shards, data shorter than the tensors
+  the index lists.
+  """
+  if not os.path.exists(prefix + '.index'):
+    return 'its .index file is missing'
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+  except (tf.errors.OpError, ValueError) as e:
+    return 'its .index cannot be read (%s)' % str(e).splitlines()[0]
+  shards = tf.io.gfile.glob(prefix + '.data-*-of-*')
+  if not shards:
+    return 'its .data file is missing'
+  expected = {prefix + '.data-%05d-of-%05d' % (i, int(shards[0][-5:]))
+              for i in range(int(shards[0][-5:]))}
+  missing = sorted(expected - set(shards))
+  if missing:
+    return 'data shard %s is missing' % os.path.basename(missing[0])
+  needed = sum(int(np.prod(shape)) * dtypes[name].size
+               for name, shape in shapes.items()
+               if dtypes[name] != tf.string)
+  present = sum(os.path.getsize(f) for f in shards)
+  if present < needed:
+    return ('its data is truncated (%d of at least %d bytes)'
+            % (present, needed))
+  return None
+
+
+def _checkpoint_state(directory):
+  """The folder's `checkpoint` state, or None when absent or invalid."""
+  try:
+    return tf.train.get_checkpoint_state(directory)
+  except ValueError:
+    return None
+
+
+def newest_complete_checkpoint(directory, check=None):
+  """The newest checkpoint of a training folder that can be restored.
+
+  Args:
+    directory: The folder.
+    check: Optional further test, prefix -> problem or None.
+
+  Returns:
+    (prefix or None, [(prefix, reason)] of the newer ones skipped).
+  """
+  state = _checkpoint_state(directory)
+  candidates = set(state.all_model_checkpoint_paths) if state else set()
+  if state and state.model_checkpoint_path:
+    candidates.add(state.model_checkpoint_path)
+  candidates.update(f[:-len('.index')] for f in tf.io.gfile.glob(
+      os.path.join(directory, CHECKPOINT_PREFIX + '-*.index')))
+  candidates = {os.path.join(directory, os.path.basename(c))
+                for c in candidates}
+  skipped = []
+  for prefix in sorted(candidates, key=_step_of, reverse=True):
+    problem = checkpoint_problem(prefix) or (check and check(prefix))
+    if problem is None:
+      return prefix, skipped
+    skipped.append((prefix, problem))
+  return None, skipped
+
+
+def repair_checkpoint_state(directory, check=None):
+  """Points the `checkpoint` state file at the complete checkpoints only.
+
+  So a resumed job restores the newest checkpoint that is whole, and the
+  checkpoint manager's rotation never counts (or deletes past) broken ones.
+
+  Returns:
+    (newest complete prefix or None, [(skipped prefix, reason)]).
+  """
+  latest, skipped = newest_complete_checkpoint(directory, check)
+  if skipped or (latest and tf.train.latest_checkpoint(directory) != latest):
+    complete = []
+    state = _checkpoint_state(directory)
+    for path in (state.all_model_checkpoint_paths if state else []):
+      path = os.path.join(directory, os.path.basename(path))
+      if _step_of(path) < _step_of(latest or '') and (
+          checkpoint_problem(path) is None):
+        complete.append(path)
+    complete.append(latest)
+    state_file = os.path.join(directory, 'checkpoint')
+    if latest is None:  # A state file without a checkpoint is invalid.
+      if os.path.exists(state_file):
+        os.replace(state_file, state_file + '.incomplete')
+      return latest, skipped
+    with open(state_file + '.tmp', 'w') as f:
+      f.write('model_checkpoint_path: "%s"\n' % os.path.basename(latest))
+      for path in sorted(complete, key=_step_of):
+        f.write('all_model_checkpoint_paths: "%s"\n'
+                % os.path.basename(path))
+    os.replace(state_file + '.tmp', state_file)
+  return latest, skipped
+
+
 def iterate_checkpoints(path, max_number=0, interval_secs=300):
   """The checkpoints a polling job (eval.py, vis.py) works on, in order.
 
@@ -345,7 +499,11 @@ def iterate_checkpoints(path, max_number=0, interval_secs=300):
   waits for each new checkpoint (`tf.train.checkpoints_iterator`) and stops
   after `max_number` of them (never, when it is not positive).
   """
-  if not (os.path.isdir(path) and max_number != 1):
+  waiting = max_number != 1 and not os.path.exists(path) and not (
+      tf.io.gfile.glob(path + '.index'))
+  if waiting:  # A training job's logdir that it has not created yet.
+    logging.info('Waiting for checkpoints in %s.', path)
+  if not (os.path.isdir(path) or waiting) or max_number == 1:
     yield resolve_checkpoint(path)
     return
   for count, prefix in enumerate(tf.train.checkpoints_iterator(
@@ -353,6 +511,19 @@ def iterate_checkpoints(path, max_number=0, interval_secs=300):
     yield prefix
     if 0 < max_number <= count:
       return
+
+
+def vanished(error, checkpoint):
+  """Whether `error` came from a checkpoint that no longer exists (a
+  trainer's rotation deleted it while an evaluator was about to read it)."""
+  missing = isinstance(error, (FileNotFoundError, tf.errors.NotFoundError,
+                               CheckpointMismatchError))
+  return missing and not os.path.exists(checkpoint + '.index')
+
+
+def resolve_options(options):
+  """`options`, or what it returns when it is a function (resolved late)."""
+  return options() if callable(options) else options
 
 
 def load_options(checkpoint: str):

@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 G = deeplab_flags.FlagGroup
 
 # Errors that are the user's input, reported as one line.
-USER_ERRORS = (ValueError, FileNotFoundError,
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
                checkpoints.CheckpointMismatchError, data_generator.DataError)
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
@@ -176,11 +176,17 @@ EVAL_GROUPS = [
                deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
 
 
+def _lazy_options(fv, crop_size, checkpoint):
+  """The run's model options, resolved when the first checkpoint is there:
+  beside a training job, its model_options.json appears only then."""
+  return lambda: deeplab_flags.model_options(
+      fv, crop_size=crop_size, checkpoint=checkpoint)[0]
+
+
 def _evaluate(fv):
   config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
-  options, _ = deeplab_flags.model_options(
-      fv, crop_size=config.eval_crop_size, checkpoint=config.checkpoint_dir)
-  evaluator.run(config, options)
+  evaluator.run(config, _lazy_options(fv, config.eval_crop_size,
+                                      config.checkpoint_dir))
 
 
 def evaluate(argv=None):
@@ -212,9 +218,8 @@ VIS_GROUPS = [
 
 def _visualize(fv):
   config = deeplab_flags.config_from_flags(visualize.VisConfig, fv)
-  options, _ = deeplab_flags.model_options(
-      fv, crop_size=config.vis_crop_size, checkpoint=config.checkpoint_dir)
-  count = visualize.run(config, options)
+  count = visualize.run(config, _lazy_options(fv, config.vis_crop_size,
+                                              config.checkpoint_dir))
   return ['Wrote %d visualisation%s to %s' % (count, '' if count == 1 else 's',
                                               config.vis_logdir)]
 

@@ -91,6 +91,23 @@ class ExportConfig:
     return self.export_path.endswith(FROZEN_GRAPH_SUFFIX)
 
 
+def checked_images(images):
+  """`images` if they are [batch >= 1, height >= 1, width >= 1, 3], else an
+  InvalidArgumentError saying what the input should be and what it is."""
+  expected = ('%s must be uint8 [batch, height, width, 3] RGB images with a '
+              'batch of at least one; got shape' % INPUT_NAME)
+  shape = tf.shape(images)
+  # Padded to four entries so that no slice can fail before the check says
+  # what is wrong (one Assert: graph optimisations may reorder others).
+  first4 = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
+  valid = tf.logical_and(
+      tf.equal(tf.size(shape), 4),
+      tf.logical_and(tf.equal(first4[3], 3), tf.reduce_all(first4[:3] > 0)))
+  checked = tf.debugging.Assert(valid, [expected, shape], name='check_shape')
+  with tf.control_dependencies([checked]):
+    return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
+
+
 class DeepLabServing(tf.Module):
   """A tf.Module with the serving function (weights included).
 
@@ -128,11 +145,14 @@ class DeepLabServing(tf.Module):
     return inference.segment(self.model, images, self.options.model_variant,
                              self.crop_size, self.resize, probabilities)
 
+  # Any shape is accepted at the signature so that a wrong one meets the
+  # checks of `checked_images`, which say what is wrong, instead of
+  # TensorFlow's shape-matching errors.
   @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)])
+      tf.TensorSpec(None, tf.uint8, name=INPUT_NAME)])
   def serve(self, images):
     """uint8 images -> {SemanticPredictions, SemanticProbabilities}."""
-    out = self._segment(images, probabilities=True)
+    out = self._segment(checked_images(images), probabilities=True)
     return {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME),
             PROBABILITIES_NAME: tf.identity(out['probabilities'],
                                             name=PROBABILITIES_NAME)}
@@ -154,11 +174,45 @@ class DeepLabServing(tf.Module):
     return frozen.graph.as_graph_def()
 
 
+def _staging_prefix(export_dir):
+  return '.%s.staging-' % os.path.basename(os.path.abspath(export_dir))
+
+
+def recover_export(export_dir):
+  """Repairs what a killed export left: a swap interrupted between its two
+  renames is rolled back (the previous export returns to `export_dir`), and
+  leftover `<export>.old-*` and staging folders are removed.
+
+  Returns:
+    The folder restored to `export_dir`, or None.
+  """
+  export_dir = os.path.abspath(export_dir).rstrip('/')
+  olds = sorted(tf.io.gfile.glob(export_dir + '.old-*'), key=os.path.getmtime)
+  restored = None
+  if olds and not os.path.exists(export_dir):
+    restored = olds.pop()
+    os.replace(restored, export_dir)
+    logging.warning('Restored the previous export %s from %s (an export was '
+                    'interrupted mid-swap).', export_dir, restored)
+  for old in olds:
+    shutil.rmtree(old, ignore_errors=True)
+  parent = os.path.dirname(export_dir)
+  for staging in tf.io.gfile.glob(os.path.join(
+      parent, _staging_prefix(export_dir) + '*')):
+    shutil.rmtree(staging, ignore_errors=True)
+  return restored
+
+
 def _write_atomically(export_dir, write):
-  """Writes into a staging folder and renames it into place."""
+  """Writes into a staging folder and swaps it into place.
+
+  The swap is two renames (a folder cannot replace a non-empty one in one);
+  a kill between them is repaired by the next export (`recover_export`).
+  """
   parent = os.path.dirname(os.path.abspath(export_dir))
   os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix='.export-', dir=parent)
+  recover_export(export_dir)
+  staging = tempfile.mkdtemp(prefix=_staging_prefix(export_dir), dir=parent)
   try:
     write(staging)
     if os.path.exists(export_dir):

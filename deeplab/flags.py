@@ -296,6 +296,10 @@ TRAIN_EXTRA_FLAGS = {
     'deterministic': ('boolean', 'Reproducible runs: seeds (0 unless given) '
                       'and deterministic ops.'),
     'num_readers': ('integer', 'Parallel TFRecord readers.'),
+    'out_of_range_labels': ('enum', 'Label values that are neither a class '
+                            'id nor the ignore label: error (stop, naming '
+                            'the image) or ignore (train as ignored).',
+                            dict(enum_values=['error', 'ignore'])),
 }
 
 EVAL_FLAGS = {

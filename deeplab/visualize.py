@@ -160,6 +160,7 @@ def visualize_split(config, options, checkpoint=None):
   _prepare(config)
   predict_fn = tf.function(lambda x: model(x, training=False)['predictions'])
   index = 0
+  predicted = set()
   resize = config.min_resize_value or config.max_resize_value
   for batch in dataset:
     predictions = predict_fn(batch['image']).numpy()
@@ -177,11 +178,16 @@ def visualize_split(config, options, checkpoint=None):
         image = _decoded_original(batch, i, height, width)
       write_outputs(index, image, prediction, config, colormap, name,
                     dataset.ignore_label)
+      if len(predicted) < 2:
+        predicted.update(np.unique(prediction).tolist())
       index += 1
     if config.max_images and index >= config.max_images:
       break
   logging.info('Wrote %d visualisation%s to %s.', index,
                '' if index == 1 else 's', config.vis_logdir)
+  if len(predicted) == 1 and index > 1:
+    logging.warning('Every pixel of the %d images was predicted as class %d. '
+                    '%s', index, predicted.pop(), checkpoints.DEGENERATE_ADVICE)
   return index
 
 
@@ -236,11 +242,22 @@ def run(config, options):
   """
   config.validate()
   if config.image_path:
-    return visualize_images(config, options)
+    return visualize_images(config, checkpoints.resolve_options(options))
   count = 0
   for checkpoint in checkpoints.iterate_checkpoints(
       config.checkpoint_dir, config.max_number_of_iterations,
       config.eval_interval_secs):
+    # Beside a training job, the options exist once its first checkpoint
+    # does.
+    options = checkpoints.resolve_options(options)
     logging.info('Visualizing with %s', checkpoint)
-    count = visualize_split(config, options, checkpoint)
+    try:
+      count = visualize_split(config, options, checkpoint)
+    except (FileNotFoundError, tf.errors.NotFoundError,
+            checkpoints.CheckpointMismatchError) as e:
+      if not checkpoints.vanished(e, checkpoint):
+        raise
+      logging.warning('Checkpoint %s was deleted before it could be used '
+                      '(the trainer keeps only its newest); waiting for the '
+                      'next one.', checkpoint)
   return count

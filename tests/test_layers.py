@@ -116,3 +116,37 @@ def test_tf1_names_of_factory_layers():
       'aspp0/BatchNorm/moving_mean': (8,),
       'aspp0/BatchNorm/moving_variance': (8,),
   }
+
+
+def test_fine_tuned_batch_norm_moves_statistics_as_the_original():
+  """Training normalises with the batch's biased variance and moves
+  moving_variance towards the unbiased one, as TF's FusedBatchNorm (the
+  original's slim.batch_norm) does; frozen BatchNorm uses the moving ones."""
+  rng = np.random.RandomState(0)
+  x = rng.randn(2, 5, 3, 4).astype(np.float32) * 2 + 1
+  bn = layers.BatchNorm(fine_tune=True, momentum=0.9, epsilon=1e-3)
+  bn.build(x.shape)
+  bn.gamma.assign(rng.uniform(0.5, 1.5, 4))
+  bn.beta.assign(rng.uniform(-0.1, 0.1, 4))
+  m0, v0 = rng.uniform(-0.1, 0.1, 4), rng.uniform(0.5, 1.5, 4)
+  bn.moving_mean.assign(m0)
+  bn.moving_variance.assign(v0)
+  y = bn(x, training=True).numpy()
+  flat = x.reshape(-1, 4).astype(np.float64)
+  mean, biased = flat.mean(0), flat.var(0)
+  expected = ((x - mean) / np.sqrt(biased + 1e-3) * bn.gamma.numpy() +
+              bn.beta.numpy())
+  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(bn.moving_mean.numpy(), 0.9 * m0 + 0.1 * mean,
+                             rtol=1e-6)
+  np.testing.assert_allclose(bn.moving_variance.numpy(),
+                             0.9 * v0 + 0.1 * flat.var(0, ddof=1), rtol=1e-6)
+  frozen = layers.BatchNorm(fine_tune=False, momentum=0.9, epsilon=1e-3)
+  frozen.build(x.shape)
+  frozen.moving_mean.assign(m0)
+  frozen.moving_variance.assign(v0)
+  out = frozen(x, training=True).numpy()
+  np.testing.assert_allclose(out, (x - m0) / np.sqrt(v0 + 1e-3), rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_array_equal(frozen.moving_mean.numpy(),
+                                m0.astype(np.float32))

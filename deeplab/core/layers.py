@@ -102,6 +102,11 @@ class BatchNorm(keras.layers.BatchNormalization):
   training still learns gamma and beta but normalises with the frozen moving
   statistics. Keras' `trainable=False` would freeze gamma and beta too, so the
   switch lives here.
+
+  In training it normalises with the batch's (biased) variance but, as the
+  original's fused `slim.batch_norm` (TF's FusedBatchNorm), moves
+  `moving_variance` towards the unbiased one (Bessel's correction, n / (n - 1)
+  over the n values per channel); Keras would use the biased one.
   """
 
   def __init__(self, fine_tune=True, **kwargs):
@@ -109,9 +114,27 @@ class BatchNorm(keras.layers.BatchNormalization):
     self.fine_tune = fine_tune
 
   def call(self, inputs, training=None, mask=None):
-    if not self.fine_tune:
-      training = False
-    return super().call(inputs, training=training, mask=mask)
+    if not (training and self.fine_tune and self.trainable) or (
+        mask is not None or self.renorm):
+      return super().call(inputs, training=training and self.fine_tune,
+                          mask=mask)
+    x = tf.cast(inputs, tf.float32)  # Statistics in float32 (as Keras').
+    mean, variance = self._moments(x, None)
+    count = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+    context = tf.distribute.get_replica_context()
+    if self.synchronized and context is not None:
+      count *= context.num_replicas_in_sync  # Moments over every replica.
+    unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
+    momentum = tf.cast(self.momentum, tf.float32)
+    self.moving_mean.assign(self.moving_mean * momentum +
+                            mean * (1.0 - momentum))
+    self.moving_variance.assign(self.moving_variance * momentum +
+                                unbiased * (1.0 - momentum))
+    beta = tf.cast(self.beta, tf.float32) if self.center else None
+    gamma = tf.cast(self.gamma, tf.float32) if self.scale else None
+    outputs = tf.nn.batch_normalization(x, mean, variance, beta, gamma,
+                                        self.epsilon)
+    return tf.cast(outputs, self.compute_dtype)
 
   def get_config(self):
     config = super().get_config()

@@ -116,6 +116,12 @@ class Dataset:
   shuffle_buffer: int = 100
   seed: Optional[int] = None
   tfds_data_dir: Optional[str] = None
+  # Training and evaluation need a label in every record (a missing one is an
+  # error naming the image; test splits have none). Label values outside
+  # [0, num_classes) other than the ignore label are an error ('error') or
+  # become the ignore label ('ignore'); None leaves them.
+  require_labels: bool = False
+  out_of_range_labels: Optional[str] = None
 
   def __post_init__(self):
     self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
@@ -154,6 +160,12 @@ class Dataset:
     if not os.path.isdir(self.dataset_dir or ''):
       raise FileNotFoundError('--dataset_dir %s does not exist.'
                               % self.dataset_dir)
+    if os.path.exists(os.path.join(self.dataset_dir,
+                                   '.%s.commit' % self.split_name)):
+      raise DataError('Split %r in %s is mid-commit: a conversion was '
+                      'interrupted while renaming its shards. Run the '
+                      'converter again (it finishes the commit first).'
+                      % (self.split_name, self.dataset_dir))
     pattern = os.path.join(self.dataset_dir, self.descriptor.file_pattern
                            % self.split_name)
     files = sorted(f for f in glob.glob(pattern) if f.endswith('.tfrecord')
@@ -164,8 +176,37 @@ class Dataset:
                               % (self.split_name, self.dataset_dir, pattern))
     return files
 
-  def _preprocess(self, item, seed=None):
+  def _checked_label(self, item):
+    """The record's label, with the checks `require_labels` and
+    `out_of_range_labels` ask for (errors name the image)."""
     label = item['label']
+    name = item['image_name']
+    checks = []
+    if self.require_labels:
+      checks.append(tf.debugging.Assert(
+          tf.size(label) > 0, ['Record has no label '
+                               '(image/segmentation/class/encoded): image',
+                               name], name='label_present'))
+    num_classes = self.num_classes
+    if self.out_of_range_labels and num_classes:
+      wide = tf.cast(label, tf.int32)
+      valid = tf.logical_or(wide < num_classes,
+                            tf.equal(wide, self.ignore_label))
+      if self.out_of_range_labels == 'ignore':
+        label = tf.where(valid, label, tf.cast(self.ignore_label, label.dtype))
+      else:
+        checks.append(tf.debugging.Assert(
+            tf.reduce_all(valid),
+            ['Label values must be class ids 0..%d or the ignore label %d '
+             '(--out_of_range_labels=ignore treats others as ignored); image'
+             % (num_classes - 1, self.ignore_label), name, 'holds',
+             tf.boolean_mask(wide, tf.logical_not(valid))[:5]],
+            name='labels_in_range'))
+    with tf.control_dependencies(checks):
+      return tf.identity(label)
+
+  def _preprocess(self, item, seed=None):
+    label = self._checked_label(item)
     # Unlabelled (test) records get an all-ignore label: one element shape.
     label = tf.cond(tf.size(label) > 0, lambda: label,
                     lambda: tf.fill(tf.concat([tf.shape(item['image'])[:2],
@@ -288,12 +329,19 @@ class Dataset:
       except StopIteration:
         return
       except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-        where = None
-        if not self.dataset_name.startswith(TFDS_PREFIX):
-          where = diagnose_records(self.files())
-        raise DataError('Cannot read split %r of %s: %s' % (
-            self.split_name, self.dataset_dir,
-            where or str(e).splitlines()[0])) from e
+        raise read_error(self, e) from e
+
+
+def read_error(dataset, error):
+  """A `DataError` naming the record behind a pipeline `error`."""
+  message = str(error).splitlines()[0]
+  where = None
+  # A label check names its image itself; anything else is looked for.
+  if 'assertion failed' not in message and not dataset.dataset_name.startswith(
+      TFDS_PREFIX):
+    where = diagnose_records(dataset.files())
+  return DataError('Cannot read split %r of %s: %s' % (
+      dataset.split_name, dataset.dataset_dir, where or message))
 
 
 def read_all(dataset):

@@ -106,7 +106,10 @@ def get_random_scale(min_scale_factor, max_scale_factor, step_size, seed=None):
 def randomly_scale_image_and_label(image, label=None, scale=1.0):
   """Scales image (bilinear) and label (nearest) by `scale`, align corners."""
   shape = tf.shape(image)
-  new_dim = tf.cast(tf.cast(shape[:2], tf.float32) * scale, tf.int32)
+  # At least one pixel: a tiny image scaled down must not vanish (the
+  # original stops with "output dimensions must be positive" there).
+  new_dim = tf.maximum(
+      tf.cast(tf.cast(shape[:2], tf.float32) * scale, tf.int32), 1)
 
   def scaled():
     img = _resize(image, new_dim, 'bilinear')

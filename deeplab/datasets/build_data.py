@@ -19,12 +19,14 @@ looks complete.
 import collections
 import dataclasses
 import io
+import json
 import math
 import os
 import sys
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
+from absl import logging
 import numpy as np
 from PIL import Image
 import tensorflow as tf
@@ -241,6 +243,9 @@ def write_split(items: Sequence[Item], output_dir: str, split: str,
   if not items:
     raise BadItemError('Split %r is empty: no images listed.' % split)
   os.makedirs(output_dir, exist_ok=True)
+  for split_done in recover(output_dir):
+    logging.warning('Finished the interrupted commit of split %s in %s.',
+                    split_done, output_dir)
   summary = SplitSummary(split)
   examples = []
   progress = Progress(len(items), 'checking ' + split)
@@ -296,11 +301,22 @@ def _validated(label, path, num_classes, ignore_label):
   return _png_bytes(label), label
 
 
+def _journal(output_dir, split):
+  return os.path.join(output_dir, '.%s.commit' % split)
+
+
 def _write_shards(examples, output_dir, split, num_shards):
-  """Writes shards under temporary names, then renames them all."""
+  """Writes shards under temporary names, then commits them as one set.
+
+  The commit (renames into place, removal of an earlier run's shards with
+  another shard count) is first written down in a journal; an interrupted
+  commit is finished by the next run (`recover`), so a split is never left
+  with the old shards deleted and only part of the new ones.
+  """
   num_shards = max(1, min(num_shards, len(examples)))
   per_shard = int(math.ceil(len(examples) / float(num_shards)))
   final, temporary = [], []
+  committing = False
   try:
     for shard_id in range(num_shards):
       name = shard_filename(output_dir, split, shard_id, num_shards)
@@ -311,18 +327,56 @@ def _write_shards(examples, output_dir, split, num_shards):
         for example in examples[shard_id * per_shard:(shard_id + 1) *
                                 per_shard]:
           writer.write(example.SerializeToString())
-    # Remove shards of an earlier run with another shard count.
-    for old in tf.io.gfile.glob(os.path.join(output_dir,
-                                             '%s-*-of-*.tfrecord' % split)):
-      if old not in final:
-        os.remove(old)
-    for tmp, name in zip(temporary, final):
-      os.replace(tmp, name)
+    old = [f for f in tf.io.gfile.glob(os.path.join(
+        output_dir, '%s-*-of-*.tfrecord' % split)) if f not in final]
+    journal = _journal(output_dir, split)
+    with open(journal + '.tmp', 'w') as f:
+      json.dump({'rename': list(zip(temporary, final)), 'remove': old}, f)
+    committing = True
+    os.replace(journal + '.tmp', journal)
+    _finish_commit(journal)
   finally:
-    for tmp in temporary:
-      if os.path.exists(tmp):
-        os.remove(tmp)
+    if not committing:  # Before the journal, nothing of this run counts.
+      for tmp in temporary:
+        if os.path.exists(tmp):
+          os.remove(tmp)
   return final
+
+
+def _finish_commit(journal):
+  """Carries out a commit journal (idempotent) and removes it."""
+  with open(journal) as f:
+    plan = json.load(f)
+  for tmp, name in plan['rename']:
+    if os.path.exists(tmp):
+      os.replace(tmp, name)
+  for old in plan['remove']:
+    if os.path.exists(old):
+      os.remove(old)
+  os.remove(journal)
+
+
+def recover(output_dir):
+  """Finishes the commits an interrupted conversion left in `output_dir`
+  and removes its unfinished temporary shards.
+
+  Returns:
+    The splits whose commit was finished.
+  """
+  finished = []
+  for journal in sorted(tf.io.gfile.glob(os.path.join(output_dir,
+                                                      '.*.commit'))):
+    try:
+      _finish_commit(journal)
+    except (OSError, ValueError, KeyError) as e:
+      raise BadItemError('Cannot finish the interrupted conversion recorded '
+                         'in %s: %s' % (journal, e)) from e
+    finished.append(os.path.basename(journal)[1:-len('.commit')])
+  for tmp in tf.io.gfile.glob(os.path.join(output_dir, '.*.incomplete')):
+    os.remove(tmp)
+  for tmp in tf.io.gfile.glob(os.path.join(output_dir, '.*.commit.tmp')):
+    os.remove(tmp)
+  return finished
 
 
 def print_summary(summaries: Iterable[SplitSummary], class_names=None,

@@ -89,7 +89,7 @@ def make_dataset(config, model_variant):
   return data_generator.Dataset.from_config(
       config, config.eval_split, config.eval_crop_size,
       config.eval_batch_size, model_variant, should_shuffle=False,
-      should_repeat=False)
+      should_repeat=False, require_labels=True)
 
 
 def evaluate_checkpoint(config, options, checkpoint, model=None,
@@ -153,6 +153,12 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
   if count == 0:
     raise ValueError('Split %r of %s has no images.' % (config.eval_split,
                                                         config.dataset_dir))
+  if not total.matrix.sum():
+    raise data_generator.DataError(
+        'Split %r of %s has no labelled pixel in its %d images (every label '
+        'is the ignore label %d): its mIoU would mean nothing.'
+        % (config.eval_split, config.dataset_dir, count,
+           dataset.ignore_label))
   result = metrics.summarize(total.matrix)
   result.update({
       'confusion_matrix': total.matrix.tolist(),
@@ -234,18 +240,47 @@ def run(config, options):
   eval_logdir = config.eval_logdir or os.path.join(config.checkpoint_dir,
                                                    'eval')
   writer = tf.summary.create_file_writer(eval_logdir)
-  dataset = make_dataset(config, options.model_variant)
-  eval_options = options.for_data(dataset.num_classes, config.eval_crop_size)
-  model = model_lib.build_inference_model(
-      eval_options, config.eval_scales, config.add_flipped_images)
+  dataset = model = None
   results = []
   for path in checkpoints.iterate_checkpoints(
       config.checkpoint_dir, config.max_number_of_evaluations,
       config.eval_interval_secs):
-    result = evaluate_checkpoint(config, options, path, model=model,
-                                 dataset=dataset)
+    if model is None:
+      # Beside a training job: options (and the model) once its first
+      # checkpoint, and so its model_options.json, exist.
+      options = checkpoints.resolve_options(options)
+      dataset = make_dataset(config, options.model_variant)
+      model = model_lib.build_inference_model(
+          options.for_data(dataset.num_classes, config.eval_crop_size),
+          config.eval_scales, config.add_flipped_images)
+    try:
+      result = evaluate_checkpoint(config, options, path, model=model,
+                                   dataset=dataset)
+    except USER_ERRORS_OF_A_VANISHED_CHECKPOINT as e:
+      if not checkpoints.vanished(e, path):
+        raise
+      logging.warning('Checkpoint %s was deleted before it could be '
+                      'evaluated (the trainer keeps only its newest); '
+                      'waiting for the next one.', path)
+      continue
     write_results(result, eval_logdir, writer)
     logging.info('%s', format_result(result))
     print(format_result(result), flush=True)
+    warn_if_degenerate(result)
     results.append(result)
   return results
+
+
+USER_ERRORS_OF_A_VANISHED_CHECKPOINT = (
+    FileNotFoundError, tf.errors.NotFoundError,
+    checkpoints.CheckpointMismatchError)
+
+
+def warn_if_degenerate(result):
+  """Says why every pixel got the same class, when it did."""
+  matrix = np.asarray(result['confusion_matrix'])
+  predicted = np.flatnonzero(matrix.sum(axis=0))
+  if len(predicted) == 1 and np.count_nonzero(matrix.sum(axis=1)) > 1:
+    logging.warning(
+        'Every pixel was predicted as class %d. %s', predicted[0],
+        checkpoints.DEGENERATE_ADVICE)

@@ -99,6 +99,7 @@ class TrainConfig:
   seed: Optional[int] = None
   deterministic: bool = False
   num_readers: int = 4
+  out_of_range_labels: str = 'error'
 
   def validate(self):
     """Raises ValueError naming the flag of the first bad value."""
@@ -129,6 +130,9 @@ class TrainConfig:
       raise ValueError('--train_batch_norm_decay must be in [0, 1).')
     if self.weight_decay < 0:
       raise ValueError('--weight_decay must be >= 0.')
+    if self.out_of_range_labels not in ('error', 'ignore'):
+      raise ValueError('--out_of_range_labels must be error or ignore, got %r.'
+                       % self.out_of_range_labels)
     if self.deterministic and self.seed is None:
       self.seed = 0
     return self
@@ -315,17 +319,30 @@ def _train(config, options, max_steps_this_run, input_fn):
       max_scale_factor=config.max_scale_factor,
       scale_factor_step_size=config.scale_factor_step_size,
       num_readers=config.num_readers, is_training=True, should_shuffle=True,
-      should_repeat=True, seed=config.seed)
+      should_repeat=True, seed=config.seed, require_labels=True,
+      out_of_range_labels=config.out_of_range_labels)
   options = options.for_data(dataset.num_classes, config.train_crop_size)
+  per_replica = config.train_batch_size // replicas
+  if config.fine_tune_batch_norm and per_replica < 12:
+    logging.warning(
+        '--fine_tune_batch_norm with %d images per replica: the original '
+        'advises at least 12 (16 is better); BatchNorm statistics of small '
+        'batches are noisy and, with the decay %s, move slowly. If eval '
+        'predicts one class everywhere: %s', per_replica,
+        config.train_batch_norm_decay or options.batch_norm_decay,
+        checkpoints.DEGENERATE_ADVICE)
   os.makedirs(config.train_logdir, exist_ok=True)
   with strategy.scope():
     model, schedule, optimizer, global_step = build_training_objects(
         config, options)
   checkpoint = checkpoints.training_checkpoint(
       model, optimizer=optimizer, global_step=global_step)
+  # Before the manager reads the state file: it must list (and rotate) only
+  # checkpoints that are whole.
+  latest = find_resume_checkpoint(config.train_logdir, chief)
   saver = _Saver(checkpoint, config.train_logdir, chief,
                  config.max_checkpoints_to_keep)
-  latest = restore_or_initialize(checkpoint, model, config, global_step)
+  restore_or_initialize(checkpoint, model, config, global_step, latest)
   if chief:
     write_run_files(config, options)
   label_weights = options.label_weights
@@ -387,11 +404,34 @@ def build_training_objects(config, options):
   return model, schedule, optimizer, global_step
 
 
-def restore_or_initialize(checkpoint, model, config, global_step):
-  """Resumes from the logdir's latest checkpoint, else initialises from
-  `tf_initial_checkpoint` (or leaves a fresh model). Returns the checkpoint
-  resumed from, or None."""
-  latest = tf.train.latest_checkpoint(config.train_logdir)
+def find_resume_checkpoint(logdir, chief=True):
+  """The newest complete checkpoint of the logdir (None: a fresh start).
+
+  Newer ones that a crash or a full disk left incomplete are skipped with a
+  warning naming them and why; the chief also points the state file at the
+  complete ones and removes what interrupted saves left (`*_temp` folders),
+  so nothing older is rotated away because of the broken ones.
+  """
+  if chief:
+    for leftover in tf.io.gfile.glob(os.path.join(logdir, '*_temp')):
+      if os.path.isdir(leftover):
+        shutil.rmtree(leftover, ignore_errors=True)
+        logging.warning('Removed %s, left by an interrupted save.', leftover)
+    latest, skipped = checkpoints.repair_checkpoint_state(
+        logdir, non_finite_problem)
+  else:
+    latest, skipped = checkpoints.newest_complete_checkpoint(
+        logdir, non_finite_problem)
+  for prefix, reason in skipped:
+    logging.warning('Skipping checkpoint %s: %s; %s.', prefix, reason,
+                    'resuming from %s' % latest if latest else
+                    'no complete checkpoint is left')
+  return latest
+
+
+def restore_or_initialize(checkpoint, model, config, global_step, latest):
+  """Resumes from `latest` (a checkpoint of the logdir), else initialises
+  from `tf_initial_checkpoint` (or leaves a fresh model)."""
   if latest:
     checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info('Resumed from %s at step %d.', latest,
@@ -401,7 +441,6 @@ def restore_or_initialize(checkpoint, model, config, global_step):
   else:
     logging.info('Not initialising from a checkpoint (no '
                  '--tf_initial_checkpoint): training from scratch.')
-  return latest
 
 
 def write_run_files(config, options):
@@ -416,11 +455,17 @@ def _next_batch(batches, dataset, config):
   """The next batch, or a `DataError` naming the shard that cannot be read."""
   try:
     return next(batches)
+  except StopIteration:
+    files = dataset.files()
+    empty = [f for f in files if os.path.getsize(f) == 0]
+    raise data_generator.DataError(
+        'Split %r of %s yields no training batch: its %d shard(s) hold fewer '
+        'than --train_batch_size=%d records%s.' % (
+            config.train_split, config.dataset_dir, len(files),
+            config.train_batch_size, ' (%d empty file(s), e.g. %s)' % (
+                len(empty), empty[0]) if empty else '')) from None
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-    where = data_generator.diagnose_records(dataset.files())
-    raise data_generator.DataError('Cannot read split %r of %s: %s' % (
-        config.train_split, config.dataset_dir,
-        where or str(e).splitlines()[0])) from e
+    raise data_generator.read_error(dataset, e) from e
 
 
 class _Loop:
@@ -445,9 +490,9 @@ class _Loop:
     self.history.append((step, result['total_loss']))
     if not np.isfinite(result['total_loss']):
       raise FloatingPointError(
-          'Loss is %r at step %d (losses: %s). Lower --base_learning_rate, '
-          'check --label_weights and the labels; the last checkpoint is %s.'
-          % (result['total_loss'], step, result, self.saved))
+          'Loss is %r at step %d (losses: %s). %s' % (
+              result['total_loss'], step, result,
+              _restart_advice(self.config.train_logdir)))
     now = time.time()
     rate = (float(self.schedule(step - 1)) if config.optimizer == 'momentum'
             else config.adam_learning_rate)
@@ -496,6 +541,13 @@ class _Loop:
     self.writer.flush()
 
   def _save(self):
+    bad = [v.path for v in self.model.weights
+           if not np.isfinite(v.numpy()).all()]
+    if bad:  # Never save weights that would poison every resume.
+      raise FloatingPointError(
+          'At step %d %d weights are not finite (e.g. %s); not saving them. '
+          '%s' % (self.step, len(bad), bad[0],
+                  _restart_advice(self.config.train_logdir)))
     self.saved = self.saver.save(self.step)
     self.last_save = time.time()
     logging.info('Saved %s.', self.saved)
@@ -508,6 +560,31 @@ class _Loop:
             'losses': self.history, 'steps': self.steps,
             'checkpoint': self.saved, 'model': model,
             'optimizer': optimizer, 'options': self.options}
+
+
+def non_finite_problem(prefix):
+  """'its weights are not finite' when a checkpoint holds NaN or Inf."""
+  reader = tf.train.load_checkpoint(prefix)
+  for name, dtype in sorted(reader.get_variable_to_dtype_map().items()):
+    if dtype.is_floating and not np.isfinite(reader.get_tensor(name)).all():
+      return 'its weights are not finite (%s)' % name
+  return None
+
+
+def newest_finite_checkpoint(logdir):
+  """The newest complete checkpoint of `logdir` whose values are all finite."""
+  return checkpoints.newest_complete_checkpoint(logdir, non_finite_problem)[0]
+
+
+def _restart_advice(logdir):
+  finite = newest_finite_checkpoint(logdir)
+  if finite is None:
+    return ('No finite checkpoint exists in %s: start again with a lower '
+            '--base_learning_rate, and check --label_weights and the labels.'
+            % logdir)
+  return ('The newest checkpoint with finite weights is %s: rerunning resumes '
+          'from it; lower --base_learning_rate (or --slow_start_step), and '
+          'check --label_weights and the labels.' % finite)
 
 
 def _agree(strategy, flag):
