@@ -8,6 +8,7 @@ own flags by group; a bad flag value or input ends with one line that names
 it (and a pointer to `--help`), not a page of help.
 """
 import os
+import re
 import sys
 import textwrap
 
@@ -49,10 +50,13 @@ def _format_flag(flag):
   default = deeplab_flags.flatten(flag.default)
   if isinstance(default, (list, tuple)):
     default = ','.join(str(v) for v in default) if default else None
-  notes.append('default: %s' % ('none' if default is None
-                                else repr(default) if isinstance(default, str)
-                                else default))
-  body = textwrap.fill(flag.help, 74, initial_indent='      ',
+  elif isinstance(default, str):
+    default = repr(default)
+  notes.append('default: %s' % ('none' if default is None else default))
+  # absl appends its own note to the help of multi flags.
+  help_text = re.sub(r';\s*repeat this option to specify a list of values',
+                     '', flag.help)
+  body = textwrap.fill(help_text, 74, initial_indent='      ',
                        subsequent_indent='      ')
   return '  %s\n%s\n      (%s)' % (name, body, '; '.join(notes))
 
@@ -107,8 +111,15 @@ def _fail(prog, message):
   sys.exit(1)
 
 
-def _inference(config_cls, unsupported):
-  return [deeplab_flags.resize_group(config_cls),
+def _inference_groups(job, script, original, beyond, config_cls,
+                      output_stride, unsupported):
+  """The flag groups of eval, vis and export: the script's own (the
+  original's, then this project's), model, resizing, inference speed, and
+  the original's unsupported ones."""
+  return [G('%s (the original\'s %s)' % (job, script), original, config_cls),
+          G('%s, beyond the original' % job, beyond, config_cls),
+          deeplab_flags.model_group(output_stride),
+          deeplab_flags.resize_group(config_cls),
           deeplab_flags.inference_group(config_cls),
           deeplab_flags.unsupported_group(dict(
               unsupported, **deeplab_flags.UNSUPPORTED_MODEL_FLAGS))]
@@ -166,14 +177,10 @@ Example:
     --eval_scales=0.5 --eval_scales=0.75 --eval_scales=1.0 \\
     --eval_scales=1.25 --eval_scales=1.5 --eval_scales=1.75 \\
     --add_flipped_images --max_number_of_evaluations=1'''
-EVAL_GROUPS = [
-    G('Evaluation (the original\'s eval.py)', deeplab_flags.EVAL_FLAGS,
-      evaluator.EvalConfig),
-    G('Evaluation, beyond the original', deeplab_flags.EVAL_EXTRA_FLAGS,
-      evaluator.EvalConfig),
-    deeplab_flags.model_group(output_stride=16),
-] + _inference(evaluator.EvalConfig,
-               deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
+EVAL_GROUPS = _inference_groups(
+    'Evaluation', 'eval.py', deeplab_flags.EVAL_FLAGS,
+    deeplab_flags.EVAL_EXTRA_FLAGS, evaluator.EvalConfig, 16,
+    deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
 
 
 def _lazy_options(fv, crop_size, checkpoint):
@@ -206,14 +213,10 @@ Examples:
     --dataset=pascal_voc_seg --vis_split=val --dataset_dir=/data/voc/tfrecord
   python vis.py --checkpoint_dir=/runs/voc --vis_logdir=/tmp/vis \\
     --image_path=/photos        # plain images, no TFRecords'''
-VIS_GROUPS = [
-    G('Visualization (the original\'s vis.py)', deeplab_flags.VIS_FLAGS,
-      visualize.VisConfig),
-    G('Visualization, beyond the original', deeplab_flags.VIS_EXTRA_FLAGS,
-      visualize.VisConfig),
-    deeplab_flags.model_group(output_stride=16),
-] + _inference(visualize.VisConfig,
-               deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
+VIS_GROUPS = _inference_groups(
+    'Visualization', 'vis.py', deeplab_flags.VIS_FLAGS,
+    deeplab_flags.VIS_EXTRA_FLAGS, visualize.VisConfig, 16,
+    deeplab_flags.UNSUPPORTED_INFERENCE_FLAGS)
 
 
 def _visualize(fv):
@@ -243,14 +246,11 @@ Example:
     --model_variant=xception_65 --atrous_rates=6 --atrous_rates=12 \\
     --atrous_rates=18 --output_stride=16 --decoder_output_stride=4 \\
     --num_classes=21 --crop_size=513 --crop_size=513 --inference_scales=1.0'''
-EXPORT_GROUPS = [
-    G('Export (the original\'s export_model.py)', deeplab_flags.EXPORT_FLAGS,
-      export.ExportConfig),
-    G('Export, beyond the original', deeplab_flags.EXPORT_EXTRA_FLAGS,
-      export.ExportConfig),
-    deeplab_flags.model_group(output_stride=8),
-] + _inference(export.ExportConfig,
-               deeplab_flags.UNSUPPORTED_EXPORT_FLAGS)
+# The original exports at output stride 8 by default.
+EXPORT_GROUPS = _inference_groups(
+    'Export', 'export_model.py', deeplab_flags.EXPORT_FLAGS,
+    deeplab_flags.EXPORT_EXTRA_FLAGS, export.ExportConfig, 8,
+    deeplab_flags.UNSUPPORTED_EXPORT_FLAGS)
 
 
 def _export(fv):

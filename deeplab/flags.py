@@ -200,15 +200,29 @@ def check_unsupported(groups, flag_values=None):
                          'supported here. %s' % (name, fv[name].value, reason))
 
 
-_DATASET_HELP = ('Name of the segmentation dataset, a dataset.json path, or '
-                 'tfds:<name>.')
+# Flags several scripts share (one definition each).
+_DATASET_FLAGS = {
+    'dataset': ('string', 'Name of the segmentation dataset, a dataset.json '
+                'path, or tfds:<name>.'),
+    'dataset_dir': ('string', 'Where the dataset reside.'),
+}
+_SCALES_FLAGS = {
+    'eval_scales': ('multi_float', 'The scales to resize images for '
+                    'evaluation.'),
+    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
+                           'not.'),
+}
+_POLLING_FLAGS = {
+    'checkpoint_dir': ('string', 'Directory of model checkpoints (polled), '
+                       'or one checkpoint prefix.'),
+    'eval_interval_secs': ('integer', 'How often (in seconds) to look for a '
+                           'new checkpoint.'),
+}
 
-TRAIN_FLAGS = {
+TRAIN_FLAGS = dict(_DATASET_FLAGS, **{
     'train_logdir': ('string', 'Where the checkpoint and logs are stored.'),
-    'dataset': ('string', _DATASET_HELP),
     'train_split': ('string', 'Which split of the dataset to be used for '
                     'training.'),
-    'dataset_dir': ('string', 'Where the dataset reside.'),
     'train_batch_size': ('integer', 'The number of images in each (global) '
                          'batch during training.'),
     'train_crop_size': ('crop_size', 'Image crop size [height, width] during '
@@ -269,7 +283,7 @@ TRAIN_FLAGS = {
                                  'top_k_percent_pixels.'),
     'top_k_percent_pixels': ('float', 'The top k percent pixels (in terms of '
                              'the loss values) used to compute loss.'),
-}
+})
 
 TRAIN_EXTRA_FLAGS = {
     'slow_start_burnin_type': ('enum', 'none, or linear from the slow start '
@@ -302,29 +316,19 @@ TRAIN_EXTRA_FLAGS = {
                             dict(enum_values=['error', 'ignore'])),
 }
 
-EVAL_FLAGS = {
-    'checkpoint_dir': ('string', 'Directory of model checkpoints (polled), '
-                       'or one checkpoint prefix.'),
+EVAL_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **_SCALES_FLAGS, **{
     'eval_logdir': ('string', 'Where to write the metrics and event logs '
                     '(default: <checkpoint_dir>/eval).'),
-    'dataset': ('string', _DATASET_HELP),
     'eval_split': ('string', 'Which split of the dataset is used for '
                    'evaluation.'),
-    'dataset_dir': ('string', 'Where the dataset reside.'),
     'eval_batch_size': ('integer', 'The number of images in each batch '
                         'during evaluation.'),
     'eval_crop_size': ('crop_size', 'Image crop size [height, width] for '
                        'evaluation (at least the largest image).'),
-    'eval_scales': ('multi_float', 'The scales to resize images for '
-                    'evaluation.'),
-    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
-                           'not.'),
-    'eval_interval_secs': ('integer', 'How often (in seconds) to look for a '
-                           'new checkpoint.'),
     'max_number_of_evaluations': ('integer', 'Maximum number of eval '
                                   'iterations. Will loop indefinitely upon '
                                   'nonpositive values.'),
-}
+})
 
 EVAL_EXTRA_FLAGS = {
     'trimap_widths': ('list', 'Also report mIoU in bands of these widths '
@@ -333,34 +337,24 @@ EVAL_EXTRA_FLAGS = {
                    'whole split).'),
 }
 
-VIS_FLAGS = {
-    'checkpoint_dir': ('string', 'Directory of model checkpoints (polled), '
-                       'or one checkpoint prefix.'),
+VIS_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **_SCALES_FLAGS, **{
     'vis_logdir': ('string', 'Where to write the images.'),
-    'dataset': ('string', _DATASET_HELP),
     'vis_split': ('string', 'Which split of the dataset is used for '
                   'visualizing results.'),
-    'dataset_dir': ('string', 'Where the dataset reside.'),
     'vis_batch_size': ('integer', 'The number of images in each batch '
                        'during visualization.'),
     'vis_crop_size': ('crop_size', 'Crop size [height, width] for '
                       'visualization.'),
-    'eval_scales': ('multi_float', 'The scales to resize images for '
-                    'evaluation.'),
-    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
-                           'not.'),
     'colormap_type': ('enum', 'Visualization colormap type (default: the '
                       'dataset\'s).',
                       dict(enum_values=sorted(colormaps.COLORMAPS))),
     'also_save_raw_predictions': ('boolean', 'Also save raw predictions '
                                   '(Cityscapes: label ids).'),
-    'eval_interval_secs': ('integer', 'How often (in seconds) to look for a '
-                           'new checkpoint.'),
     'max_number_of_iterations': ('integer', 'Maximum number of visualization '
                                  'iterations (one pass over the split per '
                                  'checkpoint). Will loop indefinitely upon '
                                  'nonpositive values.'),
-}
+})
 
 VIS_EXTRA_FLAGS = {
     'max_images': ('integer', 'Visualize at most this many images per pass '

@@ -90,12 +90,10 @@ TRAIN = dict(COMMON, **{
     'dataset_dir': ('string', None),
 })
 
-EVAL = dict(COMMON, **{
+# What eval.py and vis.py share.
+_POLLING = dict(COMMON, **{
     'master': ('string', ''),
-    'eval_logdir': ('string', None),
     'checkpoint_dir': ('string', None),
-    'eval_batch_size': ('integer', 1),
-    'eval_crop_size': ('list', ['513', '513']),
     'eval_interval_secs': ('integer', 300),
     'atrous_rates': ('multi_integer', None),
     'output_stride': ('integer', 16),
@@ -103,26 +101,22 @@ EVAL = dict(COMMON, **{
     'add_flipped_images': ('boolean', False),
     'quantize_delay_step': ('integer', -1),
     'dataset': ('string', 'pascal_voc_seg'),
-    'eval_split': ('string', 'val'),
     'dataset_dir': ('string', None),
+})
+
+EVAL = dict(_POLLING, **{
+    'eval_logdir': ('string', None),
+    'eval_batch_size': ('integer', 1),
+    'eval_crop_size': ('list', ['513', '513']),
+    'eval_split': ('string', 'val'),
     'max_number_of_evaluations': ('integer', 0),
 })
 
-VIS = dict(COMMON, **{
-    'master': ('string', ''),
+VIS = dict(_POLLING, **{
     'vis_logdir': ('string', None),
-    'checkpoint_dir': ('string', None),
     'vis_batch_size': ('integer', 1),
     'vis_crop_size': ('list', ['513', '513']),
-    'eval_interval_secs': ('integer', 300),
-    'atrous_rates': ('multi_integer', None),
-    'output_stride': ('integer', 16),
-    'eval_scales': ('multi_float', [1.0]),
-    'add_flipped_images': ('boolean', False),
-    'quantize_delay_step': ('integer', -1),
-    'dataset': ('string', 'pascal_voc_seg'),
     'vis_split': ('string', 'val'),
-    'dataset_dir': ('string', None),
     'colormap_type': ('enum', 'pascal'),
     'also_save_raw_predictions': ('boolean', False),
     'max_number_of_iterations': ('integer', 0),
