@@ -1,29 +1,41 @@
-r"""Inference latency of Xception-65 DeepLabv3+ (OS16, decoder) at 513x513.
+r"""Inference latency of DeepLab at 513x513, batch 1, against the FLOP floor.
 
-  python benchmarks/inference.py [--runs=7] [--dilated_depthwise=auto]
+  python benchmarks/inference.py [--model_variant=xception_65|mobilenet_v2]
+      [--precisions=float32,bfloat16] [--threads=both|1|default]
+      [--runs=9] [--noserving] [--json]
 
-For each thread setting (single thread pinned to one core; TensorFlow's
-default threads) a fresh process measures, in the same run:
-  * the machine's fp32 matmul rate (a 2048x2048 matmul before each model
-    run, so both see the same state of a shared machine; median);
-  * the FLOP floor: 108.3 GFLOP (2 x the paper-convention Mul-Adds of this
-    model at 513x513) divided by that rate;
-  * the latency (median of `--runs` after warm-up), batch 1, of the
-    prediction of two graphs with the same weights, compiled with
-    tf.function, XLA off (XLA's CPU backend does not use oneDNN here):
-      - optimized: `build_inference_model(fold_batch_norm=True)`: BatchNorm
-        folded into the convs, 1x1 convs as fused matmuls, dilated depthwise
-        convs native or by space_to_batch per rate (`core/folding.py`);
-      - plain: the Keras graph as trained (conv, BatchNorm, ReLU layers);
-  * each latency's ratio to the floor (and best latency / best-rate floor),
-    the agreement of their predictions, and the process's peak memory (max
-    RSS) at the end.
+Models: Xception-65 DeepLabv3+ (OS16, ASPP 6/12/18, decoder) or MobileNetV2
+DeepLabv3 (OS16, the model zoo's head); 2 x their Multiply-Adds (paper
+convention, `deeplab.model_stats`) is the work W (108.1 and 5.48 GFLOP).
+
+For each thread setting (one core, pinned, one thread; TensorFlow's default
+threads) a fresh process measures in one run, interleaved so that a slow
+spell of a shared machine hits every figure alike:
+  * the fp32 matmul rate (2048x2048, median) -> fp32 floor = W / rate; with
+    bfloat16 asked for, the bf16 matmul rate -> bf16 floor;
+  * the median latency (tf.function, XLA off) of the same weights as
+      - optimized: the BatchNorm-folded graph (`core/folding.py`), float32;
+      - optimized_bf16: the same in bfloat16 (`--inference_precision`);
+      - plain: the Keras graph as trained;
+      - savedmodel: the exported SavedModel's serving_default, loaded
+        (uint8 image in, labels out: padding, cropping, resizing inside);
+      - frozen_graph: the original's frozen_inference_graph.pb, imported;
+  * ratios to the floors, label agreement with the optimized float32 graph,
+    and the process's peak memory.
+With --json every graph also prints one JSON object per line (keys
+model_variant, graph, precision, threads, median_s, fp32_floor_s,
+ratio_to_fp32_floor, and bf16_floor_s / ratio_to_bf16_floor for bf16).
+
+The CPU's low-precision features (amx_bf16, avx512_bf16, amx_int8) are
+printed: without them bfloat16 runs through conversions and is slower than
+float32, not faster.
 """
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app
@@ -31,104 +43,220 @@ from absl import flags
 
 flags.DEFINE_integer('runs', 9, 'Timed runs per graph (median reported).')
 flags.DEFINE_integer('crop', 513, 'Square input size.')
+flags.DEFINE_enum('model_variant', 'xception_65',
+                  ['xception_65', 'mobilenet_v2'], 'The model.')
+flags.DEFINE_list('precisions', ['float32', 'bfloat16'],
+                  'Precisions of the optimized graph to time.')
+flags.DEFINE_enum('threads', 'both', ['both', '1', 'default'],
+                  'Thread settings to measure.')
+flags.DEFINE_boolean('serving', True, 'Also time the exported SavedModel and '
+                     'frozen graph.')
+flags.DEFINE_boolean('json', False, 'Also print one JSON object per graph.')
 flags.DEFINE_enum('dilated_depthwise', 'auto',
                   ['auto', 'native', 'space_to_batch'],
                   'How the optimized graph runs dilated depthwise convs.')
 flags.DEFINE_string('_child', None, 'Internal: run one configuration.')
 FLAGS = flags.FLAGS
 
-MODEL_GFLOP = 108.3
+LOW_PRECISION_FEATURES = ('amx_bf16', 'avx512_bf16', 'amx_int8',
+                          'avx512_vnni')
+
+
+def cpu_features():
+  """The CPU model and which low-precision units its flags list."""
+  model, flags_line = 'unknown', ''
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name') and model == 'unknown':
+          model = line.split(':', 1)[1].strip()
+        if line.startswith('flags') and not flags_line:
+          flags_line = line.split(':', 1)[1]
+  except OSError:
+    pass
+  present = set(flags_line.split())
+  return model, {name: name in present for name in LOW_PRECISION_FEATURES}
+
+
+def model_options():
+  from deeplab import common  # pylint: disable=g-import-not-at-top
+  crop = (FLAGS.crop, FLAGS.crop)
+  if FLAGS.model_variant == 'xception_65':
+    return common.ModelOptions(
+        model_variant='xception_65', crop_size=crop, output_stride=16,
+        atrous_rates=(6, 12, 18), decoder_output_stride=(4,))
+  return common.ModelOptions(model_variant='mobilenet_v2', crop_size=crop,
+                             output_stride=16)
+
+
+def _serving_graphs(plain, options, workdir):
+  """The SavedModel and frozen-graph functions of `plain`'s weights."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  checkpoint = checkpoints.save_weights(plain, os.path.join(workdir, 'ckpt'),
+                                        options)
+  module = export.DeepLabServing(options, checkpoint,
+                                 crop_size=options.crop_size,
+                                 dilated_depthwise=FLAGS.dilated_depthwise)
+  export.export_saved_model(module, os.path.join(workdir, 'savedmodel'))
+  serving = tf.saved_model.load(os.path.join(workdir, 'savedmodel'))
+  signature = serving.signatures['serving_default']
+  graph_def = module.frozen_graph_def()
+  wrapped = tf.compat.v1.wrap_function(
+      lambda: tf.compat.v1.import_graph_def(graph_def, name=''), [])
+  frozen = wrapped.prune(
+      wrapped.graph.get_tensor_by_name(export.INPUT_NAME + ':0'),
+      wrapped.graph.get_tensor_by_name(export.OUTPUT_NAME + ':0'))
+  return {
+      'savedmodel': (lambda x: signature(ImageTensor=x)[export.OUTPUT_NAME],
+                     serving),
+      'frozen_graph': (frozen, wrapped),
+  }
 
 
 def _measure(threads):
-  """Runs in the child: matmul rate, then both graphs' latencies."""
-  if threads == 'single':
+  """Runs in the child: floors and every graph's latency, interleaved."""
+  if threads == '1':
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if threads == 'single':
+  if threads == '1':
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-  from deeplab import common  # pylint: disable=g-import-not-at-top
   from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  from deeplab import model_stats  # pylint: disable=g-import-not-at-top
 
+  options = model_options()
+  work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
   n = 2048
-  a = tf.random.normal([n, n])
-  b = tf.random.normal([n, n])
+  operands = {p: (tf.cast(tf.random.normal([n, n]), p),
+                  tf.cast(tf.random.normal([n, n]), p))
+              for p in ('float32', 'bfloat16')}
   matmul = tf.function(lambda x, y: tf.matmul(x, y))
 
-  def matmul_rate():
+  def matmul_rate(precision):
+    a, b = operands[precision]
     start = time.perf_counter()
     matmul(a, b).numpy()
     return 2 * n ** 3 / (time.perf_counter() - start) / 1e9
 
-  crop = (FLAGS.crop, FLAGS.crop)
-  options = common.ModelOptions(
-      model_variant='xception_65', crop_size=crop, output_stride=16,
-      atrous_rates=(6, 12, 18), decoder_output_stride=(4,))
   plain = model_lib.build_inference_model(options)
-  optimized = model_lib.fold_batch_norm(
-      plain, dilated_depthwise=FLAGS.dilated_depthwise)
-  image = tf.constant(np.random.RandomState(0).uniform(
-      0, 255, (1,) + crop + (3,)).astype(np.float32))
-  graphs = {}
-  for name, model in (('optimized', optimized), ('plain', plain)):
-    graphs[name] = tf.function(lambda x, m=model: m(x, training=False)[
-        'predictions'], jit_compile=False)
-  predictions = {name: g(image).numpy() for name, g in graphs.items()}
+  rng = np.random.RandomState(0)
+  for var in plain.weights:  # Moving statistics away from 0/1, like trained.
+    value = rng.uniform(0.5, 1.5, var.shape) if 'variance' in var.path else (
+        rng.normal(0, 0.05, var.shape) if 'moving_mean' in var.path
+        else var.numpy())
+    var.assign(value.astype(np.float32))
+  graphs, keep = {}, []
+  for precision in FLAGS.precisions:
+    folded = model_lib.fold_batch_norm(
+        plain, dilated_depthwise=FLAGS.dilated_depthwise, precision=precision)
+    name = 'optimized' if precision == 'float32' else 'optimized_bf16'
+    graphs[name] = tf.function(
+        lambda x, m=folded: m(x, training=False)['predictions'],
+        jit_compile=False)
+  graphs['plain'] = tf.function(
+      lambda x: plain(x, training=False)['predictions'], jit_compile=False)
+  image8 = rng.randint(0, 256, (1,) + options.crop_size + (3,)).astype(
+      np.uint8)
+  inputs = {name: tf.constant(image8.astype(np.float32)) for name in graphs}
+  workdir = tempfile.mkdtemp()
+  if FLAGS.serving:
+    for name, (fn, owner) in _serving_graphs(plain, options,
+                                             workdir).items():
+      graphs[name] = fn
+      keep.append(owner)
+      inputs[name] = tf.constant(image8)
+  predictions = {name: g(inputs[name]).numpy().reshape(options.crop_size)
+                 for name, g in graphs.items()}
+  floors = ['float32'] + (['bfloat16'] if 'bfloat16' in FLAGS.precisions
+                          else [])
   for _ in range(2):  # Warm-up: oneDNN primitives, allocator, caches.
-    matmul_rate()
-    for g in graphs.values():
-      g(image).numpy()
-  # Interleaved samples: a slow spell of a shared machine hits the matmul
-  # rate and the model alike, so the ratio compares like with like.
-  rates, times = [], {name: [] for name in graphs}
+    for precision in floors:
+      matmul_rate(precision)
+    for name, g in graphs.items():
+      g(inputs[name]).numpy()
+  rates = {p: [] for p in floors}
+  times = {name: [] for name in graphs}
   for _ in range(FLAGS.runs):
     for name, g in graphs.items():
-      rates.append(matmul_rate())
+      for precision in floors:
+        rates[precision].append(matmul_rate(precision))
       start = time.perf_counter()
-      g(image).numpy()
+      g(inputs[name]).numpy()
       times[name].append(time.perf_counter() - start)
-  floor = MODEL_GFLOP / float(np.median(rates))
-  best_floor = MODEL_GFLOP / max(rates)
-  result = {'threads': threads, 'matmul_gflops': float(np.median(rates)),
-            'matmul_gflops_best': max(rates), 'floor_s': floor}
+  rate = {p: float(np.median(r)) for p, r in rates.items()}
+  reference = predictions.get('optimized', predictions['plain'])
+  results = []
   for name, samples in times.items():
-    latency = float(np.median(samples))
-    result[name] = {'latency_s': latency, 'ratio': latency / floor,
-                    'best_s': min(samples),
-                    'best_ratio': min(samples) / best_floor}
-  result['agreement'] = float(
-      (predictions['optimized'] == predictions['plain']).mean())
-  result['peak_rss_mb'] = resource.getrusage(
-      resource.RUSAGE_SELF).ru_maxrss / 1024
-  return result
+    median = float(np.median(samples))
+    entry = {
+        'model_variant': options.model_variant, 'graph': name,
+        'precision': 'bfloat16' if name.endswith('bf16') else 'float32',
+        'threads': 1 if threads == '1' else 'default', 'median_s': median,
+        'best_s': min(samples), 'gflop': work,
+        'fp32_matmul_gflops': rate['float32'],
+        'fp32_floor_s': work / rate['float32'],
+        'ratio_to_fp32_floor': median / (work / rate['float32']),
+        'label_agreement': float((predictions[name] == reference).mean()),
+    }
+    if 'bfloat16' in rate:
+      entry.update(bf16_matmul_gflops=rate['bfloat16'],
+                   bf16_floor_s=work / rate['bfloat16'],
+                   ratio_to_bf16_floor=median / (work / rate['bfloat16']))
+    results.append(entry)
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  for entry in results:
+    entry['peak_rss_mb'] = peak
+  return results
 
 
 def main(unused_argv):
   if FLAGS._child:  # pylint: disable=protected-access
     print('RESULT ' + json.dumps(_measure(FLAGS._child)))  # pylint: disable=protected-access
     return
-  print('xception_65 OS16 + decoder, %dx%d, batch 1, median of %d runs; '
-        'floor = %.1f GFLOP / fp32 matmul rate measured in the same process'
-        % (FLAGS.crop, FLAGS.crop, FLAGS.runs, MODEL_GFLOP), flush=True)
-  for threads in ('single', 'default'):
+  model, features = cpu_features()
+  print('CPU: %s; %s' % (model, ', '.join(
+      '%s %s' % (k, 'yes' if v else 'no') for k, v in features.items())))
+  if 'bfloat16' in FLAGS.precisions and not (
+      features['amx_bf16'] or features['avx512_bf16']):
+    print('Note: this CPU has no bfloat16 units (amx_bf16, avx512_bf16): '
+          'bfloat16 runs through conversions here and is expected to be '
+          'slower than float32.')
+  print('%s, %dx%d, batch 1, median of %d interleaved runs; floors from '
+        'matmul rates measured in the same process' % (
+            FLAGS.model_variant, FLAGS.crop, FLAGS.crop, FLAGS.runs),
+        flush=True)
+  settings = ['1', 'default'] if FLAGS.threads == 'both' else [FLAGS.threads]
+  for threads in settings:
     cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
            '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
-           '--dilated_depthwise=' + FLAGS.dilated_depthwise]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                         check=True).stdout
-    r = json.loads([l for l in out.splitlines()
-                    if l.startswith('RESULT ')][-1][len('RESULT '):])
-    print('%-7s threads: matmul %.1f GFLOP/s -> floor %.3f s | optimized '
-          '%.3f s = %.2fx the floor (best %.2fx) | plain Keras %.3f s = '
-          '%.2fx (best %.2fx) | predictions agree %.4f%% | peak RSS %.0f MB'
-          % (threads, r['matmul_gflops'], r['floor_s'],
-             r['optimized']['latency_s'], r['optimized']['ratio'],
-             r['optimized']['best_ratio'], r['plain']['latency_s'],
-             r['plain']['ratio'], r['plain']['best_ratio'],
-             100 * r['agreement'], r['peak_rss_mb']), flush=True)
+           '--model_variant=' + FLAGS.model_variant,
+           '--precisions=' + ','.join(FLAGS.precisions),
+           '--dilated_depthwise=' + FLAGS.dilated_depthwise,
+           '--serving' if FLAGS.serving else '--noserving']
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
+    results = json.loads([l for l in out.splitlines()
+                          if l.startswith('RESULT ')][-1][len('RESULT '):])
+    first = results[0]
+    print('threads %s: fp32 matmul %.1f GFLOP/s -> fp32 floor %.3f s%s; '
+          'peak RSS %.0f MB' % (
+              threads, first['fp32_matmul_gflops'], first['fp32_floor_s'],
+              '; bf16 matmul %.1f GFLOP/s -> bf16 floor %.3f s' % (
+                  first['bf16_matmul_gflops'], first['bf16_floor_s'])
+              if 'bf16_floor_s' in first else '', first['peak_rss_mb']))
+    for r in results:
+      print('  %-15s %-8s %.4f s = %.2fx fp32 floor%s | labels agree %.4f%%'
+            % (r['graph'], r['precision'], r['median_s'],
+               r['ratio_to_fp32_floor'],
+               ' = %.2fx bf16 floor' % r['ratio_to_bf16_floor']
+               if r['precision'] == 'bfloat16' else '',
+               100 * r['label_agreement']), flush=True)
+    if FLAGS.json:
+      for r in results:
+        print(json.dumps(r), flush=True)
 
 
 if __name__ == '__main__':

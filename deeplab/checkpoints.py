@@ -280,7 +280,8 @@ def untouched_batch_norm(model):
 
 
 def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
-                         dilated_depthwise='auto', folded=None):
+                         dilated_depthwise='auto', folded=None,
+                         precision='float32'):
   """Loads `checkpoint` into an inference model, then folds it when asked.
 
   Args:
@@ -291,6 +292,7 @@ def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
     dilated_depthwise: How the folded twin runs dilated depthwise convs.
     folded: A folded twin from an earlier call, refilled instead of rebuilt
       (continuous evaluation of successive checkpoints).
+    precision: 'float32' or 'bfloat16' for the folded twin.
 
   Returns:
     (the model to run, `LoadReport`).
@@ -304,8 +306,9 @@ def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
                     report.checkpoint, untouched[0], DEGENERATE_ADVICE)
   if not fold_batch_norm:
     return model, report
-  return model_lib.fold_batch_norm(model, target=folded,
-                                   dilated_depthwise=dilated_depthwise), report
+  return model_lib.fold_batch_norm(
+      model, target=folded, dilated_depthwise=dilated_depthwise,
+      precision=precision), report
 
 
 def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,

@@ -163,7 +163,7 @@ def train(argv=None):
   run_command(TRAIN_DOC, TRAIN_GROUPS, _train, argv)
 
 
-EVAL_DOC = '''Evaluates DeepLab checkpoints: mIoU and more (the original's eval.py).
+EVAL_DOC = '''Evaluates DeepLab checkpoints, the original's eval.py: mIoU and more.
 
 Polls --checkpoint_dir for new checkpoints (--max_number_of_evaluations=1
 evaluates the latest once). Model flags you set win over the options saved
@@ -172,7 +172,8 @@ take the saved values.
 
 Example:
   python eval.py --checkpoint_dir=/runs/voc --eval_logdir=/runs/voc/eval \\
-    --dataset=pascal_voc_seg --eval_split=val --dataset_dir=/data/voc/tfrecord \\
+    --dataset=pascal_voc_seg --eval_split=val \\
+    --dataset_dir=/data/voc/tfrecord \\
     --output_stride=8 --atrous_rates=12 --atrous_rates=24 --atrous_rates=36 \\
     --eval_scales=0.5 --eval_scales=0.75 --eval_scales=1.0 \\
     --eval_scales=1.25 --eval_scales=1.5 --eval_scales=1.75 \\
@@ -232,11 +233,12 @@ def vis(argv=None):
   run_command(VIS_DOC, VIS_GROUPS, _visualize, argv)
 
 
-EXPORT_DOC = '''Exports a trained DeepLab for serving (the original's export_model.py).
+EXPORT_DOC = '''Exports a trained DeepLab for serving (the original's
+export_model.py).
 
 --export_path=<folder>: a SavedModel (serving_default: ImageTensor uint8
-[batch, H, W, 3] -> SemanticPredictions, SemanticProbabilities), optionally
-TFLite files. --export_path=<file>.pb: the original's frozen inference graph
+[batch, H, W, 3] -> SemanticPredictions; serving_probabilities: also
+SemanticProbabilities), optionally TFLite files. --export_path=<file>.pb: the original's frozen inference graph
 (ImageTensor:0 -> SemanticPredictions:0), loadable with
 tf.compat.v1.import_graph_def.
 

@@ -4,7 +4,8 @@ export_model.py, and more).
 The SavedModel's `serving_default` signature takes `ImageTensor`, a uint8
 [batch, height, width, 3] tensor of any size, and returns
 `SemanticPredictions` (int32 [batch, height, width], labels at the input
-size) and `SemanticProbabilities` (float32 [batch, height, width, classes]).
+size); `serving_probabilities` also returns `SemanticProbabilities` (float32
+[batch, height, width, classes]).
 Inside, as the original: resize to range when asked, pad bottom/right with
 the mean pixel to the crop size (or to the image when it is larger), the
 evaluation graph (inference scales, flips), crop the valid region, and
@@ -40,6 +41,7 @@ from deeplab import inference
 INPUT_NAME = 'ImageTensor'
 OUTPUT_NAME = 'SemanticPredictions'
 PROBABILITIES_NAME = 'SemanticProbabilities'
+PROBABILITIES_SIGNATURE = 'serving_probabilities'
 FROZEN_GRAPH_SUFFIX = '.pb'
 INFERENCE_GRAPH_TEXT = 'inference_graph.pbtxt'
 
@@ -67,6 +69,7 @@ class ExportConfig:
   # Runs on every TensorFlow build ('auto' would bake in this machine's
   # native dilated kernel where it has one).
   dilated_depthwise: str = 'space_to_batch'
+  inference_precision: str = 'float32'
 
   def validate(self):
     if not self.checkpoint_path or not self.export_path:
@@ -120,14 +123,15 @@ class DeepLabServing(tf.Module):
                inference_scales=(1.0,), add_flipped_images=False,
                min_resize_value=None, max_resize_value=None,
                resize_factor=None, keep_aspect_ratio=True,
-               fold_batch_norm=True, dilated_depthwise='space_to_batch'):
+               fold_batch_norm=True, dilated_depthwise='space_to_batch',
+               precision='float32'):
     super().__init__(name='deeplab')
     # Any input size: the crop only sets the minimum padded size. Only the
     # model that runs is an attribute: the SavedModel holds one set of
     # weights.
     self.model, self.report = inference.load_model(
         options.replace(crop_size=None), checkpoint, inference_scales,
-        add_flipped_images, fold_batch_norm, dilated_depthwise)
+        add_flipped_images, fold_batch_norm, dilated_depthwise, precision)
     self.crop_size = tuple(crop_size) if crop_size else None
     self.resize = (min_resize_value, max_resize_value, resize_factor,
                    keep_aspect_ratio)
@@ -139,7 +143,8 @@ class DeepLabServing(tf.Module):
                tuple(config.inference_scales), config.add_flipped_images,
                config.min_resize_value, config.max_resize_value,
                config.resize_factor, config.keep_aspect_ratio,
-               config.fold_batch_norm, config.dilated_depthwise)
+               config.fold_batch_norm, config.dilated_depthwise,
+               config.inference_precision)
 
   def _segment(self, images, probabilities):
     return inference.segment(self.model, images, self.options.model_variant,
@@ -151,6 +156,14 @@ class DeepLabServing(tf.Module):
   @tf.function(input_signature=[
       tf.TensorSpec(None, tf.uint8, name=INPUT_NAME)])
   def serve(self, images):
+    """uint8 images -> {SemanticPredictions}: labels only, so serving runs
+    what in-process prediction runs (no softmax at full resolution)."""
+    out = self._segment(checked_images(images), probabilities=False)
+    return {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec(None, tf.uint8, name=INPUT_NAME)])
+  def serve_with_probabilities(self, images):
     """uint8 images -> {SemanticPredictions, SemanticProbabilities}."""
     out = self._segment(checked_images(images), probabilities=True)
     return {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME),
@@ -238,7 +251,9 @@ def export_saved_model(module, export_dir):
 
   def write(path):
     tf.saved_model.save(module, path, signatures={
-        'serving_default': module.serve.get_concrete_function()})
+        'serving_default': module.serve.get_concrete_function(),
+        PROBABILITIES_SIGNATURE:
+            module.serve_with_probabilities.get_concrete_function()})
     with open(os.path.join(path, checkpoints.OPTIONS_FILE), 'w') as f:
       json.dump(module.options.to_dict(), f, indent=2, sort_keys=True)
 
@@ -414,10 +429,11 @@ def run(config, options):
                 config.export_path, os.path.getsize(config.export_path) / 1e6,
                 INPUT_NAME, OUTPUT_NAME)]
   export_saved_model(module, config.export_path)
-  lines = ['SavedModel: %s (%.1f MB); signature serving_default: %s uint8 '
-           '[batch, height, width, 3] -> %s, %s' % (
+  lines = ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
+           '[batch, height, width, 3] -> %s; %s: -> %s, %s' % (
                config.export_path, folder_size(config.export_path) / 1e6,
-               INPUT_NAME, OUTPUT_NAME, PROBABILITIES_NAME)]
+               INPUT_NAME, OUTPUT_NAME, PROBABILITIES_SIGNATURE, OUTPUT_NAME,
+               PROBABILITIES_NAME)]
   if config.tflite or config.tflite_quantize != 'none':
     for name, entry in export_tflite(config, options).items():
       lines.append('%s: %.1f MB%s' % (

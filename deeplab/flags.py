@@ -119,6 +119,13 @@ RESIZE_FLAGS = {
 
 # Beyond the original: how eval, vis, export and predict run the network.
 INFERENCE_FLAGS = {
+    'inference_precision': ('enum', 'float32 (the original\'s numbers), or '
+                            'bfloat16: weights and activations in bfloat16 '
+                            'up to the logits (float32 from the logits on), '
+                            'several times faster on CPUs with AMX-BF16 or '
+                            'AVX512-BF16, slow elsewhere; needs '
+                            '--fold_batch_norm.',
+                            dict(enum_values=['float32', 'bfloat16'])),
     'fold_batch_norm': ('boolean', 'Run inference with BatchNorm folded into '
                         'the convolutions (same outputs up to float '
                         'rounding, about 10-20% faster on CPU).'),
@@ -127,7 +134,8 @@ INFERENCE_FLAGS = {
                           'kernel for rates up to 6 where the CPU kernel '
                           'supports it, else space_to_batch; space_to_batch '
                           'runs on any TensorFlow build.',
-                          dict(enum_values=list(folding.DILATED_DEPTHWISE_CHOICES))),
+                          dict(enum_values=list(
+                              folding.DILATED_DEPTHWISE_CHOICES))),
 }
 
 
@@ -429,7 +437,8 @@ class CropSizeParser(flags.ArgumentParser):
     try:
       return [int(v) for v in str(argument).split(',') if v.strip()]
     except ValueError:
-      raise ValueError('expected integers "H,W", got %r' % (argument,)) from None
+      raise ValueError('expected integers "H,W", got %r'
+                       % (argument,)) from None
 
   def flag_type(self):
     return 'crop size'

@@ -77,11 +77,12 @@ def pad_to_crop(image, crop_size, model_variant):
 
 def load_model(options, checkpoint, eval_scales=(1.0,),
                add_flipped_images=False, fold_batch_norm=True,
-               dilated_depthwise='auto'):
+               dilated_depthwise='auto', precision='float32'):
   """The inference model of `options` with `checkpoint`'s weights.
 
   Weights load strictly by the original names into the ordinary graph, which
-  is then BatchNorm-folded unless `fold_batch_norm` is off.
+  is then BatchNorm-folded unless `fold_batch_norm` is off, in `precision`
+  ('float32' or 'bfloat16').
 
   Returns:
     (the model to run, `checkpoints.LoadReport`).
@@ -90,7 +91,7 @@ def load_model(options, checkpoint, eval_scales=(1.0,),
                                           add_flipped_images)
   model, report = checkpoints.load_inference_model(
       model, checkpoint, fold_batch_norm=fold_batch_norm,
-      dilated_depthwise=dilated_depthwise)
+      dilated_depthwise=dilated_depthwise, precision=precision)
   logging.info('%s', report.summary())
   return model, report
 
@@ -159,7 +160,8 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
 
 def predict_image(image, options, checkpoint=None, model=None,
                   eval_scales=(1.0,), add_flipped_images=False,
-                  fold_batch_norm=True, dilated_depthwise='auto'):
+                  fold_batch_norm=True, dilated_depthwise='auto',
+                  precision='float32'):
   """Runs the original's evaluation on one image (no resizing).
 
   Args:
@@ -172,6 +174,7 @@ def predict_image(image, options, checkpoint=None, model=None,
     add_flipped_images: Also run left-right flipped inputs.
     fold_batch_norm: With `checkpoint`, run the BatchNorm-folded graph.
     dilated_depthwise: How the folded graph runs dilated depthwise convs.
+    precision: 'float32' or 'bfloat16' for the folded graph.
 
   Returns:
     dict with 'logits' (merged logits of the unflipped scale-1.0 pass at the
@@ -186,10 +189,10 @@ def predict_image(image, options, checkpoint=None, model=None,
   if model is None:
     model, _ = load_model(options, checkpoint, eval_scales,
                           add_flipped_images, fold_batch_norm,
-                          dilated_depthwise)
+                          dilated_depthwise, precision)
   out = model(padded[None], training=False)
   result = {
-      'logits': out['logits'].numpy().astype(np.float32),
+      'logits': np.asarray(out['logits'], np.float32),
       'predictions': out['predictions'].numpy()[0, :h, :w].astype(np.int32),
   }
   if len(eval_scales) > 1 or add_flipped_images:

@@ -60,16 +60,16 @@ class _Geometry:
     return (layers.scale_dimension(self.crop_size[0], scale),
             layers.scale_dimension(self.crop_size[1], scale))
 
-  def resize(self, f, x, scale, scope):
+  def resize(self, factory, x, scale, scope):
     """Resizes x to the crop scaled by `scale` (align corners)."""
     size = self.size(scale)
     if size is not None:
-      return layers.ResizeBilinear(size=size, name=f.unique(scope))(x)
-    return layers.ResizeBilinear(scale=scale, name=f.unique(scope))(
+      return layers.ResizeBilinear(size=size, name=factory.unique(scope))(x)
+    return layers.ResizeBilinear(scale=scale, name=factory.unique(scope))(
         [x, self.images])
 
 
-def aspp(f, features, options, geometry):
+def aspp(factory, features, options, geometry):
   """Atrous spatial pyramid pooling with image-level feature (DeepLabv3)."""
   depth = options.aspp_convs_filters
   branches = []
@@ -80,39 +80,40 @@ def aspp(f, features, options, geometry):
       pool_size = (
           layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
           layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
-    pooled = layers.ImagePooling(pool_size, options.image_pooling_stride,
-                                 name=f.unique('image_pooling/pool'))(features)
-    pooled = f.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
+    pooled = layers.ImagePooling(
+        pool_size, options.image_pooling_stride,
+        name=factory.unique('image_pooling/pool'))(features)
+    pooled = factory.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
     if geometry.crop_size is not None:
-      pooled = geometry.resize(f, pooled, 1. / options.output_stride,
+      pooled = geometry.resize(factory, pooled, 1. / options.output_stride,
                                'image_pooling/resize')
     else:
-      pooled = layers.ResizeBilinear(name=f.unique('image_pooling/resize'))(
-          [pooled, features])
+      pooled = layers.ResizeBilinear(
+          name=factory.unique('image_pooling/resize'))([pooled, features])
     branches.append(pooled)
-  branches.append(f.conv(features, depth, 1, ASPP_SCOPE + '0'))
+  branches.append(factory.conv(features, depth, 1, ASPP_SCOPE + '0'))
   for i, rate in enumerate(options.atrous_rates or (), 1):
     scope = ASPP_SCOPE + str(i)
     if options.aspp_with_separable_conv:
-      branches.append(f.split_separable_conv(features, depth, scope,
+      branches.append(factory.split_separable_conv(features, depth, scope,
                                              rate=rate))
     else:
-      branches.append(f.conv(features, depth, 3, scope, rate=rate))
+      branches.append(factory.conv(features, depth, 3, scope, rate=rate))
   if len(branches) > 1:
-    net = keras.layers.Concatenate(name=f.unique('aspp/concat'))(branches)
+    net = keras.layers.Concatenate(name=factory.unique('aspp/concat'))(branches)
   else:
     net = branches[0]
   if options.aspp_with_concat_projection:
-    net = f.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
+    net = factory.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
     # keep_prob 0.9 in the original; active only when training.
-    if f.dropout_keep_prob < 1.0:
+    if factory.dropout_keep_prob < 1.0:
       net = keras.layers.Dropout(
-          1.0 - f.dropout_keep_prob,
-          name=f.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
+          1.0 - factory.dropout_keep_prob,
+          name=factory.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
   return net
 
 
-def decoder(f, features, end_points, options, geometry):
+def decoder(factory, features, end_points, options, geometry):
   """The DeepLabv3+ decoder (paper section 3.1, Fig. 2)."""
   depth = options.decoder_filters
   projected = depth if options.decoder_use_sum_merge else 48
@@ -122,36 +123,38 @@ def decoder(f, features, end_points, options, geometry):
     name = feature_extractor.decoder_end_point(options.model_variant, stride)
     low_level = end_points[name]
     i = 0  # One low-level feature per stage, as every original table has.
-    projection = f.conv(low_level, projected, 1, '%s/feature_projection%d%s'
-                        % (DECODER_SCOPE, i, suffix))
-    merged = [geometry.resize(f, t, 1. / stride, DECODER_SCOPE + '/resize')
+    projection = factory.conv(
+        low_level, projected, 1,
+        '%s/feature_projection%d%s' % (DECODER_SCOPE, i, suffix))
+    merged = [geometry.resize(factory, t, 1. / stride,
+                              DECODER_SCOPE + '/resize')
               for t in (net, projection)]
     if options.decoder_use_sum_merge:
       if options.decoder_use_separable_conv:
-        net = f.split_separable_conv(
+        net = factory.split_separable_conv(
             merged[0], depth,
             '%s/decoder_split_sep_conv0%s' % (DECODER_SCOPE, suffix))
       else:
-        net = f.conv(merged[0], depth, 3,
+        net = factory.conv(merged[0], depth, 3,
                      '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix))
-      net = f.add([net, merged[1]], DECODER_SCOPE + '/sum')
+      net = factory.add([net, merged[1]], DECODER_SCOPE + '/sum')
       continue
-    net = keras.layers.Concatenate(name=f.unique(DECODER_SCOPE + '/concat'))(
-        merged)
+    net = keras.layers.Concatenate(
+        name=factory.unique(DECODER_SCOPE + '/concat'))(merged)
     if options.decoder_use_separable_conv:
       for j in range(2):
-        net = f.split_separable_conv(
+        net = factory.split_separable_conv(
             net, depth, '%s/decoder_conv%d%s' % (DECODER_SCOPE, j, suffix))
     else:
       # slim.repeat naming: decoder_conv0/decoder_conv0_1, ..._2.
       base = 'decoder_conv%d%s' % (i, suffix)
       for j in range(2):
-        net = f.conv(net, depth, 3,
+        net = factory.conv(net, depth, 3,
                      '%s/%s/%s_%d' % (DECODER_SCOPE, base, base, j + 1))
   return net
 
 
-def branch_logits(f, features, options):
+def branch_logits(factory, features, options):
   """The 1x1 logits conv with biases (`logits/semantic`).
 
   Without ASPP (aspp_with_batch_norm False) and with atrous rates, the
@@ -163,21 +166,25 @@ def branch_logits(f, features, options):
   if not options.aspp_with_batch_norm and options.atrous_rates:
     rates = list(options.atrous_rates)
   outs = []
-  for i, rate in enumerate(rates):
-    scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
-                         '_%d' % i if i else '')
-    outs.append(f.conv(features, num_classes, kernel, scope, rate=rate,
-                       activation=None, batch_norm=False, use_bias=True))
-  if len(outs) == 1:
-    return outs[0]
-  return f.add(outs, LOGITS_SCOPE_NAME + '/add')
+  with layers.dtype_policy(factory.logits_policy):
+    for i, rate in enumerate(rates):
+      scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
+                           '_%d' % i if i else '')
+      outs.append(factory.conv(features, num_classes, kernel, scope,
+                               rate=rate, activation=None, batch_norm=False,
+                               use_bias=True))
+    if len(outs) == 1:
+      return outs[0]
+    return factory.add(outs, LOGITS_SCOPE_NAME + '/add')
 
 
-def get_logits(f, images, options):
+def get_logits(factory, images, options):
   """Logits of one scale: backbone, ASPP, decoder, logits."""
   geometry = _Geometry(images, options.crop_size)
-  features, end_points = feature_extractor.extract_features(f, images, options)
-  head = f.with_batch_norm(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay)
+  features, end_points = feature_extractor.extract_features(
+      factory, images, options)
+  head = factory.with_batch_norm(HEAD_BATCH_NORM_EPSILON,
+                                 options.batch_norm_decay)
   if options.aspp_with_batch_norm:
     features = aspp(head, features, options, geometry)
   if options.decoder_output_stride:
@@ -185,7 +192,7 @@ def get_logits(f, images, options):
   return branch_logits(head, features, options)
 
 
-def multi_scale_logits(f, images, options, image_pyramid=None):
+def multi_scale_logits(factory, images, options, image_pyramid=None):
   """Logits for an image pyramid, as the original's `multi_scale_logits`.
 
   Each scale's logits are resized to the logits size of the largest scale
@@ -204,12 +211,12 @@ def multi_scale_logits(f, images, options, image_pyramid=None):
         scaled_crop = (layers.scale_dimension(crop[0], scale),
                        layers.scale_dimension(crop[1], scale))
         scaled = layers.ResizeBilinear(
-            size=scaled_crop, name=f.unique('scale_%.2f/resize' % scale))(
+            size=scaled_crop, name=factory.unique('scale_%.2f/resize' % scale))(
                 images)
       else:
         scaled_crop = None
         scaled = layers.ResizeBilinear(
-            scale=scale, name=f.unique('scale_%.2f/resize' % scale))(
+            scale=scale, name=factory.unique('scale_%.2f/resize' % scale))(
                 [images, images])
       pool_crop = options.image_pooling_crop_size
       if pool_crop:
@@ -219,17 +226,19 @@ def multi_scale_logits(f, images, options, image_pyramid=None):
                                       image_pooling_crop_size=pool_crop)
     else:
       scaled, scale_options = images, options
-    logits = get_logits(f, scaled, scale_options)
-    logits = _Geometry(images, crop).resize(f, logits, logits_scale,
-                                            'logits/resize')
+    logits = get_logits(factory, scaled, scale_options)
+    with layers.dtype_policy(factory.logits_policy):
+      logits = _Geometry(images, crop).resize(factory, logits, logits_scale,
+                                              'logits/resize')
     if len(pyramid) == 1:
       return {MERGED_LOGITS_SCOPE: logits}
     outputs['logits_%.2f' % scale] = logits
   stacked = list(outputs.values())
-  if options.merge_method == 'max':
-    merged = keras.layers.Maximum(name=f.unique('merge_max'))(stacked)
-  else:
-    merged = keras.layers.Average(name=f.unique('merge_avg'))(stacked)
+  with layers.dtype_policy(factory.logits_policy):
+    if options.merge_method == 'max':
+      merged = keras.layers.Maximum(name=factory.unique('merge_max'))(stacked)
+    else:
+      merged = keras.layers.Average(name=factory.unique('merge_avg'))(stacked)
   outputs[MERGED_LOGITS_SCOPE] = merged
   return outputs
 
@@ -317,10 +326,10 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
     at `scale_dimension(crop, 1 / logits_output_stride)`.
   """
   images = _input(options)
-  f = new_layer_factory(options, fine_tune_batch_norm,
+  factory = new_layer_factory(options, fine_tune_batch_norm,
                         sync_batch_norm=sync_batch_norm,
                         dropout_keep_prob=dropout_keep_prob)
-  outputs = multi_scale_logits(f, images, options, image_pyramid)
+  outputs = multi_scale_logits(factory, images, options, image_pyramid)
   if not per_scale_outputs:
     outputs = outputs[MERGED_LOGITS_SCOPE]
   model = DeepLab(images, outputs, name=name or options.model_variant,
@@ -344,7 +353,7 @@ class ArgmaxUpsample(keras.layers.Layer):
 
 def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
                           name=None, fold_batch_norm=False,
-                          dilated_depthwise='auto'):
+                          dilated_depthwise='auto', precision='float32'):
   """The original's evaluation graph (`predict_labels[_multi_scale]`).
 
   For each eval scale (and its left-right flip when asked), logits are
@@ -362,6 +371,9 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
       unfolded model through `fold_batch_norm`, never from a checkpoint.
     dilated_depthwise: With `fold_batch_norm`: 'auto', 'native' or
       'space_to_batch' (`folding.choose_dilated_depthwise`).
+    precision: 'float32', or 'bfloat16' (with `fold_batch_norm`): weights
+      and activations in bfloat16 up to the logits; the logits conv, their
+      upsampling, softmax and argmax in float32.
 
   Returns:
     keras.Model from raw pixels [B, H, W, 3] to a dict with 'logits' (the
@@ -369,10 +381,34 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
     the model's output resolution), 'probabilities' [B, H, W, C] and
     'predictions' [B, H, W] int32.
   """
+  if precision not in layers.PRECISIONS:
+    raise ValueError('--inference_precision must be one of %s, got %r.'
+                     % (', '.join(layers.PRECISIONS), precision))
+  if precision != 'float32' and not fold_batch_norm:
+    raise ValueError('--inference_precision=%s runs the folded graph: it '
+                     'needs --fold_batch_norm.' % precision)
   scales = list(eval_scales) if eval_scales else [1.0]
   images = _input(options)
-  f = new_layer_factory(options, fold_batch_norm=fold_batch_norm,
-                        dilated_depthwise=dilated_depthwise)
+  low_precision = precision != 'float32'
+  factory = new_layer_factory(
+      options, fold_batch_norm=fold_batch_norm,
+      dilated_depthwise=dilated_depthwise,
+      logits_policy='float32' if low_precision else None)
+  with layers.dtype_policy(precision if low_precision else None):
+    outputs = _evaluation_head(factory, images, options, scales,
+                               add_flipped_images)
+  inference_args = dict(eval_scales=tuple(scales),
+                        add_flipped_images=add_flipped_images)
+  if low_precision:
+    inference_args['precision'] = precision
+  return DeepLab(images, outputs,
+                 name=name or options.model_variant + '_inference',
+                 model_options=options, inference_args=inference_args,
+                 folded=fold_batch_norm)
+
+
+def _evaluation_head(factory, images, options, scales, add_flipped_images):
+  """The passes (scales, flips) and what follows the logits, as dict."""
   # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
   logits_scale = 1.0 if 1.0 in scales else scales[0]
   upsampled_logits, first_logits = [], None
@@ -381,40 +417,37 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
     passes = [False, True] if add_flipped_images else [False]
     for flipped in passes:
       inputs = flip(images) if flipped else images
-      logits = multi_scale_logits(f, inputs, options, [scale])[
+      logits = multi_scale_logits(factory, inputs, options, [scale])[
           MERGED_LOGITS_SCOPE]
       if first_logits is None and not flipped and scale == logits_scale:
         first_logits = logits
-      if flipped:
-        logits = layers.Flip(name=f.unique('flip_logits'))(logits)
-      upsampled_logits.append(layers.ResizeBilinear(
-          name=f.unique('upsample_logits'))([logits, images]))
-  probs = [keras.layers.Softmax(name=f.unique('softmax'))(u)
-           for u in upsampled_logits]
-  if len(probs) > 1:
-    probabilities = keras.layers.Average(name='mean_probabilities')(probs)
-    predictions = layers.ChannelArgmax(name='predictions')(probabilities)
-  else:
-    probabilities = probs[0]
-    if options.prediction_with_upsampled_logits:
-      # Softmax is monotonic: the original takes the argmax of the logits,
-      # and a caller fetching only predictions never computes the softmax.
-      predictions = layers.ChannelArgmax(name='predictions')(
-          upsampled_logits[0])
+      with layers.dtype_policy(factory.logits_policy):
+        if flipped:
+          logits = layers.Flip(name=factory.unique('flip_logits'))(logits)
+        upsampled_logits.append(layers.ResizeBilinear(
+            name=factory.unique('upsample_logits'))([logits, images]))
+  with layers.dtype_policy(factory.logits_policy):
+    probs = [keras.layers.Softmax(name=factory.unique('softmax'))(u)
+             for u in upsampled_logits]
+    if len(probs) > 1:
+      probabilities = keras.layers.Average(name='mean_probabilities')(probs)
+      predictions = layers.ChannelArgmax(name='predictions')(probabilities)
     else:
-      predictions = ArgmaxUpsample(name='predictions')([first_logits, images])
-  model = DeepLab(images, {'logits': first_logits,
-                           'probabilities': probabilities,
-                           'predictions': predictions},
-                  name=name or options.model_variant + '_inference',
-                  model_options=options,
-                  inference_args=dict(eval_scales=tuple(scales),
-                                      add_flipped_images=add_flipped_images),
-                  folded=fold_batch_norm)
-  return model
+      probabilities = probs[0]
+      if options.prediction_with_upsampled_logits:
+        # Softmax is monotonic: the original takes the argmax of the logits,
+        # and a caller fetching only predictions never computes the softmax.
+        predictions = layers.ChannelArgmax(name='predictions')(
+            upsampled_logits[0])
+      else:
+        predictions = ArgmaxUpsample(name='predictions')(
+            [first_logits, images])
+  return {'logits': first_logits, 'probabilities': probabilities,
+          'predictions': predictions}
 
 
-def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
+def fold_batch_norm(model, target=None, dilated_depthwise='auto',
+                    precision='float32'):
   """The inference model `model` with BatchNorm folded into its convolutions.
 
   Args:
@@ -422,6 +455,8 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
     target: A folded model of the same configuration to refill (e.g. for the
       next checkpoint of a continuous evaluation); built when None.
     dilated_depthwise: How dilated depthwise convs run in a new target.
+    precision: 'float32' or 'bfloat16' (see `build_inference_model`) for a
+      new target; the fold is computed in float64 and cast once.
 
   Returns:
     The folded model. Its outputs equal `model`'s up to float32 rounding
@@ -436,7 +471,7 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
     target = build_inference_model(
         model.model_options, fold_batch_norm=True,
         dilated_depthwise=dilated_depthwise, name=model.name + '_folded',
-        **model.inference_args)
+        precision=precision, **model.inference_args)
   values = {name: var.numpy() for name, var in tf1_variable_map(model).items()}
   used = set()
   for layer in folding.folded_layers(target):
@@ -450,8 +485,8 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
     if tuple(layer.kernel.shape) != kernel.shape:
       raise ValueError('Cannot fold %s: kernel shape %s, folded model %s.'
                        % (layer.name, kernel.shape, tuple(layer.kernel.shape)))
-    layer.kernel.assign(kernel.astype(layer.kernel.dtype))
-    layer.bias.assign(bias.astype(layer.bias.dtype))
+    layer.kernel.assign(tf.cast(kernel, layer.kernel.dtype))
+    layer.bias.assign(tf.cast(bias, layer.bias.dtype))
     used.update(names)
   unused = sorted(set(values) - used)
   if unused:
@@ -461,9 +496,8 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto'):
   return target
 
 
-def tf1_variable_map(model):
-  """Original variable name -> Keras variable (see `layers.tf1_variable_map`)."""
-  return layers.tf1_variable_map(model)
+# Original variable name -> Keras variable (one implementation, in layers).
+tf1_variable_map = layers.tf1_variable_map
 
 
 def transfer_weights(source, target):

@@ -2,7 +2,8 @@ r"""Segments one image with an original or a project checkpoint.
 
   deeplab-predict --checkpoint=<TF1 prefix, directory or project
       checkpoint> --image=photo.jpg [--output_npz=out.npz]
-      [--output_png=colours.png] [--output_label_png=ids.png] [model flags] [--eval_crop_size=513,513]
+      [--output_png=colours.png] [--output_label_png=ids.png] [model flags]
+      [--eval_crop_size=513,513]
       [--eval_scales=0.5 --eval_scales=1.0 ...] [--add_flipped_images]
 
 With `--eval_crop_size` it follows the original's evaluation path exactly: the
@@ -46,6 +47,7 @@ class PredictConfig:
   colormap: str = 'pascal'
   fold_batch_norm: bool = True
   dilated_depthwise: str = 'auto'
+  inference_precision: str = 'float32'
 
   def validate(self):
     if not self.checkpoint or not self.image:
@@ -99,7 +101,8 @@ def run(config, options):
       image, options, config.checkpoint, eval_scales=config.eval_scales,
       add_flipped_images=config.add_flipped_images,
       fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise)
+      dilated_depthwise=config.dilated_depthwise,
+      precision=config.inference_precision)
   save_outputs(result, config.output_npz, config.output_png, config.colormap,
                config.output_label_png)
   labels, counts = np.unique(result['predictions'], return_counts=True)

@@ -73,6 +73,7 @@ class VisConfig:
   num_classes: Optional[int] = None
   fold_batch_norm: bool = True
   dilated_depthwise: str = 'auto'
+  inference_precision: str = 'float32'
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -134,6 +135,13 @@ def _prepare(config):
     os.makedirs(os.path.join(config.vis_logdir, sub), exist_ok=True)
 
 
+def _load_model(config, options, checkpoint):
+  return inference.load_model(
+      options, checkpoint, config.eval_scales, config.add_flipped_images,
+      config.fold_batch_norm, config.dilated_depthwise,
+      config.inference_precision)[0]
+
+
 def visualize_split(config, options, checkpoint=None):
   """One pass of the original's vis.py over a TFRecord split.
 
@@ -151,10 +159,7 @@ def visualize_split(config, options, checkpoint=None):
       config, config.vis_split, config.vis_crop_size, config.vis_batch_size,
       options.model_variant)
   options = options.for_data(dataset.num_classes, config.vis_crop_size)
-  model, _ = inference.load_model(
-      options, checkpoint or config.checkpoint_dir, config.eval_scales,
-      config.add_flipped_images, config.fold_batch_norm,
-      config.dilated_depthwise)
+  model = _load_model(config, options, checkpoint or config.checkpoint_dir)
   colormap = config.colormap_type or colormaps.default_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
@@ -213,10 +218,7 @@ def visualize_images(config, options):
   if config.max_images:
     files = files[:config.max_images]
   options = options.for_data(config.num_classes, crop_size=None)
-  model, _ = inference.load_model(
-      options, config.checkpoint_dir, config.eval_scales,
-      config.add_flipped_images, config.fold_batch_norm,
-      config.dilated_depthwise)
+  model = _load_model(config, options, config.checkpoint_dir)
   colormap = config.colormap_type or colormaps.default_for(
       config.dataset, config.dataset_dir)
   _prepare(config)

@@ -20,9 +20,12 @@ OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
 _LOAD_AND_RUN = '''
 import sys, numpy as np, tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
-serve = loaded.signatures['serving_default']
+serve = loaded.signatures['serving_probabilities']
 image = np.load(sys.argv[2])
 out = serve(ImageTensor=tf.constant(image))
+labels = loaded.signatures['serving_default'](
+    ImageTensor=tf.constant(image))['SemanticPredictions'].numpy()
+assert (labels == out['SemanticPredictions'].numpy()).all()
 np.savez(sys.argv[3], labels=out['SemanticPredictions'].numpy(),
          probs=out['SemanticProbabilities'].numpy())
 '''
@@ -63,7 +66,7 @@ def test_export_with_resize_to_range(zoo_checkpoint):
                                  min_resize_value=40, max_resize_value=64)
   image = np.random.RandomState(0).randint(0, 256, (2, 50, 100, 3)).astype(
       np.uint8)
-  out = module.serve(image)
+  out = module.serve_with_probabilities(image)
   assert out['SemanticPredictions'].shape == (2, 50, 100)
   np.testing.assert_allclose(
       out['SemanticProbabilities'].numpy().sum(axis=-1), 1.0, atol=1e-4)

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import conftest
 import reference
@@ -20,7 +21,7 @@ NUM_ITERATIONS = 10
 
 
 def _replay(tmp_path, records, init_checkpoint, model_flags, crop,
-            crop_style):
+            crop_style, convert=False):
   def crop_flags(name):
     if crop_style == 'multi':  # --train_crop_size=513 --train_crop_size=513
       return ['--%s=%d' % (name, crop)] * 2
@@ -63,6 +64,17 @@ def _replay(tmp_path, records, init_checkpoint, model_flags, crop,
   predictions = [f for f in os.listdir(os.path.join(
       vis_logdir, 'segmentation_results')) if f.endswith('_prediction.png')]
   assert len(predictions) == 8  # The whole val split.
+  if convert:
+    # One command gives a checkpoint under the original's variable names
+    # (the logdir's model_options.json supplies the model flags).
+    tf1 = str(tmp_path / 'tf1')
+    converted = conftest.run_script(['-m', 'deeplab.convert_checkpoint',
+                                     '--checkpoint=' + train_logdir,
+                                     '--output=' + tf1])
+    assert converted.returncode == 0, converted.stderr[-2000:]
+    names = {name for name, _ in tf.train.list_variables(tf1)}
+    assert 'logits/semantic/weights' in names
+    assert not [n for n in names if 'ATTRIBUTES' in n or 'optimizer' in n]
   image = np.random.RandomState(0).randint(0, 256, (70, 90, 3)).astype(
       np.uint8)
   labels, = conftest.run_frozen_graph(export_path, [image], str(tmp_path))
@@ -76,7 +88,7 @@ def test_local_test_mobilenetv2_sh(voc_records, zoo_checkpoint, tmp_path):
   MobileNetV2 checkpoint shape."""
   _replay(tmp_path, voc_records, zoo_checkpoint,
           ['--model_variant=mobilenet_v2', '--output_stride=16'], 513,
-          'multi')
+          'multi', convert=True)
 
 
 @pytest.mark.slow

@@ -116,19 +116,20 @@ def extract_features(factory, images, options):
     (features, end_points).
   """
   backbone = get_backbone(options.model_variant)
-  f = factory.with_batch_norm(
+  factory = factory.with_batch_norm(
       backbone.bn_epsilon, backbone.bn_decay, raw_end_points=[
           decoder_end_point(options.model_variant, stride)
           for stride in options.decoder_output_stride or ()])
-  x = normalization_layer(options.model_variant, f)(images)
+  x = normalization_layer(options.model_variant, factory)(images)
   variant = options.model_variant
   if variant.startswith('xception'):
-    return xception.xception(f, x, variant, options.output_stride,
+    return xception.xception(factory, x, variant, options.output_stride,
                              options.multi_grid)
   if variant.startswith('resnet'):
-    return resnet_v1_beta.resnet_v1_beta(f, x, variant, options.output_stride,
+    return resnet_v1_beta.resnet_v1_beta(factory, x, variant,
+                                         options.output_stride,
                                          options.multi_grid)
-  return mobilenet_v2.mobilenet_v2(f, x, options.output_stride,
+  return mobilenet_v2.mobilenet_v2(factory, x, options.output_stride,
                                    options.depth_multiplier,
                                    options.divisible_by)
 

@@ -13,6 +13,7 @@ the same layer object when asked twice for one scope. That is the Keras
 analogue of the original's `reuse=tf.AUTO_REUSE`: the multi-scale graph calls
 one set of weights at several input sizes.
 """
+import contextlib
 import copy
 
 import tensorflow as tf
@@ -283,6 +284,24 @@ class Normalize(keras.layers.Layer):
     return config
 
 
+PRECISIONS = ('float32', 'bfloat16')
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+  """Builds the layers created inside with Keras dtype policy `name` (None:
+  leaves the current one)."""
+  if name is None:
+    yield
+    return
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
 class LayerFactory:
   """Creates the layers of one network, reusing weight layers by scope.
 
@@ -304,7 +323,8 @@ class LayerFactory:
 
   def __init__(self, bn_epsilon, bn_decay, fine_tune_batch_norm=False,
                layers=None, sync_batch_norm=False, dropout_keep_prob=0.9,
-               fold_batch_norm=False, dilated_depthwise='auto'):
+               fold_batch_norm=False, dilated_depthwise='auto',
+               logits_policy=None):
     self.bn_epsilon = bn_epsilon
     self.bn_decay = bn_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
@@ -313,6 +333,10 @@ class LayerFactory:
     self.fold_batch_norm = fold_batch_norm
     folding.choose_dilated_depthwise(1, dilated_depthwise)  # Validates.
     self.dilated_depthwise = dilated_depthwise
+    # Dtype policy of the logits and everything after them (None: the
+    # model's); 'float32' in a bfloat16 inference graph keeps the class
+    # scores, their upsampling and the argmax in float32.
+    self.logits_policy = logits_policy
     # End points whose raw (pre-activation) values the model reads; folded
     # backbones fuse activations into every other conv.
     self.raw_end_points = frozenset()

@@ -35,12 +35,12 @@ def make_divisible(value, divisor, min_value=None):
   return int(new_value)
 
 
-def mobilenet_v2(f, images, output_stride=None, depth_multiplier=1.0,
+def mobilenet_v2(factory, images, output_stride=None, depth_multiplier=1.0,
                  divisible_by=None):
   """Builds MobileNetV2 on normalised `images`.
 
   Args:
-    f: The `LayerFactory` creating (and naming) the layers.
+    factory: The `LayerFactory` creating (and naming) the layers.
     images: Normalised input tensor [batch, height, width, 3].
     output_stride: Target stride (power of two up to 32) or None.
     depth_multiplier: Channel multiplier (1.0, 0.5, ...).
@@ -73,7 +73,7 @@ def mobilenet_v2(f, images, output_stride=None, depth_multiplier=1.0,
     return layer_stride, layer_rate
 
   stride, layer_rate = next_stride_and_rate(2)
-  net = f.conv(images, depth(32), 3, SCOPE + '/Conv', stride=stride,
+  net = factory.conv(images, depth(32), 3, SCOPE + '/Conv', stride=stride,
                rate=layer_rate, activation='relu6')
   end_points['layer_1'] = net
   for i, (factor, outputs, unit_stride) in enumerate(_SPEC):
@@ -86,14 +86,15 @@ def mobilenet_v2(f, images, output_stride=None, depth_multiplier=1.0,
     # expand_input_by_factor), the first unit expands by 1 (no expand conv).
     inner = depth_in if i == 0 else make_divisible(depth_in * factor, 8)
     if inner > depth_in:
-      net = f.conv(net, inner, 1, scope + '/expand', activation='relu6')
+      net = factory.conv(net, inner, 1, scope + '/expand', activation='relu6')
       end_points[layer + '/expansion_output'] = net
-    net = f.depthwise(net, 3, scope + '/depthwise', stride=stride,
+    net = factory.depthwise(net, 3, scope + '/depthwise', stride=stride,
                       rate=layer_rate, activation='relu6')
     end_points[layer + '/depthwise_output'] = net
-    net = f.conv(net, depth(outputs), 1, scope + '/project', activation=None)
+    net = factory.conv(net, depth(outputs), 1, scope + '/project',
+                       activation=None)
     if stride == 1 and net.shape[-1] == depth_in:
-      net = f.add([net, inputs], scope + '/add')
+      net = factory.add([net, inputs], scope + '/add')
     end_points[layer + '/output'] = net
     end_points[layer] = net
   if output_stride is not None and current_stride != output_stride:

@@ -26,7 +26,7 @@ BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_DECAY = 0.95
 
 
-def _bottleneck(f, x, scope, depth, depth_bottleneck, stride, rate,
+def _bottleneck(factory, x, scope, depth, depth_bottleneck, stride, rate,
                 end_points):
   """Bottleneck unit with BN after each conv and ReLU after the sum."""
   unit = scope + '/bottleneck_v1'
@@ -38,26 +38,27 @@ def _bottleneck(f, x, scope, depth, depth_bottleneck, stride, rate,
       # The original's `subsample`: a 1x1 max pool with the stride.
       shortcut = keras.layers.MaxPooling2D(
           1, strides=stride, padding='same',
-          name=f.unique(unit + '/shortcut'))(x)
+          name=factory.unique(unit + '/shortcut'))(x)
   else:
-    shortcut = f.conv(x, depth, 1, unit + '/shortcut', stride=stride,
+    shortcut = factory.conv(x, depth, 1, unit + '/shortcut', stride=stride,
                       activation=None)
-  residual = f.conv(x, depth_bottleneck, 1, unit + '/conv1')
-  residual = f.conv(residual, depth_bottleneck, 3, unit + '/conv2',
+  residual = factory.conv(x, depth_bottleneck, 1, unit + '/conv1')
+  residual = factory.conv(residual, depth_bottleneck, 3, unit + '/conv2',
                     stride=stride, rate=rate, explicit_padding=True)
-  residual = f.conv(residual, depth, 1, unit + '/conv3', activation=None)
+  residual = factory.conv(residual, depth, 1, unit + '/conv3', activation=None)
   end_points[unit + '/conv3'] = residual
-  out = f.add([shortcut, residual], unit + '/add')
-  out = keras.layers.ReLU(name=f.unique(unit + '/Relu'))(out)
+  out = factory.add([shortcut, residual], unit + '/add')
+  out = keras.layers.ReLU(name=factory.unique(unit + '/Relu'))(out)
   end_points[unit] = out
   return out
 
 
-def resnet_v1_beta(f, images, variant, output_stride=None, multi_grid=None):
+def resnet_v1_beta(factory, images, variant, output_stride=None,
+                   multi_grid=None):
   """Builds a ResNet-v1 (plain or beta) on normalised `images`.
 
   Args:
-    f: The `LayerFactory` creating (and naming) the layers.
+    factory: The `LayerFactory` creating (and naming) the layers.
     images: Normalised input tensor [batch, height, width, 3].
     variant: One of `VARIANTS`.
     output_stride: 4 to 32 (multiple of 4), or None for the nominal 32.
@@ -78,15 +79,15 @@ def resnet_v1_beta(f, images, variant, output_stride=None, multi_grid=None):
     raise ValueError('The output_stride needs to be a multiple of 4.')
   end_points = {}
   if beta:
-    net = f.conv(images, 64, 3, scope + '/conv1_1', stride=2,
+    net = factory.conv(images, 64, 3, scope + '/conv1_1', stride=2,
                  explicit_padding=True)
-    net = f.conv(net, 64, 3, scope + '/conv1_2')
-    net = f.conv(net, 128, 3, scope + '/conv1_3')
+    net = factory.conv(net, 64, 3, scope + '/conv1_2')
+    net = factory.conv(net, 128, 3, scope + '/conv1_3')
   else:
-    net = f.conv(images, 64, 7, scope + '/conv1', stride=2,
+    net = factory.conv(images, 64, 7, scope + '/conv1', stride=2,
                  explicit_padding=True)
   net = keras.layers.MaxPooling2D(3, strides=2, padding='same',
-                                  name=f.unique(scope + '/pool1'))(net)
+                                  name=factory.unique(scope + '/pool1'))(net)
   units = []
   for block, base, num_units, stride in _BLOCKS[num_layers]:
     for i in range(num_units):
@@ -98,12 +99,12 @@ def resnet_v1_beta(f, images, variant, output_stride=None, multi_grid=None):
   for block, i, base, stride, unit_rate in units:
     unit_scope = '%s/%s/unit_%d' % (scope, block, i + 1)
     if output_stride is not None and current_stride == output_stride:
-      net = _bottleneck(f, net, unit_scope, base * 4, base, 1,
+      net = _bottleneck(factory, net, unit_scope, base * 4, base, 1,
                         rate * unit_rate, end_points)
       rate *= stride
     else:
-      net = _bottleneck(f, net, unit_scope, base * 4, base, stride, unit_rate,
-                        end_points)
+      net = _bottleneck(factory, net, unit_scope, base * 4, base, stride,
+                        unit_rate, end_points)
       current_stride *= stride
       if output_stride is not None and current_stride > output_stride:
         raise ValueError('The target output_stride cannot be reached.')

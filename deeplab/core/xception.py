@@ -50,8 +50,9 @@ BATCH_NORM_EPSILON = 1e-3
 BATCH_NORM_DECAY = 0.9997
 
 
-def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
-                     stride, rate, unit_rate_list, end_points):
+def _xception_module(factory, x, scope, depth_list, skip,
+                     activation_in_separable, stride, rate, unit_rate_list,
+                     end_points):
   """One Xception unit: three separable convs and a shortcut."""
   module = scope + '/xception_module'
   residual = x
@@ -64,9 +65,9 @@ def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
       # Original design: ReLU before each separable conv, none after.
       activation = None
       if not relu_fused:
-        residual = f.relu(residual, conv_scope + '/pre_relu',
+        residual = factory.relu(residual, conv_scope + '/pre_relu',
                           after_sum=i == 0)
-    residual = f.depthwise(residual, 3, conv_scope + '_depthwise',
+    residual = factory.depthwise(residual, 3, conv_scope + '_depthwise',
                            stride=stride if i == 2 else 1,
                            rate=rate * unit_rate_list[i],
                            activation=activation, explicit_padding=True)
@@ -74,17 +75,17 @@ def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
     # conv (one fused kernel), unless the raw output is read elsewhere.
     pointwise = conv_scope + '_pointwise'
     relu_fused = (not activation_in_separable and i < 2 and
-                  f.can_fuse_activation(pointwise))
-    residual = f.conv(residual, depth_list[i], 1, pointwise,
+                  factory.can_fuse_activation(pointwise))
+    residual = factory.conv(residual, depth_list[i], 1, pointwise,
                       activation='relu' if relu_fused else activation)
     if not relu_fused:
       end_points[pointwise] = residual
   if skip == 'conv':
-    shortcut = f.conv(x, depth_list[-1], 1, module + '/shortcut',
+    shortcut = factory.conv(x, depth_list[-1], 1, module + '/shortcut',
                       stride=stride, activation=None)
-    out = f.add([residual, shortcut], module + '/add')
+    out = factory.add([residual, shortcut], module + '/add')
   elif skip == 'sum':
-    out = f.add([residual, x], module + '/add')
+    out = factory.add([residual, x], module + '/add')
   elif skip == 'none':
     out = residual
   else:
@@ -93,11 +94,11 @@ def _xception_module(f, x, scope, depth_list, skip, activation_in_separable,
   return out
 
 
-def xception(f, images, variant, output_stride=None, multi_grid=None):
+def xception(factory, images, variant, output_stride=None, multi_grid=None):
   """Builds an aligned Xception on normalised `images`.
 
   Args:
-    f: The `LayerFactory` creating (and naming) the layers.
+    factory: The `LayerFactory` creating (and naming) the layers.
     images: Normalised input tensor [batch, height, width, 3].
     variant: 'xception_41', 'xception_65' or 'xception_71' (also the scope).
     output_stride: 2 to 32, or None for the nominal stride 32.
@@ -117,9 +118,9 @@ def xception(f, images, variant, output_stride=None, multi_grid=None):
     raise ValueError('The output_stride needs to be a multiple of 2.')
   unit_rates = tuple(multi_grid) if multi_grid else (1, 1, 1)
   end_points = {}
-  net = f.conv(images, 32, 3, variant + '/entry_flow/conv1_1', stride=2,
+  net = factory.conv(images, 32, 3, variant + '/entry_flow/conv1_1', stride=2,
                explicit_padding=True)
-  net = f.conv(net, 64, 3, variant + '/entry_flow/conv1_2')
+  net = factory.conv(net, 64, 3, variant + '/entry_flow/conv1_2')
   current_stride, rate = 2, 1
   for block in BLOCKS[variant]:
     block_scope = '%s/%s' % (variant, block.scope)
@@ -132,12 +133,12 @@ def xception(f, images, variant, output_stride=None, multi_grid=None):
       unit_scope = '%s/unit_%d' % (block_scope, i + 1)
       if output_stride is not None and current_stride == output_stride:
         # Target reached: atrous instead of striding from here on.
-        net = _xception_module(f, net, unit_scope, block.depth_list,
+        net = _xception_module(factory, net, unit_scope, block.depth_list,
                                block.skip, block.activation_in_separable, 1,
                                rate, rates, end_points)
         rate *= stride
       else:
-        net = _xception_module(f, net, unit_scope, block.depth_list,
+        net = _xception_module(factory, net, unit_scope, block.depth_list,
                                block.skip, block.activation_in_separable,
                                stride, 1, rates, end_points)
         current_stride *= stride

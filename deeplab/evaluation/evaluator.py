@@ -46,6 +46,7 @@ class EvalConfig:
   max_images: int = 0
   fold_batch_norm: bool = True
   dilated_depthwise: str = 'auto'
+  inference_precision: str = 'float32'
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -118,7 +119,8 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
         options, config.eval_scales, config.add_flipped_images)
   runner, _ = checkpoints.load_inference_model(
       model, prefix, fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise)
+      dilated_depthwise=config.dilated_depthwise,
+      precision=config.inference_precision)
   predict = tf.function(lambda images: runner(images, training=False)[
       'predictions'])
   total = metrics.ConfusionMatrix(num_classes, dataset.ignore_label)

@@ -1,0 +1,102 @@
+"""bfloat16 inference (--inference_precision=bfloat16) proven against float32.
+
+The bf16 graph is the folded one with weights cast once and activations in
+bf16 up to the logits; logits, upsampling and argmax stay float32.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import conftest
+import reference
+from deeplab import export
+from deeplab import inference
+from deeplab import model as model_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARGIN = 0.05
+
+
+def agreement(vector_id):
+  """(share of agreeing labels where the fp32 top-2 margin >= MARGIN, share
+  over all pixels, pixels counted) for bf16 vs fp32 on a reference vector."""
+  arrays, sidecar = reference.load_vector(vector_id)
+  options = reference.options_from_build_kwargs(sidecar['variant'],
+                                                sidecar['build_kwargs'])
+  plain = model_lib.build_inference_model(options)
+  values = reference.manifest_values(
+      reference.load_manifest(reference.vector_manifest_name(sidecar)))
+  for name, var in model_lib.tf1_variable_map(plain).items():
+    var.assign(values[name])
+  fp32 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch')
+  bf16 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch',
+                                   precision='bfloat16')
+  image = arrays['image']
+  h, w = image.shape[:2]
+  padded = inference.pad_to_crop(image.astype(np.float32), options.crop_size,
+                                 options.model_variant)[None]
+  want = fp32(padded)
+  got = bf16(padded)
+  assert got['logits'].dtype == tf.float32  # Logits stay float32.
+  up = model_lib.layers.resize_bilinear(want['logits'], options.crop_size)
+  top2 = tf.math.top_k(up, 2).values.numpy()[0, :h, :w]
+  confident = (top2[..., 0] - top2[..., 1]) >= MARGIN
+  same = (want['predictions'].numpy() == got['predictions'].numpy())[0, :h, :w]
+  return same[confident].mean(), same.mean(), int(confident.sum())
+
+
+@pytest.mark.parametrize('vector_id', ['P2', 'P3', 'P4'])
+def test_bf16_labels_equal_fp32_where_fp32_is_confident(vector_id):
+  """P2 Xception-65, P3 MobileNetV2, P4 ResNet-101-beta (129x129)."""
+  confident, overall, count = agreement(vector_id)
+  print('%s: bf16 = fp32 on %.4f of %d pixels with margin >= %.2f, %.4f of '
+        'all' % (vector_id, confident, count, MARGIN, overall))
+  assert count > 0
+  assert confident >= 0.995
+  assert overall >= 0.9
+
+
+def test_bf16_graph_computes_in_bf16_up_to_the_logits():
+  options = conftest.small_options('xception_41')
+  plain = conftest.assign_recipe_values(model_lib.build_inference_model(
+      options))
+  bf16 = model_lib.fold_batch_norm(plain, precision='bfloat16')
+  dtypes = {layer.name: layer.compute_dtype for layer in bf16.layers
+            if isinstance(layer, model_lib.folding.FOLDED_TYPES)}
+  assert dtypes.pop('logits.semantic') == 'float32'
+  assert set(dtypes.values()) == {'bfloat16'}
+  assert bf16.inference_args['precision'] == 'bfloat16'
+  with pytest.raises(ValueError, match='--fold_batch_norm'):
+    model_lib.build_inference_model(options, precision='bfloat16')
+
+
+_SERVE = '''
+import sys, numpy as np, tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']
+image = np.load(sys.argv[2])
+np.save(sys.argv[3], serve(ImageTensor=tf.constant(image))[
+    'SemanticPredictions'].numpy())
+'''
+
+
+def test_exported_bf16_saved_model_equals_in_process_bf16(zoo_checkpoint,
+                                                          tmp_path):
+  module = export.DeepLabServing(conftest.ZOO_OPTIONS, zoo_checkpoint,
+                                 crop_size=(65, 65), precision='bfloat16')
+  export_dir = str(tmp_path / 'export')
+  export.export_saved_model(module, export_dir)
+  image = np.random.RandomState(4).randint(0, 256, (1, 57, 70, 3)).astype(
+      np.uint8)
+  np.save(tmp_path / 'image.npy', image)
+  out = subprocess.run([sys.executable, '-c', _SERVE, export_dir,
+                        str(tmp_path / 'image.npy'),
+                        str(tmp_path / 'labels.npy')],
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  np.testing.assert_array_equal(
+      np.load(tmp_path / 'labels.npy'),
+      module.serve(image)['SemanticPredictions'].numpy())
