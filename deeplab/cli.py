@@ -7,6 +7,7 @@ them, and calls the library. `--help` describes the command and lists its
 own flags by group; a bad flag value or input ends with one line that names
 it (and a pointer to `--help`), not a page of help.
 """
+import logging as std_logging
 import os
 import re
 import sys
@@ -94,6 +95,9 @@ def run_command(doc, groups, job, argv=None):
       _fail(prog, 'unexpected arguments %s (flags are written --name=value).'
             % ' '.join(args[1:]))
     logging.set_verbosity(logging.INFO)
+    # This project's progress at INFO; TensorFlow's own INFO lines (saver
+    # sharding, asset writing) are noise here, its warnings stay.
+    std_logging.getLogger('tensorflow').setLevel(std_logging.WARNING)
     try:
       deeplab_flags.check_unsupported(groups, FLAGS)
       lines = job(FLAGS)

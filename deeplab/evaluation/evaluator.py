@@ -266,7 +266,6 @@ def run(config, options):
                       'waiting for the next one.', path)
       continue
     write_results(result, eval_logdir, writer)
-    logging.info('%s', format_result(result))
     print(format_result(result), flush=True)
     warn_if_degenerate(result)
     results.append(result)

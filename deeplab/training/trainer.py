@@ -323,7 +323,9 @@ def _train(config, options, max_steps_this_run, input_fn):
       out_of_range_labels=config.out_of_range_labels)
   options = options.for_data(dataset.num_classes, config.train_crop_size)
   per_replica = config.train_batch_size // replicas
-  if config.fine_tune_batch_norm and per_replica < 12:
+  fast_decay = (config.train_batch_norm_decay is not None and
+                config.train_batch_norm_decay < 0.99)
+  if config.fine_tune_batch_norm and per_replica < 12 and not fast_decay:
     logging.warning(
         '--fine_tune_batch_norm with %d images per replica: the original '
         'advises at least 12 (16 is better); BatchNorm statistics of small '
@@ -357,9 +359,10 @@ def _train(config, options, max_steps_this_run, input_fn):
       config.seed is not None) else 0
   batches = iter(strategy.distribute_datasets_from_function(
       input_fn or functools.partial(dataset.make_dataset, skip=skip)))
-  logging.info('Training %s on %s/%s: %d replicas, global batch %d, steps '
+  logging.info('Training %s on %s/%s: %d replica%s, global batch %d, steps '
                '%d -> %d.', options.model_variant, config.dataset,
-               config.train_split, replicas, config.train_batch_size,
+               config.train_split, replicas, '' if replicas == 1 else 's',
+               config.train_batch_size,
                int(global_step.numpy()), config.training_number_of_steps)
   loop = _Loop(config, options, strategy, model, schedule, global_step,
                saver, latest, chief)
