@@ -91,6 +91,20 @@ def load_vector(vector_id):
   return arrays, sidecar
 
 
+def vector_model(vector_id, build):
+  """(arrays, options, model) of a vector: `build(options)` with every
+  variable set to the vector's seed-0 reference values."""
+  arrays, sidecar = load_vector(vector_id)
+  options = options_from_build_kwargs(sidecar['variant'],
+                                      sidecar['build_kwargs'])
+  model = build(options)
+  values = manifest_values(load_manifest(vector_manifest_name(sidecar)))
+  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
+  for name, var in layers.tf1_variable_map(model).items():
+    var.assign(values[name])
+  return arrays, options, model
+
+
 def vector_manifest_name(sidecar):
   return os.path.basename(sidecar['manifest'])[:-len('.json')]
 

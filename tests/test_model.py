@@ -33,14 +33,8 @@ def test_weights_equal_the_original_manifest(manifest_name):
 
 
 def _run_vector(vector_id):
-  arrays, sidecar = reference.load_vector(vector_id)
-  options = reference.options_from_build_kwargs(sidecar['variant'],
-                                                sidecar['build_kwargs'])
-  model = model_lib.build_model(options)
-  values = reference.manifest_values(
-      reference.load_manifest(reference.vector_manifest_name(sidecar)))
-  for name, var in model_lib.tf1_variable_map(model).items():
-    var.assign(values[name])
+  arrays, options, model = reference.vector_model(vector_id,
+                                                  model_lib.build_model)
   image = arrays['image'].astype(np.float32)
   h, w = image.shape[:2]
   crop = options.crop_size

@@ -24,14 +24,8 @@ MARGIN = 0.05
 def agreement(vector_id):
   """(share of agreeing labels where the fp32 top-2 margin >= MARGIN, share
   over all pixels, pixels counted) for bf16 vs fp32 on a reference vector."""
-  arrays, sidecar = reference.load_vector(vector_id)
-  options = reference.options_from_build_kwargs(sidecar['variant'],
-                                                sidecar['build_kwargs'])
-  plain = model_lib.build_inference_model(options)
-  values = reference.manifest_values(
-      reference.load_manifest(reference.vector_manifest_name(sidecar)))
-  for name, var in model_lib.tf1_variable_map(plain).items():
-    var.assign(values[name])
+  arrays, options, plain = reference.vector_model(
+      vector_id, model_lib.build_inference_model)
   fp32 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch')
   bf16 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch',
                                    precision='bfloat16')
