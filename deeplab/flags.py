@@ -13,7 +13,7 @@ Names, kinds and defaults are the original's (tensorflow/models,
 research/deeplab); flags marked "beyond the original" are this project's.
 """
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from absl import flags
 from absl import logging

@@ -15,10 +15,8 @@ import pytest
 import tensorflow as tf
 
 import conftest
-from deeplab import checkpoints
 from deeplab import export
 from deeplab.datasets import build_data
-from deeplab.datasets import build_voc2012_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

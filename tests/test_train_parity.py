@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import zlib
 
 from absl import flags
 import keras
@@ -134,8 +133,8 @@ def test_t1_three_steps_through_train_py_path(zoo_checkpoint, tmp_path):
   second = trainer.train(config, options, input_fn=fixed_batches(arrays),
                          max_steps_this_run=2)
   assert second['global_step'] == int(arrays['global_step']) == 3
-  for ours, reference in zip(second['steps'], sidecar['per_step'][1:]):
-    assert_step(ours, reference)
+  for ours, ref in zip(second['steps'], sidecar['per_step'][1:]):
+    assert_step(ours, ref)
   variables = {n: v.numpy() for n, v in model_lib.tf1_variable_map(
       second['model']).items()}
   assert len(variables) == 272

@@ -5,7 +5,6 @@ conv to 1280 channels is not part of the DeepLab feature extractor). Padding
 is TF 'SAME' throughout (the original does not use explicit padding here);
 once the output stride is reached, strides become atrous rates.
 """
-import keras
 
 # (expansion factor or None for "expand by 1, no expand conv", output
 # channels, stride) of each expanded_conv, from slim's V2_DEF.

@@ -7,7 +7,6 @@ fixed padding of strided convs follow the original's `core/xception.py`.
 """
 import collections
 
-import keras
 
 # One block: scope, depth_list of its units, skip type, whether the ReLU sits
 # inside the separable convs (after BN) instead of before them, number of

@@ -12,7 +12,6 @@ as in the original: train_fine, val_fine.
 import glob
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 

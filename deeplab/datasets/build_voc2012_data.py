@@ -15,7 +15,6 @@ of SegmentationClass (their indices are the labels).
 """
 import os
 
-from absl import app
 from absl import flags
 
 from deeplab.datasets import build_data

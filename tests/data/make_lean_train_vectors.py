@@ -10,7 +10,6 @@ elements with fixed random signs: enough to check a reimplementation to
 come from `fingerprint_plan` (crc32 of the tensor name), which the tests use
 too. Logits, inputs and the sidecar JSON are copied whole.
 """
-import json
 import os
 import shutil
 import sys
