@@ -516,12 +516,16 @@ def iterate_checkpoints(path, max_number=0, interval_secs=300):
       return
 
 
+# What reading a checkpoint raises when its files are gone.
+MISSING_CHECKPOINT_ERRORS = (FileNotFoundError, tf.errors.NotFoundError,
+                             CheckpointMismatchError)
+
+
 def vanished(error, checkpoint):
   """Whether `error` came from a checkpoint that no longer exists (a
   trainer's rotation deleted it while an evaluator was about to read it)."""
-  missing = isinstance(error, (FileNotFoundError, tf.errors.NotFoundError,
-                               CheckpointMismatchError))
-  return missing and not os.path.exists(checkpoint + '.index')
+  return (isinstance(error, MISSING_CHECKPOINT_ERRORS) and
+          not os.path.exists(checkpoint + '.index'))
 
 
 def resolve_options(options):

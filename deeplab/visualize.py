@@ -255,8 +255,7 @@ def run(config, options):
     logging.info('Visualizing with %s', checkpoint)
     try:
       count = visualize_split(config, options, checkpoint)
-    except (FileNotFoundError, tf.errors.NotFoundError,
-            checkpoints.CheckpointMismatchError) as e:
+    except checkpoints.MISSING_CHECKPOINT_ERRORS as e:
       if not checkpoints.vanished(e, checkpoint):
         raise
       logging.warning('Checkpoint %s was deleted before it could be used '

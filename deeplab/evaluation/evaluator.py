@@ -258,7 +258,7 @@ def run(config, options):
     try:
       result = evaluate_checkpoint(config, options, path, model=model,
                                    dataset=dataset)
-    except USER_ERRORS_OF_A_VANISHED_CHECKPOINT as e:
+    except checkpoints.MISSING_CHECKPOINT_ERRORS as e:
       if not checkpoints.vanished(e, path):
         raise
       logging.warning('Checkpoint %s was deleted before it could be '
@@ -270,11 +270,6 @@ def run(config, options):
     warn_if_degenerate(result)
     results.append(result)
   return results
-
-
-USER_ERRORS_OF_A_VANISHED_CHECKPOINT = (
-    FileNotFoundError, tf.errors.NotFoundError,
-    checkpoints.CheckpointMismatchError)
 
 
 def warn_if_degenerate(result):
