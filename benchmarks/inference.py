@@ -2,7 +2,7 @@ r"""Inference latency of DeepLab at 513x513, batch 1, against the FLOP floor.
 
   python benchmarks/inference.py [--model_variant=xception_65|mobilenet_v2]
       [--precisions=float32,bfloat16] [--threads=both|1|default]
-      [--runs=9] [--noserving] [--json]
+      [--runs=9] [--noserving] [--tflite] [--json]
 
 Models: Xception-65 DeepLabv3+ (OS16, ASPP 6/12/18, decoder) or MobileNetV2
 DeepLabv3 (OS16, the model zoo's head); 2 x their Multiply-Adds (paper
@@ -20,6 +20,10 @@ spell of a shared machine hits every figure alike:
       - savedmodel: the exported SavedModel's serving_default, loaded
         (uint8 image in, labels out: padding, cropping, resizing inside);
       - frozen_graph: the original's frozen_inference_graph.pb, imported;
+      - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
+        export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
+        4 random images), run by the TFLite interpreter with XNNPACK and as
+        many threads as TensorFlow;
   * ratios to the floors, label agreement with the optimized float32 graph,
     and the process's peak memory.
 With --json every graph also prints one JSON object per line (keys
@@ -52,6 +56,8 @@ flags.DEFINE_enum('threads', 'both', ['both', '1', 'default'],
 flags.DEFINE_boolean('serving', True, 'Also time the exported SavedModel and '
                      'frozen graph.')
 flags.DEFINE_boolean('json', False, 'Also print one JSON object per graph.')
+flags.DEFINE_boolean('tflite', False, 'Also time the float32 and int8 TFLite '
+                     'models.')
 flags.DEFINE_enum('dilated_depthwise', 'auto',
                   ['auto', 'native', 'space_to_batch'],
                   'How the optimized graph runs dilated depthwise convs.')
@@ -115,6 +121,30 @@ def _serving_graphs(plain, options, workdir):
   }
 
 
+def _tflite_graphs(plain, calibration, threads):
+  """Functions running the float32 and int8 TFLite models of `plain`."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  graphs = {}
+  for name, quantize in (('tflite_float32', None), ('tflite_int8', 'int8')):
+    interpreter = tf.lite.Interpreter(
+        model_content=export.convert_tflite(plain, quantize, calibration),
+        num_threads=1 if threads == '1' else os.cpu_count())
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]['index']
+    labels = next(d['index'] for d in interpreter.get_output_details()
+                  if d['dtype'] == np.int32)
+
+    def run(image, interpreter=interpreter, source=source, labels=labels):
+      interpreter.set_tensor(source, image)
+      interpreter.invoke()
+      return interpreter.get_tensor(labels)
+
+    graphs[name] = run
+  return graphs
+
+
 def _measure(threads):
   """Runs in the child: floors and every graph's latency, interleaved."""
   if threads == '1':
@@ -168,7 +198,12 @@ def _measure(threads):
       graphs[name] = fn
       keep.append(owner)
       inputs[name] = tf.constant(image8)
-  predictions = {name: g(inputs[name]).numpy().reshape(options.crop_size)
+  if FLAGS.tflite:
+    calibration = rng.uniform(0, 255, (4,) + options.crop_size + (3,))
+    for name, fn in _tflite_graphs(plain, calibration, threads).items():
+      graphs[name] = fn
+      inputs[name] = image8.astype(np.float32)
+  predictions = {name: np.asarray(g(inputs[name])).reshape(options.crop_size)
                  for name, g in graphs.items()}
   floors = ['float32'] + (['bfloat16'] if 'bfloat16' in FLAGS.precisions
                           else [])
@@ -176,7 +211,7 @@ def _measure(threads):
     for precision in floors:
       matmul_rate(precision)
     for name, g in graphs.items():
-      g(inputs[name]).numpy()
+      np.asarray(g(inputs[name]))
   rates = {p: [] for p in floors}
   times = {name: [] for name in graphs}
   for _ in range(FLAGS.runs):
@@ -184,7 +219,7 @@ def _measure(threads):
       for precision in floors:
         rates[precision].append(matmul_rate(precision))
       start = time.perf_counter()
-      g(inputs[name]).numpy()
+      np.asarray(g(inputs[name]))
       times[name].append(time.perf_counter() - start)
   rate = {p: float(np.median(r)) for p, r in rates.items()}
   reference = predictions.get('optimized', predictions['plain'])
@@ -193,7 +228,8 @@ def _measure(threads):
     median = float(np.median(samples))
     entry = {
         'model_variant': options.model_variant, 'graph': name,
-        'precision': 'bfloat16' if name.endswith('bf16') else 'float32',
+        'precision': ('bfloat16' if name.endswith('bf16') else
+                      'int8' if name.endswith('int8') else 'float32'),
         'threads': 1 if threads == '1' else 'default', 'median_s': median,
         'best_s': min(samples), 'gflop': work,
         'fp32_matmul_gflops': rate['float32'],
@@ -235,7 +271,8 @@ def main(unused_argv):
            '--model_variant=' + FLAGS.model_variant,
            '--precisions=' + ','.join(FLAGS.precisions),
            '--dilated_depthwise=' + FLAGS.dilated_depthwise,
-           '--serving' if FLAGS.serving else '--noserving']
+           '--serving' if FLAGS.serving else '--noserving',
+           '--tflite' if FLAGS.tflite else '--notflite']
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
     results = json.loads([l for l in out.splitlines()

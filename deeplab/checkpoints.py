@@ -34,6 +34,7 @@ from absl import logging
 from deeplab import common
 from deeplab import model as model_lib
 from deeplab.core import feature_extractor
+from deeplab.core import quantize
 
 OPTIONS_FILE = 'model_options.json'
 CHECKPOINT_PREFIX = 'model.ckpt'
@@ -43,6 +44,8 @@ CHECKPOINT_PREFIX = 'model.ckpt'
 _TRAINING_STATE = re.compile(
     r'(^global_step$|/Momentum(_\d+)?$|/Adam(_\d+)?$|/RMSProp(_\d+)?$|'
     r'/ExponentialMovingAverage$|^beta[12]_power|_CHECKPOINTABLE_OBJECT_GRAPH)')
+# Ranges of quantization-aware training (`core/quantize.py`).
+_QUANT_RANGE = re.compile(r'/act_quant/(min|max)$')
 
 
 class CheckpointMismatchError(ValueError):
@@ -171,7 +174,8 @@ def _is_last_layer(name, scopes):
 
 def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
                  initialize_last_layer: bool = True,
-                 last_layers_contain_logits_only: bool = False) -> LoadReport:
+                 last_layers_contain_logits_only: bool = False,
+                 learn_missing_ranges: bool = False) -> LoadReport:
   """Assigns a name-based checkpoint to `model`, strictly unless told.
 
   Args:
@@ -186,6 +190,11 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
       ASPP, concat projection, decoder) keep their initial values.
     last_layers_contain_logits_only: With `initialize_last_layer=False`,
       only `logits` counts as last layer.
+    learn_missing_ranges: Quantization ranges (`.../act_quant/min|max`) the
+      checkpoint lacks stay as they are, to be learned in training (a float
+      checkpoint starting quantization-aware training). Ranges the model
+      does not have are ignored either way (a float model of a quantized
+      checkpoint).
 
   Returns:
     A `LoadReport`.
@@ -223,7 +232,14 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
       wanted[name] = var
 
   training_state = sorted(n for n in shapes if _TRAINING_STATE.search(n))
+  training_state += sorted(n for n in shapes if n not in variables and
+                           _QUANT_RANGE.search(n))
   model_entries = {n: s for n, s in shapes.items() if n not in training_state}
+  if learn_missing_ranges:
+    for name in [n for n in wanted if n not in model_entries and
+                 _QUANT_RANGE.search(n)]:
+      skipped.append(name)
+      del wanted[name]
   missing = sorted(n for n in wanted if n not in model_entries)
   mismatched = sorted(
       (n, model_entries[n], tuple(wanted[n].shape)) for n in wanted
@@ -298,6 +314,15 @@ def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
     (the model to run, `LoadReport`).
   """
   report = load_weights(model, checkpoint)
+  empty = quantize.uncalibrated(model)
+  if empty:
+    raise CheckpointMismatchError(
+        'Checkpoint %s has no learned quantization ranges for %d of the '
+        'fake-quant ops (e.g. %s): it was written before training reached '
+        '--quantize_delay_step=%d. Use a later checkpoint, or run the float '
+        'model with --quantize_delay_step=-1.' % (
+            report.checkpoint, len(empty), empty[0],
+            model.model_options.quantize_delay_step))
   untouched = untouched_batch_norm(model)
   if untouched:
     logging.warning('%d BatchNorm layers of %s (e.g. %s) still hold their '

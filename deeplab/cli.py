@@ -256,7 +256,7 @@ Example:
 EXPORT_GROUPS = _inference_groups(
     'Export', 'export_model.py', deeplab_flags.EXPORT_FLAGS,
     deeplab_flags.EXPORT_EXTRA_FLAGS, export.ExportConfig, 8,
-    deeplab_flags.UNSUPPORTED_EXPORT_FLAGS)
+    {})
 
 
 def _export(fv):

@@ -73,6 +73,10 @@ class ModelOptions:
     decoder_filters: Channels of the decoder convs.
     label_weights: Per-class loss weights (used by training).
     batch_norm_decay: BatchNorm moving-average decay of the head.
+    quantize_delay_step: Quantization-aware training (the original's flag of
+      train, eval and export): >= 0 puts 8-bit fake-quant ops after every
+      conv and residual sum, quantizing in training from this step on and
+      always in inference (`core/quantize.py`); -1: a float model.
     dense_prediction_cell_config, use_bounded_activation,
     aspp_with_squeeze_and_excitation, decoder_output_is_logits,
     image_se_uses_qsigmoid: Present for compatibility with the original's
@@ -103,6 +107,7 @@ class ModelOptions:
   decoder_filters: int = 256
   label_weights: Optional[Tuple[float, ...]] = None
   batch_norm_decay: float = 0.9997
+  quantize_delay_step: int = -1
   dense_prediction_cell_config: Optional[dict] = None
   use_bounded_activation: bool = False
   aspp_with_squeeze_and_excitation: bool = False

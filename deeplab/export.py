@@ -21,7 +21,10 @@ which TF1-style code (the original's demo notebook) imports with
 TFLite models take float32 pixels [1, crop_h, crop_w, 3] already padded
 (TFLite needs static shapes) and return labels and probabilities at that
 size; `tflite_agreement` measures how often their labels match the float
-Keras model.
+Keras model. The int8 model is calibrated on representative images; a model
+trained with `--quantize_delay_step` (quantization-aware training,
+`core/quantize.py`) carries fake-quant ops whose learned ranges the converter
+takes instead, calibrating only the tensors without one.
 """
 import dataclasses
 import json
@@ -298,9 +301,10 @@ def convert_tflite(model, quantize=None, representative_images=None):
 
   Args:
     model: From `tflite_model`.
-    quantize: None (float32) or 'int8' (post-training quantisation of the
-      weights and activations, calibrated on `representative_images`; the
-      input stays float pixels).
+    quantize: None (float32) or 'int8' (weights per output channel,
+      activations per tensor, calibrated on `representative_images` except
+      where the model's fake-quant ops give learned ranges; the input stays
+      float pixels).
     representative_images: float32 [N, H, W, 3] padded images for 'int8'.
   """
   shape = model.inputs[0].shape
@@ -348,6 +352,11 @@ def run_tflite(tflite_bytes, images):
     interpreter.invoke()
     out.append(interpreter.get_tensor(labels)[0])
   return np.stack(out)
+
+
+def quantization_kind(options):
+  """'qat' when the model has learned quantization ranges, else 'ptq'."""
+  return 'qat' if options.quantize_delay_step >= 0 else 'ptq'
 
 
 def tflite_agreement(tflite_bytes, model, images):
@@ -404,6 +413,8 @@ def export_tflite(config, options):
     data = convert_tflite(model, quantize, images)
     write_bytes(os.path.join(config.export_path, name), data)
     entry = {'bytes': len(data)}
+    if quantize:
+      entry['quantization'] = quantization_kind(options)
     if images is not None:
       entry['label_agreement'] = tflite_agreement(data, model, images)
     report[name] = entry

@@ -92,6 +92,13 @@ MODEL_FLAGS = {
     'label_weights': ('multi_float', 'A list of label weights, each element '
                       'represents the weight for the label of its index.'),
     'batch_norm_decay': ('float', 'Batchnorm decay.'),
+    'quantize_delay_step': ('integer', 'Quantization-aware training: from '
+                            'this training step on, activations are rounded '
+                            'to 8-bit ranges learned in training, as int8 '
+                            'TFLite computes them; eval, vis and export then '
+                            'run the quantized model and export_model.py '
+                            '--tflite_quantize=int8 uses the learned ranges. '
+                            '< 0: a float model.'),
     'dense_prediction_cell_json': ('string', 'A JSON file that specifies the '
                                    'dense prediction cell (not supported).',
                                    dict(default='')),
@@ -155,9 +162,6 @@ UNSUPPORTED_MODEL_FLAGS = {
     'nas_remove_os32_stride': _unsupported(
         'boolean', False, 'NAS backbones are not built here.'),
 }
-_QUANTIZE = _unsupported(
-    'integer', -1, 'Quantization-aware training is not implemented yet; '
-    'export_model.py --tflite_quantize=int8 quantizes after training.')
 _MASTER = _unsupported('string', '', 'TF1 session masters do not exist in '
                        'TF2; several machines train with TF_CONFIG '
                        '(--distribution_strategy=multi_worker).')
@@ -183,11 +187,8 @@ UNSUPPORTED_TRAIN_FLAGS = {
         'supported; use the TensorBoard profiler.'),
     'drop_path_keep_prob': _unsupported(
         'float', 1.0, 'NAS backbones (drop path) are not built here.'),
-    'quantize_delay_step': _QUANTIZE,
 }
-UNSUPPORTED_INFERENCE_FLAGS = {'master': _MASTER,
-                               'quantize_delay_step': _QUANTIZE}
-UNSUPPORTED_EXPORT_FLAGS = {'quantize_delay_step': _QUANTIZE}
+UNSUPPORTED_INFERENCE_FLAGS = {'master': _MASTER}
 
 # Flags accepted at any value (nothing to refuse), listed for the help.
 IGNORED_FLAGS = ('startup_delay_steps',)
@@ -394,8 +395,11 @@ EXPORT_FLAGS = {
 
 EXPORT_EXTRA_FLAGS = {
     'tflite': ('boolean', 'Also write model.tflite (float32).'),
-    'tflite_quantize': ('enum', 'Also write model_int8.tflite (post-training '
-                        'quantisation).', dict(enum_values=['none', 'int8'])),
+    'tflite_quantize': ('enum', 'Also write model_int8.tflite: ranges '
+                        'calibrated on --representative_images, or learned '
+                        'in training for a model trained with '
+                        '--quantize_delay_step.',
+                        dict(enum_values=['none', 'int8'])),
     'representative_images': ('string', 'Image folder or glob for int8 '
                               'calibration and the TFLite agreement report.'),
     'num_representative_images': ('integer', 'At most this many.'),

@@ -23,6 +23,7 @@ from deeplab import common
 from deeplab.core import feature_extractor
 from deeplab.core import folding
 from deeplab.core import layers
+from deeplab.core import quantize
 
 LOGITS_SCOPE_NAME = 'logits'
 MERGED_LOGITS_SCOPE = 'merged_logits'
@@ -299,7 +300,9 @@ def _input(options, name='images'):
 def new_layer_factory(options, fine_tune_batch_norm=False, **kwargs):
   """The model's `LayerFactory` (kwargs: as `layers.LayerFactory`)."""
   return layers.LayerFactory(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay,
-                             fine_tune_batch_norm, **kwargs)
+                             fine_tune_batch_norm,
+                             quantize_delay_step=options.quantize_delay_step,
+                             **kwargs)
 
 
 def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
@@ -474,6 +477,17 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto',
         precision=precision, **model.inference_args)
   values = {name: var.numpy() for name, var in tf1_variable_map(model).items()}
   used = set()
+  for layer in quantize.fake_quant_layers(target):
+    # Fake-quant ranges carry over as they are (they follow the activation,
+    # which folding does not change).
+    scope = layers.tf1_scope(layer.name)
+    for var in (layer.min, layer.max):
+      name = '%s/%s' % (scope, var.path.split('/')[-1])
+      if name not in values:
+        raise ValueError('Cannot fold %s: the source model has no %s.'
+                         % (layer.name, name))
+      var.assign(values[name])
+      used.add(name)
   for layer in folding.folded_layers(target):
     scope = layers.tf1_scope(layer.name)
     names = folding.source_names(scope, layer)

@@ -11,16 +11,23 @@ r"""The whole job on an embedded synthetic dataset, nothing downloaded.
 4. evaluates it (mIoU, beside the mIoU of always predicting background);
 5. writes visualisations (vis.py's layout, with overlays);
 6. exports a SavedModel (ImageTensor -> SemanticPredictions);
+7. with --int8: fine-tunes the model with quantization-aware training
+   (--quantize_delay_step=0 from the float checkpoint), writes int8 TFLite
+   models quantized after training (PTQ) and from the QAT model, and
+   compares their val labels and mIoU with the float model;
 and prints where each result is. Each step is the library call the scripts
 (train.py, eval.py, vis.py, export_model.py) make; the README lists the
 equivalent commands for real data.
 """
 import os
+import shutil
 import time
 
 import numpy as np
+from PIL import Image
 
 from deeplab import export
+from deeplab import inference
 from deeplab import flags as deeplab_flags
 from deeplab import common
 from deeplab import visualize
@@ -48,6 +55,11 @@ _FLAGS = {
                                           common.MODEL_VARIANTS))),
     'seed': ('integer', 'Seed of the data and the training run.',
              dict(default=0)),
+    'int8': ('boolean', 'Also quantize to int8 TFLite, after training and '
+             'with quantization-aware training, and compare with float.',
+             dict(default=False)),
+    'qat_steps': ('integer', 'Quantization-aware fine-tuning steps (--int8).',
+                  dict(default=100)),
 }
 NUM_OBJECT_CLASSES = 4
 
@@ -62,6 +74,32 @@ def background_only_miou(confusion):
   baseline = np.zeros_like(matrix)
   baseline[:, 0] = matrix.sum(axis=1)
   return metrics.mean_iou(baseline)
+
+
+def model_options(model_variant='mobilenet_v2', **changes):
+  """The quickstart's model: the backbone at output stride 16 with the
+  decoder at stride 4 (ASPP rates 6, 12, 18 except for MobileNetV2)."""
+  return common.ModelOptions(
+      model_variant=model_variant, output_stride=16,
+      atrous_rates=None if model_variant == 'mobilenet_v2' else (6, 12, 18),
+      decoder_output_stride=(4,), **changes)
+
+
+def train_config(train_logdir, dataset, records, training_number_of_steps=300,
+                 train_batch_size=8, base_learning_rate=0.02, seed=0,
+                 **changes):
+  """The quickstart's training job (`changes`: other `TrainConfig` fields)."""
+  fields = dict(
+      train_logdir=train_logdir, dataset=dataset, dataset_dir=records,
+      train_split='train', train_crop_size=TRAIN_CROP,
+      train_batch_size=train_batch_size,
+      training_number_of_steps=training_number_of_steps,
+      base_learning_rate=base_learning_rate, log_steps=50,
+      save_interval_secs=120, save_summaries_secs=60, seed=seed,
+      min_scale_factor=0.75, max_scale_factor=1.25, weight_decay=4e-5,
+      fine_tune_batch_norm=True, train_batch_norm_decay=0.9)
+  fields.update(changes)
+  return trainer.TrainConfig(**fields)
 
 
 def run_quickstart(workdir, num_train=48, num_val=12,
@@ -93,20 +131,11 @@ def run_quickstart(workdir, num_train=48, num_val=12,
 
   log('[3/6] Training %s for %d steps (logs: %s)' % (
       model_variant, training_number_of_steps, train_logdir))
-  options = common.ModelOptions(
-      model_variant=model_variant, output_stride=16,
-      atrous_rates=None if model_variant == 'mobilenet_v2' else (6, 12, 18),
-      decoder_output_stride=(4,))
-  config = trainer.TrainConfig(
-      train_logdir=train_logdir, dataset=dataset, dataset_dir=records, train_split='train', train_crop_size=TRAIN_CROP,
-      train_batch_size=train_batch_size,
-      training_number_of_steps=training_number_of_steps,
-      base_learning_rate=base_learning_rate, log_steps=50,
-      save_interval_secs=120, save_summaries_secs=60, seed=seed,
-      min_scale_factor=0.75, max_scale_factor=1.25, weight_decay=4e-5,
-      fine_tune_batch_norm=True, train_batch_norm_decay=0.9)
+  config = train_config(train_logdir, dataset, records,
+                        training_number_of_steps, train_batch_size,
+                        base_learning_rate, seed)
   t = time.time()
-  trained = trainer.train(config, options)
+  trained = trainer.train(config, model_options(model_variant))
   timings['train'] = time.time() - t
 
   log('[4/6] Evaluating on the val split (results: %s)' % eval_logdir)
@@ -132,7 +161,7 @@ def run_quickstart(workdir, num_train=48, num_val=12,
   export.export_saved_model(module, export_dir)
   timings['export'] = time.time() - t
   timings['total'] = time.time() - start
-  return {'miou': result['miou'],
+  return {'miou': result['miou'], 'folders': folders, 'dataset': dataset,
           'background_only_miou': background_only_miou(
               result['confusion_matrix']),
           'pixel_accuracy': result['pixel_accuracy'],
@@ -147,6 +176,122 @@ def run_quickstart(workdir, num_train=48, num_val=12,
                     'visualisations': os.path.join(
                         vis_logdir, visualize.SEMANTIC_FOLDER),
                     'SavedModel': export_dir}}
+
+
+def _split_examples(folders, split):
+  """(image paths, label arrays) of a split of the generated dataset."""
+  with open(os.path.join(folders['list_folder'], split + '.txt')) as f:
+    names = f.read().split()
+  images = [os.path.join(folders['image_folder'], n + '.jpg') for n in names]
+  labels = [np.asarray(Image.open(os.path.join(folders['label_folder'],
+                                               n + '.png')))
+            for n in names]
+  return images, labels
+
+
+def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
+             num_calibration=16, seed=0, log=lambda line: print(line,
+                                                                flush=True)):
+  """Step 7: int8 TFLite after training (PTQ) and with quantization-aware
+  training (QAT), measured against the float model on the val split.
+
+  Calibration uses training images only; val images are never seen by the
+  training, the fine-tuning or the calibration.
+
+  Args:
+    workdir: The quickstart's folder.
+    results: What `run_quickstart` returned.
+    qat_steps: Fine-tuning steps with fake quantization from step 0.
+    qat_learning_rate: Their base learning rate (poly).
+    num_calibration: Training images calibrating the int8 ranges.
+    seed: Seed of the fine-tuning.
+
+  Returns:
+    dict: 'float' -> {'miou'}; 'ptq' and 'qat' -> {'miou', 'agreement'
+    (share of val pixels whose int8 label equals the float model's),
+    'bytes', 'path'}, and for QAT 'float_twin' ({'miou', 'agreement'} of
+    the fine-tuned weights run in float) and 'agreement_with_float_twin';
+    'float_tflite_bytes'; 'seconds' per phase.
+  """
+  paths = results['paths']
+  folders = results['folders']
+  records = paths['TFRecords']
+  dataset = results['dataset']
+  float_logdir = paths['checkpoints + TensorBoard']
+  qat_logdir = os.path.join(workdir, 'train_qat')
+  log('[7/7] int8: quantization-aware fine-tuning for %d steps (logs: %s), '
+      'then TFLite export' % (qat_steps, qat_logdir))
+  began = start = time.time()
+  qat = trainer.train(
+      train_config(qat_logdir, dataset, records, qat_steps,
+                   base_learning_rate=qat_learning_rate, seed=seed,
+                   tf_initial_checkpoint=float_logdir),
+      results['options'].replace(quantize_delay_step=0))
+
+  seconds = {'qat_training': time.time() - start}
+  train_images, _ = _split_examples(folders, 'train')
+  calibration = os.path.join(workdir, 'calibration')
+  os.makedirs(calibration, exist_ok=True)
+  for path in train_images[:num_calibration]:
+    shutil.copy(path, calibration)
+  val_paths, val_labels = _split_examples(folders, 'val')
+  variant = results['options'].model_variant
+  val_images = np.stack([
+      inference.pad_to_crop(inference.read_image(p).astype(np.float32),
+                            EVAL_CROP, variant) for p in val_paths])
+
+  def labels_of(model):
+    return np.stack([model(image[None], training=False)['predictions'][0]
+                     .numpy() for image in val_images])
+
+  def report(predictions, reference):
+    matrix = metrics.ConfusionMatrix(results['options'].num_classes)
+    agree = total = 0
+    for pred, ref, label in zip(predictions, reference, val_labels):
+      h, w = label.shape
+      matrix.update(label, pred[:h, :w])
+      agree += int(np.sum(pred[:h, :w] == ref[:h, :w]))
+      total += h * w
+    return {'miou': metrics.mean_iou(matrix.matrix), 'agreement': agree / total}
+
+  out = {}
+  float_labels = None
+  for kind, logdir, options in (('ptq', float_logdir, results['options']),
+                                ('qat', qat_logdir, qat['options'])):
+    folder = os.path.join(workdir, 'export_int8_' + kind)
+    config = export.ExportConfig(
+        checkpoint_path=logdir, export_path=folder, crop_size=EVAL_CROP,
+        tflite=True, tflite_quantize='int8',
+        representative_images=calibration,
+        num_representative_images=num_calibration).validate()
+    start = time.time()
+    export.export_tflite(config, options)
+    seconds[kind + '_export'] = time.time() - start
+    model = export.tflite_model(options, logdir, EVAL_CROP)
+    path = os.path.join(folder, 'model_int8.tflite')
+    with open(path, 'rb') as f:
+      int8 = f.read()
+    if float_labels is None:
+      float_labels = labels_of(model)
+      out['float'] = report(float_labels, float_labels)
+      out['float_tflite_bytes'] = os.path.getsize(
+          os.path.join(folder, 'model.tflite'))
+    int8_labels = export.run_tflite(int8, val_images)
+    entry = report(int8_labels, float_labels)
+    entry.update(bytes=len(int8), path=path)
+    if kind == 'qat':
+      # The same weights in float (fake-quant ops off): what quantizing
+      # them costs, apart from what the fine-tuning changed.
+      twin = export.tflite_model(options.replace(quantize_delay_step=-1),
+                                 logdir, EVAL_CROP)
+      twin_labels = labels_of(twin)
+      entry['float_twin'] = report(twin_labels, float_labels)
+      entry['agreement_with_float_twin'] = report(
+          int8_labels, twin_labels)['agreement']
+    out[kind] = entry
+  seconds['total'] = time.time() - began
+  out['seconds'] = seconds
+  return out
 
 
 def _job(fv):
@@ -168,7 +313,28 @@ def _job(fv):
           out['trimap_miou']),
       'per-class IoU: ' + ', '.join('%s %.2f' % p for p in present),
       'Results:'] + ['  %-26s %s' % kv for kv in out['paths'].items()] + [
-          'Next: tensorboard --logdir %s' % fv.workdir]
+          'Next: tensorboard --logdir %s' % fv.workdir] + (
+              _int8_lines(run_int8(fv.workdir, out, fv.qat_steps,
+                                   seed=fv.seed)) if fv.int8 else [])
+
+
+def _int8_lines(int8):
+  lines = ['int8 TFLite on the val split (never used for training or '
+           'calibration); float model: mIoU %.4f, TFLite %d bytes' % (
+               int8['float']['miou'], int8['float_tflite_bytes'])]
+  for kind, title in (('ptq', 'after training (PTQ)'),
+                      ('qat', 'quantization-aware (QAT)')):
+    entry = int8[kind]
+    lines.append('  %s: mIoU %.4f (%+.2f points), labels equal to the float '
+                 "model's on %.2f%% of pixels, %d bytes: %s" % (
+                     title, entry['miou'],
+                     100 * (entry['miou'] - int8['float']['miou']),
+                     100 * entry['agreement'], entry['bytes'], entry['path']))
+  twin = int8['qat']['float_twin']
+  lines.append('  (the QAT weights run in float: mIoU %.4f; int8 labels equal '
+               'to theirs on %.2f%% of pixels)' % (
+                   twin['miou'], 100 * int8['qat']['agreement_with_float_twin']))
+  return lines
 
 
 def run(argv=None):

@@ -147,7 +147,7 @@ def test_unsupported_original_flags_parse_at_default_and_fail_otherwise():
       deeplab_flags.UNSUPPORTED_TRAIN_FLAGS)
   fv = flags.FlagValues()
   deeplab_flags.define_group(group, fv)
-  fv(['prog', '--quantize_delay_step=-1', '--startup_delay_steps=3'])
+  fv(['prog', '--num_replicas=1', '--startup_delay_steps=3'])
   deeplab_flags.check_unsupported([group], fv)  # Defaults, or ignored.
   fv = flags.FlagValues()
   deeplab_flags.define_group(group, fv)

@@ -20,6 +20,7 @@ import tensorflow as tf
 import keras
 
 from deeplab.core import folding
+from deeplab.core import quantize
 
 NAME_SEP = '.'
 
@@ -319,12 +320,15 @@ class LayerFactory:
       `FoldedDepthwiseConv2D` layer, filled by `folding`'s weights fold.
     dilated_depthwise: With `fold_batch_norm`, how dilated depthwise convs
       run (`folding.choose_dilated_depthwise`).
+    quantize_delay_step: With a value >= 0, every conv output and residual
+      sum passes a `quantize.FakeQuant` that quantizes from this training
+      step on (quantization-aware training); None or < 0: none.
   """
 
   def __init__(self, bn_epsilon, bn_decay, fine_tune_batch_norm=False,
                layers=None, sync_batch_norm=False, dropout_keep_prob=0.9,
                fold_batch_norm=False, dilated_depthwise='auto',
-               logits_policy=None):
+               logits_policy=None, quantize_delay_step=None):
     self.bn_epsilon = bn_epsilon
     self.bn_decay = bn_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
@@ -337,6 +341,9 @@ class LayerFactory:
     # model's); 'float32' in a bfloat16 inference graph keeps the class
     # scores, their upsampling and the argmax in float32.
     self.logits_policy = logits_policy
+    self.quantize_delay_step = (
+        None if quantize_delay_step is None or quantize_delay_step < 0
+        else int(quantize_delay_step))
     # End points whose raw (pre-activation) values the model reads; folded
     # backbones fuse activations into every other conv.
     self.raw_end_points = frozenset()
@@ -365,9 +372,12 @@ class LayerFactory:
     """Whether the conv `scope` may run the following activation itself.
 
     Only the folded inference graph fuses (one oneDNN kernel for conv, bias
-    and ReLU), and only where nothing reads the conv's raw output.
+    and ReLU), and only where nothing reads the conv's raw output. With
+    quantization the raw output is what the fake-quant op sees, in training
+    as in inference, so nothing is fused across it.
     """
-    return self.fold_batch_norm and scope not in self.raw_end_points
+    return (self.fold_batch_norm and self.quantize_delay_step is None and
+            scope not in self.raw_end_points)
 
   def _get(self, scope, make):
     name = keras_name(scope)
@@ -388,9 +398,19 @@ class LayerFactory:
         name=name))
     return bn(x)
 
+  def fake_quant(self, x, scope):
+    """`x` through the fake-quant op `<scope>/act_quant` when quantizing
+    (one layer per scope, shared by the scales of a multi-scale graph)."""
+    if self.quantize_delay_step is None:
+      return x
+    return self._get(scope + '/' + quantize.SCOPE, lambda name:
+                     quantize.FakeQuant(self.quantize_delay_step,
+                                        name=name))(x)
+
   def add(self, inputs, scope):
     """Element-wise sum of `inputs` (residual connections)."""
-    return keras.layers.Add(name=self.unique(scope))(inputs)
+    return self.fake_quant(keras.layers.Add(name=self.unique(scope))(inputs),
+                           scope)
 
   def relu(self, x, scope, after_sum=False):
     """A standalone ReLU; `after_sum` when `x` also feeds a residual sum.
@@ -417,11 +437,12 @@ class LayerFactory:
     """slim.conv2d (+ BatchNorm + activation); `explicit_padding` for the
     original's `conv2d_same` (fixed padding + VALID when strided)."""
     if self.fold_batch_norm:
-      return self._get(scope, lambda name: folding.FoldedConv2D(
-          filters, kernel_size, strides=stride, rate=rate,
-          fixed_padding=explicit_padding, activation=activation,
-          source_bias=use_bias, name=name,
-          bn_epsilon=self.bn_epsilon if batch_norm else None))(x)
+      return self.fake_quant(self._get(
+          scope, lambda name: folding.FoldedConv2D(
+              filters, kernel_size, strides=stride, rate=rate,
+              fixed_padding=explicit_padding, activation=activation,
+              source_bias=use_bias, name=name,
+              bn_epsilon=self.bn_epsilon if batch_norm else None))(x), scope)
     padding = 'same'
     if explicit_padding and stride > 1:
       x = FixedPadding(kernel_size, rate,
@@ -433,17 +454,18 @@ class LayerFactory:
     x = layer(x)
     if batch_norm:
       x = self.batch_norm(x, scope)
-    return self.activation(x, activation, scope)
+    return self.fake_quant(self.activation(x, activation, scope), scope)
 
   def depthwise(self, x, kernel_size, scope, stride=1, rate=1,
                 activation='relu', batch_norm=True, explicit_padding=False):
     """slim.separable_conv2d with num_outputs=None (depthwise only)."""
     if self.fold_batch_norm:
-      return self._get(scope, lambda name: folding.FoldedDepthwiseConv2D(
-          kernel_size, strides=stride, rate=rate,
-          fixed_padding=explicit_padding, activation=activation, name=name,
-          dilated_depthwise=self.dilated_depthwise,
-          bn_epsilon=self.bn_epsilon if batch_norm else None))(x)
+      return self.fake_quant(self._get(
+          scope, lambda name: folding.FoldedDepthwiseConv2D(
+              kernel_size, strides=stride, rate=rate,
+              fixed_padding=explicit_padding, activation=activation,
+              name=name, dilated_depthwise=self.dilated_depthwise,
+              bn_epsilon=self.bn_epsilon if batch_norm else None))(x), scope)
     padding = 'same'
     if explicit_padding and stride > 1:
       x = FixedPadding(kernel_size, rate,
@@ -455,7 +477,7 @@ class LayerFactory:
     x = layer(x)
     if batch_norm:
       x = self.batch_norm(x, scope)
-    return self.activation(x, activation, scope)
+    return self.fake_quant(self.activation(x, activation, scope), scope)
 
   def split_separable_conv(self, x, filters, scope, kernel_size=3, stride=1,
                            rate=1, activation='relu', explicit_padding=False):
@@ -494,6 +516,8 @@ def tf1_variable_map(model):
     elif isinstance(layer, keras.layers.BatchNormalization):
       names = {n: n for n in ('gamma', 'beta', 'moving_mean',
                               'moving_variance')}
+    elif isinstance(layer, quantize.FakeQuant):
+      names = {'min': 'min', 'max': 'max'}
     else:
       raise TypeError('Layer %s of type %s has weights but no TF1 name rule.'
                       % (layer.name, type(layer).__name__))

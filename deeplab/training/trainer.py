@@ -27,6 +27,7 @@ from deeplab import colormaps
 from deeplab import common
 from deeplab import model as model_lib
 from deeplab.core import layers
+from deeplab.core import quantize
 from deeplab.data import data_generator
 from deeplab.training import distribute
 from deeplab.training import learning_rate as lr_lib
@@ -194,7 +195,8 @@ def initialize_from_checkpoint(model, config):
   report = checkpoints.load_weights(
       model, prefix, backbone_only=not has_head,
       initialize_last_layer=config.initialize_last_layer,
-      last_layers_contain_logits_only=config.last_layers_contain_logits_only)
+      last_layers_contain_logits_only=config.last_layers_contain_logits_only,
+      learn_missing_ranges=True)
   logging.info('Initialised from %s: %s', prefix, report.summary())
   return report
 
@@ -403,6 +405,8 @@ def build_training_objects(config, options):
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                             name='global_step')
+  # Fake-quant ops quantize from --quantize_delay_step on.
+  quantize.attach_step(model, global_step)
   optimizer.build(model.trainable_variables)
   return model, schedule, optimizer, global_step
 
@@ -436,6 +440,16 @@ def restore_or_initialize(checkpoint, model, config, global_step, latest):
   """Resumes from `latest` (a checkpoint of the logdir), else initialises
   from `tf_initial_checkpoint` (or leaves a fresh model)."""
   if latest:
+    names = checkpoints.read_variable_shapes(latest)
+    ranges = [n for n in model_lib.tf1_variable_map(model) if n not in names
+              and n.endswith(('/act_quant/min', '/act_quant/max'))]
+    if ranges:
+      raise checkpoints.CheckpointMismatchError(
+          'Cannot resume %s with --quantize_delay_step=%d: it was trained '
+          'without quantization (no %s). Start quantization-aware training '
+          'in a new --train_logdir with --tf_initial_checkpoint=%s.' % (
+              latest, model.model_options.quantize_delay_step, ranges[0],
+              latest))
     checkpoint.restore(latest).assert_existing_objects_matched()
     logging.info('Resumed from %s at step %d.', latest,
                  int(global_step.numpy()))
