@@ -267,19 +267,24 @@ def _output_shape(input_shape, layer, channels):
   return (input_shape[0], dims[0], dims[1], channels)
 
 
-def folded_layers(model):
-  """Every folded layer of `model` (depth first, each once)."""
-  seen, stack, out = set(), list(model.layers), []
+def leaf_layers(model):
+  """Every layer of `model` that holds no layers itself, nested models
+  included (depth first, each once)."""
+  seen, stack = set(), list(model.layers)
   while stack:
     layer = stack.pop(0)
     if id(layer) in seen:
       continue
     seen.add(id(layer))
-    if isinstance(layer, FOLDED_TYPES):
-      out.append(layer)
-    elif hasattr(layer, 'layers') and layer.layers:
+    if hasattr(layer, 'layers') and layer.layers:
       stack.extend(layer.layers)
-  return out
+    else:
+      yield layer
+
+
+def folded_layers(model):
+  """Every folded layer of `model` (depth first, each once)."""
+  return [l for l in leaf_layers(model) if isinstance(l, FOLDED_TYPES)]
 
 
 def fold(values, scope, layer):

@@ -528,14 +528,4 @@ def tf1_variable_map(model):
 
 
 def _weight_layers(model):
-  seen = set()
-  stack = list(model.layers)
-  while stack:
-    layer = stack.pop(0)
-    if id(layer) in seen:
-      continue
-    seen.add(id(layer))
-    if hasattr(layer, 'layers') and layer.layers:
-      stack.extend(layer.layers)
-    elif layer.weights:
-      yield layer
+  return [l for l in folding.leaf_layers(model) if l.weights]

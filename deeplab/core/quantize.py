@@ -23,6 +23,8 @@ loses far less than the per-tensor 8-bit activations do.
 import keras
 import tensorflow as tf
 
+from deeplab.core import folding
+
 SCOPE = 'act_quant'
 NUM_BITS = 8
 # The original's moving-average decay of the ranges (contrib.quantize).
@@ -112,16 +114,7 @@ class FakeQuant(keras.layers.Layer):
 
 def fake_quant_layers(model):
   """The `FakeQuant` layers of `model` (nested models included)."""
-  found, stack, seen = [], list(model.layers), set()
-  while stack:
-    layer = stack.pop(0)
-    if id(layer) in seen:
-      continue
-    seen.add(id(layer))
-    if isinstance(layer, FakeQuant):
-      found.append(layer)
-    stack.extend(getattr(layer, 'layers', None) or [])
-  return found
+  return [l for l in folding.leaf_layers(model) if isinstance(l, FakeQuant)]
 
 
 def attach_step(model, step):
