@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import conftest
 
@@ -70,6 +71,29 @@ def test_export_with_resize_to_range(zoo_checkpoint):
   assert out['SemanticPredictions'].shape == (2, 50, 100)
   np.testing.assert_allclose(
       out['SemanticProbabilities'].numpy().sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
+  """The serving function adds no work the in-process graph does not have:
+  without resize-to-range no resize of the labels (a same-size nearest
+  resize is ~4 ms at 513x513), and the padding is the numpy path's."""
+  image = np.random.RandomState(0).randint(0, 256, (1, 50, 60, 3))
+  padded = inference.pad_bottom_right(
+      tf.constant(image, tf.float32), tf.constant([65, 81]),
+      inference.feature_extractor.mean_pixel('mobilenet_v2')).numpy()[0]
+  np.testing.assert_array_equal(
+      padded, inference.pad_to_crop(image[0].astype(np.float32), (65, 81),
+                                    'mobilenet_v2'))
+  for resize, expected in ((None, 0), ((40, 64), 1)):
+    kwargs = dict(min_resize_value=resize[0],
+                  max_resize_value=resize[1]) if resize else {}
+    module = export.DeepLabServing(OPTIONS, zoo_checkpoint,
+                                   crop_size=(65, 65), **kwargs)
+    graph = module.serve.get_concrete_function().graph
+    ops = [op.type for op in graph.get_operations()]
+    assert ops.count('ResizeNearestNeighbor') == expected, resize
+    assert module.serve(image.astype(np.uint8))[
+        export.OUTPUT_NAME].shape == (1, 50, 60)
 
 
 def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
