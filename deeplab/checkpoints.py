@@ -48,6 +48,11 @@ _TRAINING_STATE = re.compile(
 _QUANT_RANGE = re.compile(r'/act_quant/(min|max)$')
 
 
+def is_quantization_range(name):
+  """Whether the original variable name `name` is a fake-quant range."""
+  return bool(_QUANT_RANGE.search(name))
+
+
 class CheckpointMismatchError(ValueError):
   """The checkpoint does not fit the model (the message lists every misfit)."""
 
@@ -233,11 +238,11 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
 
   training_state = sorted(n for n in shapes if _TRAINING_STATE.search(n))
   training_state += sorted(n for n in shapes if n not in variables and
-                           _QUANT_RANGE.search(n))
+                           is_quantization_range(n))
   model_entries = {n: s for n, s in shapes.items() if n not in training_state}
   if learn_missing_ranges:
     for name in [n for n in wanted if n not in model_entries and
-                 _QUANT_RANGE.search(n)]:
+                 is_quantization_range(n)]:
       skipped.append(name)
       del wanted[name]
   missing = sorted(n for n in wanted if n not in model_entries)

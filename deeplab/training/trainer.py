@@ -442,7 +442,7 @@ def restore_or_initialize(checkpoint, model, config, global_step, latest):
   if latest:
     names = checkpoints.read_variable_shapes(latest)
     ranges = [n for n in model_lib.tf1_variable_map(model) if n not in names
-              and n.endswith(('/act_quant/min', '/act_quant/max'))]
+              and checkpoints.is_quantization_range(n)]
     if ranges:
       raise checkpoints.CheckpointMismatchError(
           'Cannot resume %s with --quantize_delay_step=%d: it was trained '
