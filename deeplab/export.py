@@ -292,7 +292,8 @@ def tflite_model(options, checkpoint, crop_size, inference_scales=(1.0,),
   """The fixed-size inference model for TFLite, weights loaded."""
   model, _ = inference.load_model(
       options.replace(crop_size=tuple(crop_size)), checkpoint,
-      inference_scales, add_flipped_images, fold_batch_norm=False)
+      inference_scales, add_flipped_images, fold_batch_norm=False,
+      argmax_shortcut=False)
   return model
 
 

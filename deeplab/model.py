@@ -356,7 +356,8 @@ class ArgmaxUpsample(keras.layers.Layer):
 
 def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
                           name=None, fold_batch_norm=False,
-                          dilated_depthwise='auto', precision='float32'):
+                          dilated_depthwise='auto', precision='float32',
+                          argmax_shortcut=True):
   """The original's evaluation graph (`predict_labels[_multi_scale]`).
 
   For each eval scale (and its left-right flip when asked), logits are
@@ -377,6 +378,11 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
     precision: 'float32', or 'bfloat16' (with `fold_batch_norm`): weights
       and activations in bfloat16 up to the logits; the logits conv, their
       upsampling, softmax and argmax in float32.
+    argmax_shortcut: With one pass, take the predictions through
+      `layers.upsampled_argmax` (the same labels as the argmax of the
+      upsampled logits, upsampling only near class boundaries); False
+      computes them from the upsampled logits (e.g. for TFLite, whose
+      builtin ops do not cover the shortcut).
 
   Returns:
     keras.Model from raw pixels [B, H, W, 3] to a dict with 'logits' (the
@@ -399,9 +405,11 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
       logits_policy='float32' if low_precision else None)
   with layers.dtype_policy(precision if low_precision else None):
     outputs = _evaluation_head(factory, images, options, scales,
-                               add_flipped_images)
+                               add_flipped_images, argmax_shortcut)
   inference_args = dict(eval_scales=tuple(scales),
                         add_flipped_images=add_flipped_images)
+  if not argmax_shortcut:
+    inference_args['argmax_shortcut'] = False
   if low_precision:
     inference_args['precision'] = precision
   return DeepLab(images, outputs,
@@ -410,7 +418,8 @@ def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
                  folded=fold_batch_norm)
 
 
-def _evaluation_head(factory, images, options, scales, add_flipped_images):
+def _evaluation_head(factory, images, options, scales, add_flipped_images,
+                     argmax_shortcut=True):
   """The passes (scales, flips) and what follows the logits, as dict."""
   # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
   logits_scale = 1.0 if 1.0 in scales else scales[0]
@@ -440,8 +449,12 @@ def _evaluation_head(factory, images, options, scales, add_flipped_images):
       if options.prediction_with_upsampled_logits:
         # Softmax is monotonic: the original takes the argmax of the logits,
         # and a caller fetching only predictions never computes the softmax.
-        predictions = layers.ChannelArgmax(name='predictions')(
-            upsampled_logits[0])
+        if argmax_shortcut:
+          predictions = layers.UpsampledArgmax(name='predictions')(
+              [first_logits, images])
+        else:
+          predictions = layers.ChannelArgmax(name='predictions')(
+              upsampled_logits[0])
       else:
         predictions = ArgmaxUpsample(name='predictions')(
             [first_logits, images])

@@ -37,6 +37,62 @@ def test_resize_layer_static_dynamic_and_identity(rng):
   np.testing.assert_array_equal(layers.ResizeBilinear(size=(9, 9))(x), x)
 
 
+def _scene_logits(rng, batch, h, w, classes=6):
+  """Logits of a few square objects: regions with boundaries, as a trained
+  model predicts, plus noise so that no two channels tie."""
+  labels = np.zeros((batch, h, w), np.int64)
+  for b in range(batch):
+    for _ in range(3):
+      y, x, r = rng.randint(0, h), rng.randint(0, w), rng.randint(1, h // 2)
+      labels[b, max(0, y - r):y + r, max(0, x - r):x + r] = rng.randint(
+          1, classes)
+  return (3 * np.eye(classes)[labels] +
+          rng.normal(0, 0.5, labels.shape + (classes,))).astype(np.float32)
+
+
+@pytest.mark.parametrize('low, size, shortcut', [
+    ((9, 9), (129, 129), True),      # OS16 at 129: blocks of 16
+    ((33, 33), (129, 129), True),    # decoder OS4 at 129: blocks of 4
+    ((9, 17), (65, 129), True),      # unequal sides, blocks of 8
+    ((10, 10), (100, 100), False),   # 99/9 = 11 is not a power of two
+    ((9, 9), (120, 129), False),     # 119 is no multiple of 8
+])
+def test_upsampled_argmax_equals_argmax_of_upsampled_logits(
+    rng, monkeypatch, low, size, shortcut):
+  full_resizes = []
+  resize = layers.resize_bilinear
+  monkeypatch.setattr(layers, 'resize_bilinear',
+                      lambda *a: full_resizes.append(1) or resize(*a))
+  logits = _scene_logits(rng, 2, *low)
+  want = layers.channel_argmax(resize(logits, size)).numpy()
+  # Eager: tf.cond runs only the branch it takes.
+  got = layers.upsampled_argmax(logits, size).numpy()
+  np.testing.assert_array_equal(got, want)
+  assert got.dtype == np.int32 and got.shape == (2,) + size
+  assert bool(full_resizes) != shortcut
+
+
+def test_upsampled_argmax_ties_noise_and_graph_mode(rng, monkeypatch):
+  size = tf.constant([129, 129])
+  # Exact ties between channels inside and across regions (first index
+  # wins in both computations).
+  ties = np.tile(np.float32([1, 0, 1, 1, 0]), (1, 9, 9, 1))
+  ties[:, 2:7, 2:7] = [0, 2, 2, 1, 2]
+  noise = rng.normal(size=(1, 9, 9, 21)).astype(np.float32)
+  graph = tf.function(layers.upsampled_argmax)
+  for logits in (ties, noise):
+    want = layers.channel_argmax(layers.resize_bilinear(logits, size))
+    np.testing.assert_array_equal(graph(logits, size), want)
+  full_resizes = []
+  resize = layers.resize_bilinear
+  monkeypatch.setattr(layers, 'resize_bilinear',
+                      lambda *a: full_resizes.append(1) or resize(*a))
+  layers.upsampled_argmax(ties, size)
+  assert not full_resizes  # Ties took the shortcut...
+  layers.upsampled_argmax(noise, size)
+  assert full_resizes  # ...noise, nearly all boundary cells, the full path.
+
+
 @pytest.mark.parametrize('kernel, rate, beg, end', [
     (3, 1, 1, 1), (7, 1, 3, 3), (3, 2, 2, 2), (1, 1, 0, 0), (4, 1, 1, 2)])
 def test_fixed_padding_is_independent_of_input_size(kernel, rate, beg, end):
