@@ -129,6 +129,12 @@ def pad_bottom_right(images, size, value):
   per-channel `value` (one copy; `input_preprocess.pad_to_bounding_box`
   makes three)."""
   shape = tf.shape(images)
+  if len(set(value)) == 1:
+    # One value for all channels: a Pad, which forwards its input untouched
+    # when there is nothing to pad (the usual crop-size image).
+    return tf.pad(images, [[0, 0], [0, size[0] - shape[1]],
+                           [0, size[1] - shape[2]], [0, 0]],
+                  constant_values=tf.cast(value[0], images.dtype))
   value = tf.cast(tf.reshape(value, [1, 1, 1, -1]), images.dtype)
   right = tf.broadcast_to(value, [shape[0], shape[1], size[1] - shape[2],
                                   shape[3]])

@@ -78,12 +78,14 @@ def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
   without resize-to-range no resize of the labels (a same-size nearest
   resize is ~4 ms at 513x513), and the padding is the numpy path's."""
   image = np.random.RandomState(0).randint(0, 256, (1, 50, 60, 3))
-  padded = inference.pad_bottom_right(
-      tf.constant(image, tf.float32), tf.constant([65, 81]),
-      inference.feature_extractor.mean_pixel('mobilenet_v2')).numpy()[0]
-  np.testing.assert_array_equal(
-      padded, inference.pad_to_crop(image[0].astype(np.float32), (65, 81),
-                                    'mobilenet_v2'))
+  # One pad value (a Pad op) and per-channel values (ImageNet mean).
+  for variant in ('mobilenet_v2', 'resnet_v1_50_beta'):
+    padded = inference.pad_bottom_right(
+        tf.constant(image, tf.float32), tf.constant([65, 81]),
+        inference.feature_extractor.mean_pixel(variant)).numpy()[0]
+    np.testing.assert_array_equal(
+        padded, inference.pad_to_crop(image[0].astype(np.float32), (65, 81),
+                                      variant))
   for resize, expected in ((None, 0), ((40, 64), 1)):
     kwargs = dict(min_resize_value=resize[0],
                   max_resize_value=resize[1]) if resize else {}

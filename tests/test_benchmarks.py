@@ -1,0 +1,20 @@
+"""The benchmark scripts' contracts that need no timing."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_torch_peer_exits_cleanly_without_torch():
+  """PyTorch is optional: without it the peer script says so, exits 0 and
+  measures nothing (torch is hidden even where it is installed)."""
+  script = os.path.join(ROOT, 'benchmarks', 'torch_peer.py')
+  code = ('import runpy, sys; sys.modules["torch"] = None; '
+          'sys.argv = [%r, "--threads=1"]; '
+          'runpy.run_path(%r, run_name="__main__")' % (script, script))
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert 'PyTorch is not installed' in out.stdout
+  assert 'threads 1' not in out.stdout
