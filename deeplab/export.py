@@ -40,6 +40,7 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import inference
+from deeplab import model as model_lib
 
 INPUT_NAME = 'ImageTensor'
 OUTPUT_NAME = 'SemanticPredictions'
@@ -292,8 +293,7 @@ def tflite_model(options, checkpoint, crop_size, inference_scales=(1.0,),
   """The fixed-size inference model for TFLite, weights loaded."""
   model, _ = inference.load_model(
       options.replace(crop_size=tuple(crop_size)), checkpoint,
-      inference_scales, add_flipped_images, fold_batch_norm=False,
-      argmax_shortcut=False)
+      inference_scales, add_flipped_images, fold_batch_norm=False)
   return model
 
 
@@ -308,6 +308,7 @@ def convert_tflite(model, quantize=None, representative_images=None):
       float pixels).
     representative_images: float32 [N, H, W, 3] padded images for 'int8'.
   """
+  model = model_lib.without_argmax_shortcut(model)
   shape = model.inputs[0].shape
 
   @tf.function(input_signature=[tf.TensorSpec([1] + list(shape[1:]),

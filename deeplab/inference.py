@@ -77,8 +77,7 @@ def pad_to_crop(image, crop_size, model_variant):
 
 def load_model(options, checkpoint, eval_scales=(1.0,),
                add_flipped_images=False, fold_batch_norm=True,
-               dilated_depthwise='auto', precision='float32',
-               argmax_shortcut=True):
+               dilated_depthwise='auto', precision='float32'):
   """The inference model of `options` with `checkpoint`'s weights.
 
   Weights load strictly by the original names into the ordinary graph, which
@@ -89,8 +88,7 @@ def load_model(options, checkpoint, eval_scales=(1.0,),
     (the model to run, `checkpoints.LoadReport`).
   """
   model = model_lib.build_inference_model(options, eval_scales,
-                                          add_flipped_images,
-                                          argmax_shortcut=argmax_shortcut)
+                                          add_flipped_images)
   model, report = checkpoints.load_inference_model(
       model, checkpoint, fold_batch_norm=fold_batch_norm,
       dilated_depthwise=dilated_depthwise, precision=precision)

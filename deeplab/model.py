@@ -523,6 +523,33 @@ def fold_batch_norm(model, target=None, dilated_depthwise='auto',
   return target
 
 
+def without_argmax_shortcut(model):
+  """`model` with its predictions taken from the fully upsampled logits.
+
+  For converters whose op sets do not cover `layers.upsampled_argmax` (the
+  TFLite interpreter crashes on it): the same configuration rebuilt with
+  `argmax_shortcut=False`, weights copied by original name. The labels are
+  the same. Returns `model` itself when it has no shortcut.
+  """
+  if not any(isinstance(layer, layers.UpsampledArgmax)
+             for layer in model.layers):
+    return model
+  args = dict(model.inference_args or {}, argmax_shortcut=False)
+  target = build_inference_model(model.model_options, name=model.name,
+                                 fold_batch_norm=bool(model.folded), **args)
+  if not model.folded:
+    transfer_weights(model, target)
+    return target
+  # Folded weights have no original names; the layer paths are the same.
+  source = {var.path: var for var in model.weights}
+  if set(source) != {var.path for var in target.weights}:
+    raise ValueError('Cannot rebuild %s without the argmax shortcut: its '
+                     'weights differ from the rebuilt model\'s.' % model.name)
+  for var in target.weights:
+    var.assign(source[var.path])
+  return target
+
+
 # Original variable name -> Keras variable (one implementation, in layers).
 tf1_variable_map = layers.tf1_variable_map
 

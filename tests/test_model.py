@@ -210,3 +210,28 @@ def test_keras_file_round_trip(variant, tmp_path):
   images = conftest.random_images(1, 33, 33)
   np.testing.assert_array_equal(np.asarray(loaded(images)),
                                 np.asarray(model(images)))
+
+
+def test_argmax_shortcut_labels_and_rebuild_without_it():
+  """Single-pass predictions go through `layers.upsampled_argmax` (the same
+  labels as the argmax of the upsampled logits); `without_argmax_shortcut`
+  rebuilds folded and unfolded models without it, same weights and labels."""
+  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
+  options = conftest.small_options('mobilenet_v2', 65, 16)
+  model = conftest.assign_recipe_values(
+      model_lib.build_inference_model(options))
+  images = conftest.random_images(2, 65, 65)
+  out = model(images)
+  np.testing.assert_array_equal(out['predictions'], layers.channel_argmax(
+      layers.resize_bilinear(out['logits'], (65, 65))))
+  for source in (model, model_lib.fold_batch_norm(model)):
+    assert isinstance(source.get_layer('predictions'),
+                      layers.UpsampledArgmax)
+    rebuilt = model_lib.without_argmax_shortcut(source)
+    assert isinstance(rebuilt.get_layer('predictions'), layers.ChannelArgmax)
+    assert rebuilt.folded == source.folded
+    np.testing.assert_array_equal(rebuilt(images)['predictions'],
+                                  source(images)['predictions'])
+    np.testing.assert_allclose(rebuilt(images)['logits'],
+                               source(images)['logits'], atol=1e-5)
+    assert model_lib.without_argmax_shortcut(rebuilt) is rebuilt
