@@ -107,6 +107,48 @@ def model_options():
                              output_stride=16)
 
 
+def trained_like_model(options, rng):
+  """The inference model of `options`, random weights, with its moving
+  statistics moved away from 0/1 as in a trained model (so that folding has
+  real work)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  plain = model_lib.build_inference_model(options)
+  for var in plain.weights:
+    value = rng.uniform(0.5, 1.5, var.shape) if 'variance' in var.path else (
+        rng.normal(0, 0.05, var.shape) if 'moving_mean' in var.path
+        else var.numpy())
+    var.assign(value.astype(np.float32))
+  return plain
+
+
+def matmul_rate_meter(precisions, n=2048):
+  """A function precision -> GFLOP/s of one n x n matmul, timed now."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  operands = {p: (tf.cast(tf.random.normal([n, n]), p),
+                  tf.cast(tf.random.normal([n, n]), p)) for p in precisions}
+  matmul = tf.function(lambda x, y: tf.matmul(x, y))
+
+  def rate(precision):
+    a, b = operands[precision]
+    start = time.perf_counter()
+    matmul(a, b).numpy()
+    return 2 * n ** 3 / (time.perf_counter() - start) / 1e9
+
+  return rate
+
+
+def run_child(script, threads, args):
+  """Runs `script --_child=threads args` in a fresh process (threads set
+  before TensorFlow starts) and returns the results it printed."""
+  cmd = [sys.executable, os.path.abspath(script), '--_child=' + threads]
+  out = subprocess.run(cmd + list(args), capture_output=True, text=True,
+                       check=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
+  return json.loads([l for l in out.splitlines()
+                     if l.startswith('RESULT ')][-1][len('RESULT '):])
+
+
 def _serving_graphs(plain, options, workdir):
   """The SavedModel and frozen-graph functions of `plain`'s weights."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -171,25 +213,9 @@ def _measure(threads):
 
   options = model_options()
   work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
-  n = 2048
-  operands = {p: (tf.cast(tf.random.normal([n, n]), p),
-                  tf.cast(tf.random.normal([n, n]), p))
-              for p in ('float32', 'bfloat16')}
-  matmul = tf.function(lambda x, y: tf.matmul(x, y))
-
-  def matmul_rate(precision):
-    a, b = operands[precision]
-    start = time.perf_counter()
-    matmul(a, b).numpy()
-    return 2 * n ** 3 / (time.perf_counter() - start) / 1e9
-
-  plain = model_lib.build_inference_model(options)
+  matmul_rate = matmul_rate_meter(('float32', 'bfloat16'))
   rng = np.random.RandomState(0)
-  for var in plain.weights:  # Moving statistics away from 0/1, like trained.
-    value = rng.uniform(0.5, 1.5, var.shape) if 'variance' in var.path else (
-        rng.normal(0, 0.05, var.shape) if 'moving_mean' in var.path
-        else var.numpy())
-    var.assign(value.astype(np.float32))
+  plain = trained_like_model(options, rng)
   graphs, keep = {}, []
   for precision in FLAGS.precisions:
     folded = model_lib.fold_batch_norm(
@@ -198,16 +224,12 @@ def _measure(threads):
     graphs[name] = tf.function(
         lambda x, m=folded: m(x, training=False)['predictions'],
         jit_compile=False)
-  if 'float32' in FLAGS.precisions:
-    # The same graph with the argmax of fully upsampled logits, to show
-    # what `layers.upsampled_argmax` saves at this prediction's boundaries.
-    full = model_lib.build_inference_model(options, argmax_shortcut=False)
-    model_lib.transfer_weights(plain, full)
-    full = model_lib.fold_batch_norm(
-        full, dilated_depthwise=FLAGS.dilated_depthwise)
-    graphs['optimized_full_argmax'] = tf.function(
-        lambda x, m=full: m(x, training=False)['predictions'],
-        jit_compile=False)
+    if precision == 'float32':
+      # The same graph with the argmax of fully upsampled logits, to show
+      # what `layers.upsampled_argmax` saves at this prediction.
+      graphs['optimized_full_argmax'] = tf.function(
+          lambda x, m=model_lib.without_argmax_shortcut(folded): m(
+              x, training=False)['predictions'], jit_compile=False)
   graphs['plain'] = tf.function(
       lambda x: plain(x, training=False)['predictions'], jit_compile=False)
   image8 = rng.randint(0, 256, (1,) + options.crop_size + (3,)).astype(
@@ -354,17 +376,13 @@ def main(unused_argv):
         flush=True)
   settings = ['1', 'default'] if FLAGS.threads == 'both' else [FLAGS.threads]
   for threads in settings:
-    cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
-           '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
-           '--model_variant=' + FLAGS.model_variant,
-           '--precisions=' + ','.join(FLAGS.precisions),
-           '--dilated_depthwise=' + FLAGS.dilated_depthwise,
-           '--serving' if FLAGS.serving else '--noserving',
-           '--tflite' if FLAGS.tflite else '--notflite']
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
-    results = json.loads([l for l in out.splitlines()
-                          if l.startswith('RESULT ')][-1][len('RESULT '):])
+    results = run_child(__file__, threads, [
+        '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
+        '--model_variant=' + FLAGS.model_variant,
+        '--precisions=' + ','.join(FLAGS.precisions),
+        '--dilated_depthwise=' + FLAGS.dilated_depthwise,
+        '--serving' if FLAGS.serving else '--noserving',
+        '--tflite' if FLAGS.tflite else '--notflite'])
     head = [r for r in results if r['graph'] == 'head'][0]
     results = [r for r in results if r['graph'] != 'head']
     first = results[0]

@@ -17,12 +17,13 @@ upsample the logits to the input size, then argmax.
 
 For each thread setting (one pinned thread; all cores) a fresh process
 measures in one run, interleaved: the fp32 matmul floor (as in
-`inference.py`), our optimized graph and the compiled peer; it prints the
-median and best latencies, their ratios to the floor, and peer / ours.
+`inference.py`), our optimized graph, the same with the peer's head
+(`ours_full_argmax`: argmax of the fully upsampled logits), the peer in
+eager mode and compiled; it prints the median and best latencies, their
+ratios to the floor, and compiled peer / ours.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -209,25 +210,16 @@ def _measure(threads):
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
   options = bench.model_options()
   work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
-  n = 2048
-  a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-  matmul = tf.function(lambda x, y: tf.matmul(x, y))
-
-  def matmul_rate():
-    start = time.perf_counter()
-    matmul(a, b).numpy()
-    return 2 * n ** 3 / (time.perf_counter() - start) / 1e9
-
-  plain = model_lib.build_inference_model(options)
+  meter = bench.matmul_rate_meter(('float32',))
+  matmul_rate = lambda: meter('float32')
   rng = np.random.RandomState(0)
-  for var in plain.weights:  # As inference.py: statistics away from 0/1.
-    value = rng.uniform(0.5, 1.5, var.shape) if 'variance' in var.path else (
-        rng.normal(0, 0.05, var.shape) if 'moving_mean' in var.path
-        else var.numpy())
-    var.assign(value.astype(np.float32))
-  folded = model_lib.fold_batch_norm(plain)
+  folded = model_lib.fold_batch_norm(bench.trained_like_model(options, rng))
   ours = tf.function(lambda x: folded(x, training=False)['predictions'],
                      jit_compile=False)
+  # Ours with the peer's head (argmax of the fully upsampled logits).
+  full = model_lib.without_argmax_shortcut(folded)
+  ours_full = tf.function(lambda x: full(x, training=False)['predictions'],
+                          jit_compile=False)
   image = rng.randint(0, 256, (1,) + options.crop_size + (3,)).astype(
       np.float32)
   peer = translate(folded, torch)
@@ -241,6 +233,7 @@ def _measure(threads):
     got = peer(torch_image, return_logits=True).numpy()
     logits_error = float(np.abs(got - want).max() / np.abs(want).max())
     graphs = {'ours_optimized': lambda: ours(tf_image).numpy(),
+              'ours_full_argmax': lambda: ours_full(tf_image).numpy(),
               'torch_eager': lambda: peer(torch_image).numpy(),
               'torch_compiled': lambda: compiled(torch_image).numpy()}
     labels = {k: g() for k, g in graphs.items()}  # Also compiles.
@@ -289,13 +282,9 @@ def main(unused_argv):
         flush=True)
   settings = ['1', 'default'] if FLAGS.threads == 'both' else [FLAGS.threads]
   for threads in settings:
-    cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
-           '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
-           '--model_variant=' + FLAGS.model_variant]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
-    results = json.loads([l for l in out.splitlines()
-                          if l.startswith('RESULT ')][-1][len('RESULT '):])
+    results = bench.run_child(__file__, threads, [
+        '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
+        '--model_variant=' + FLAGS.model_variant])
     by_graph = {r['graph']: r for r in results}
     first = results[0]
     print('threads %s: fp32 matmul %.1f GFLOP/s (best %.1f); torch %s; '
