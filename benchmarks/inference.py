@@ -138,15 +138,33 @@ def matmul_rate_meter(precisions, n=2048):
   return rate
 
 
+def _cpu_ticks():
+  """(steal, total) jiffies of all CPUs from /proc/stat, or None."""
+  try:
+    with open('/proc/stat') as f:
+      fields = [int(v) for v in f.readline().split()[1:]]
+  except (OSError, ValueError):
+    return None
+  return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 def run_child(script, threads, args):
   """Runs `script --_child=threads args` in a fresh process (threads set
-  before TensorFlow starts) and returns the results it printed."""
+  before TensorFlow starts); returns the results it printed and the share
+  of CPU time the hypervisor stole meanwhile (None where unknown). On a
+  shared VM that is one source of noise; slow spells with no steal (shared
+  caches, memory bandwidth, clocks) were seen too."""
   cmd = [sys.executable, os.path.abspath(script), '--_child=' + threads]
+  before = _cpu_ticks()
   out = subprocess.run(cmd + list(args), capture_output=True, text=True,
                        check=True,
                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')).stdout
+  after = _cpu_ticks()
+  steal = None
+  if before and after and after[1] > before[1]:
+    steal = (after[0] - before[0]) / (after[1] - before[1])
   return json.loads([l for l in out.splitlines()
-                     if l.startswith('RESULT ')][-1][len('RESULT '):])
+                     if l.startswith('RESULT ')][-1][len('RESULT '):]), steal
 
 
 def _serving_graphs(plain, options, workdir):
@@ -376,7 +394,7 @@ def main(unused_argv):
         flush=True)
   settings = ['1', 'default'] if FLAGS.threads == 'both' else [FLAGS.threads]
   for threads in settings:
-    results = run_child(__file__, threads, [
+    results, steal = run_child(__file__, threads, [
         '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
         '--model_variant=' + FLAGS.model_variant,
         '--precisions=' + ','.join(FLAGS.precisions),
@@ -387,12 +405,14 @@ def main(unused_argv):
     results = [r for r in results if r['graph'] != 'head']
     first = results[0]
     print('threads %s: fp32 matmul %.1f GFLOP/s (best %.1f) -> fp32 floor '
-          '%.3f s%s; peak RSS %.0f MB' % (
+          '%.3f s%s; peak RSS %.0f MB; CPU time stolen by the hypervisor '
+          '%s' % (
               threads, first['fp32_matmul_gflops'],
               first['fp32_best_matmul_gflops'], first['fp32_floor_s'],
               '; bf16 matmul %.1f GFLOP/s -> bf16 floor %.3f s' % (
                   first['bf16_matmul_gflops'], first['bf16_floor_s'])
-              if 'bf16_floor_s' in first else '', first['peak_rss_mb']))
+              if 'bf16_floor_s' in first else '', first['peak_rss_mb'],
+              'unknown' if steal is None else '%.1f%%' % (100 * steal)))
     for r in results:
       print('  %-15s %-8s %.4f s = %.2fx fp32 floor%s | best %.4f s = %.2fx'
             '%s | vs optimized %+.1f%% (best %+.1f%%) | labels agree %.4f%%'

@@ -282,16 +282,18 @@ def main(unused_argv):
         flush=True)
   settings = ['1', 'default'] if FLAGS.threads == 'both' else [FLAGS.threads]
   for threads in settings:
-    results = bench.run_child(__file__, threads, [
+    results, steal = bench.run_child(__file__, threads, [
         '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
         '--model_variant=' + FLAGS.model_variant])
     by_graph = {r['graph']: r for r in results}
     first = results[0]
     print('threads %s: fp32 matmul %.1f GFLOP/s (best %.1f); torch %s; '
-          'peer logits vs ours: max error %.1e of the largest logit' % (
+          'peer logits vs ours: max error %.1e of the largest logit; CPU '
+          'time stolen by the hypervisor %s' % (
               threads, first['fp32_matmul_gflops'],
               first['fp32_best_matmul_gflops'], first['torch_version'],
-              first['logits_max_relative_error']))
+              first['logits_max_relative_error'],
+              'unknown' if steal is None else '%.1f%%' % (100 * steal)))
     for r in results:
       print('  %-15s %.4f s = %.2fx fp32 floor | best %.4f s = %.2fx | '
             'labels agree %.4f%%' % (
