@@ -209,8 +209,10 @@ def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
   Returns:
     dict: 'float' -> {'miou'}; 'ptq' and 'qat' -> {'miou', 'agreement'
     (share of val pixels whose int8 label equals the float model's),
-    'bytes', 'path'}, and for QAT 'float_twin' ({'miou', 'agreement'} of
-    the fine-tuned weights run in float) and 'agreement_with_float_twin';
+    'bytes', 'path'}, and for QAT 'simulated' ({'miou', 'agreement'} of
+    the fine-tuned model with its fake-quant ops, in TensorFlow),
+    'agreement_with_simulated', 'float_twin' (the same of the fine-tuned
+    weights run in float) and 'agreement_with_float_twin';
     'float_tflite_bytes'; 'seconds' per phase.
   """
   paths = results['paths']
@@ -280,8 +282,14 @@ def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
     entry = report(int8_labels, float_labels)
     entry.update(bytes=len(int8), path=path)
     if kind == 'qat':
+      # The model as trained, fake-quant ops on, in TensorFlow: the int8
+      # model should give what quantization-aware training optimised.
+      simulated_labels = labels_of(model)
+      entry['simulated'] = report(simulated_labels, float_labels)
+      entry['agreement_with_simulated'] = report(
+          int8_labels, simulated_labels)['agreement']
       # The same weights in float (fake-quant ops off): what quantizing
-      # them costs, apart from what the fine-tuning changed.
+      # them changes, apart from what the fine-tuning changed.
       twin = export.tflite_model(options.replace(quantize_delay_step=-1),
                                  logdir, EVAL_CROP)
       twin_labels = labels_of(twin)
@@ -330,10 +338,15 @@ def _int8_lines(int8):
                      title, entry['miou'],
                      100 * (entry['miou'] - int8['float']['miou']),
                      100 * entry['agreement'], entry['bytes'], entry['path']))
-  twin = int8['qat']['float_twin']
+  qat = int8['qat']
+  lines.append('  (the QAT model in TensorFlow, fake-quant ops on: mIoU %.4f; '
+               'int8 labels equal to its on %.2f%% of pixels)' % (
+                   qat['simulated']['miou'],
+                   100 * qat['agreement_with_simulated']))
   lines.append('  (the QAT weights run in float: mIoU %.4f; int8 labels equal '
                'to theirs on %.2f%% of pixels)' % (
-                   twin['miou'], 100 * int8['qat']['agreement_with_float_twin']))
+                   qat['float_twin']['miou'],
+                   100 * qat['agreement_with_float_twin']))
   return lines
 
 

@@ -12,11 +12,15 @@ from deeplab.evaluation import evaluator
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-  """A small quickstart run: 16 + 6 images, 100 steps of batch 4."""
+  """A small quickstart run: 16 + 24 images, 200 steps of batch 4 (at 100
+  steps the model was seen still far from converged on one machine: val mIoU
+  0.57, and 20 more steps gave 0.82, so 0.7% of changed pixels moved it by
+  3 points; 24 val images, not 6, so that one class in one image does not
+  swing the mIoU)."""
   workdir = str(tmp_path_factory.mktemp('quickstart'))
   lines = []
   out = quickstart.run_quickstart(
-      workdir, num_train=16, num_val=6, training_number_of_steps=100,
+      workdir, num_train=16, num_val=24, training_number_of_steps=200,
       train_batch_size=4, log=lines.append)
   return workdir, out, lines
 
@@ -28,11 +32,11 @@ def test_quickstart_writes_every_result(trained):
   for path in paths.values():
     assert os.path.exists(path), path
   metrics = json.load(open(paths['metrics']))
-  assert metrics['global_step'] == 100 and metrics['num_images'] == 6
+  assert metrics["global_step"] == 200 and metrics["num_images"] == 24
   # It learns: well above always predicting background.
   assert out['miou'] > out['background_only_miou'] + 0.3
   assert os.path.exists(os.path.join(paths['SavedModel'], 'saved_model.pb'))
-  assert len(os.listdir(paths['visualisations'])) == 18  # 6 x image/pred/overlay
+  assert len(os.listdir(paths['visualisations'])) == 18  # 6 (max_images) x image/pred/overlay
 
 
 def test_bfloat16_inference_stays_close_to_float32(trained):
@@ -68,10 +72,12 @@ def test_int8_after_training_and_quantization_aware(trained):
   calibration saw: labels equal to the float model's on >= 97% of pixels
   and mIoU within 1 point of it.
 
-  For QAT "the float model" is the fine-tuned weights run in float: on this
+  For QAT the two-sided bound is against the fine-tuned model with its
+  fake-quant ops in TensorFlow (what the training optimised): on this
   briefly trained model the fine-tuning itself still improves the mIoU by
-  points, which is not what quantizing costs; against the model it started
-  from, QAT's int8 may only be better or at most 1 point worse.
+  points, which is not what quantizing costs. Against the model it started
+  from, and against the fine-tuned weights run in float, QAT's int8 may only
+  be better or at most 1 point worse.
   """
   workdir, out, _ = trained
   lines = []
@@ -86,8 +92,15 @@ def test_int8_after_training_and_quantization_aware(trained):
   ptq, qat = int8['ptq'], int8['qat']
   assert ptq['agreement'] >= 0.97, ptq
   assert abs(ptq['miou'] - float_miou) <= 0.01, ptq
+  # QAT: the int8 model gives what the fake-quant model it was trained as
+  # gives in TensorFlow...
+  assert qat['agreement_with_simulated'] >= 0.97, qat
+  assert abs(qat['miou'] - qat['simulated']['miou']) <= 0.01, qat
+  # ...and loses no more than a point against the float model it started
+  # from, or the same weights run in float (int8 was seen 2-3 points above
+  # the latter: those weights were trained for quantized activations).
   assert qat['agreement_with_float_twin'] >= 0.97, qat
-  assert abs(qat['miou'] - qat['float_twin']['miou']) <= 0.01, qat
+  assert qat['miou'] >= qat['float_twin']['miou'] - 0.01, qat
   assert qat['miou'] >= float_miou - 0.01, qat
   for kind, entry in (('ptq', ptq), ('qat', qat)):
     assert entry['bytes'] < 0.4 * int8['float_tflite_bytes']
