@@ -217,15 +217,22 @@ def _tflite_graphs(plain, calibration, threads):
   return graphs
 
 
-def _measure(threads):
-  """Runs in the child: floors and every graph's latency, interleaved."""
+def configure_threads(threads):
+  """For '1': this process pinned to one core, TensorFlow on one thread
+  (before it starts); 'default' leaves both alone. Returns tensorflow."""
   if threads == '1':
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if threads == '1':
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+  return tf
+
+
+def _measure(threads):
+  """Runs in the child: floors and every graph's latency, interleaved."""
+  tf = configure_threads(threads)
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
 

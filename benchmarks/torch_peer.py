@@ -195,17 +195,10 @@ def translate(model, torch):
 
 def _measure(threads):
   """In the child: floor, ours and the peer, interleaved."""
-  if threads == '1':
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+  tf = bench.configure_threads(threads)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
-  if threads == '1':
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    torch.set_num_threads(1)
-  else:
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+  torch.set_num_threads(len(os.sched_getaffinity(0)))  # 1 when pinned.
   from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
   options = bench.model_options()
