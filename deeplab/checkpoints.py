@@ -253,6 +253,15 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
                   if n not in wanted and n not in skipped)
   unexpected = [] if backbone_scope is not None else unused
 
+  if missing and all(is_quantization_range(n) for n in missing) and not (
+      mismatched or unexpected):
+    raise CheckpointMismatchError(
+        'Checkpoint %s has no quantization ranges for the %d fake-quant ops '
+        'of this model (e.g. %s): it was trained without '
+        '--quantize_delay_step. Run it as a float model (leave the flag out, '
+        'or --quantize_delay_step=-1), or fine-tune it quantization-aware in '
+        'a new --train_logdir with --tf_initial_checkpoint=%s.'
+        % (prefix, len(missing), missing[0], prefix))
   if missing or mismatched or unexpected:
     raise CheckpointMismatchError(_mismatch_message(
         prefix, missing, unexpected, mismatched, backbone_only,
@@ -318,6 +327,10 @@ def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
   Returns:
     (the model to run, `LoadReport`).
   """
+  if precision != 'float32' and not fold_batch_norm:
+    raise ValueError('--inference_precision=%s runs the BatchNorm-folded '
+                     'graph: it needs --fold_batch_norm (leave '
+                     '--nofold_batch_norm out).' % precision)
   report = load_weights(model, checkpoint)
   empty = quantize.uncalibrated(model)
   if empty:
@@ -417,7 +430,8 @@ def save_weights(model, output_dir: str, options=None) -> str:
   return os.path.join(output_dir, CHECKPOINT_PREFIX)
 
 
-def _step_of(prefix):
+def step_of(prefix):
+  """The step in a checkpoint prefix's name (`model.ckpt-30000`), or -1."""
   base = os.path.basename(prefix)
   tail = base.rsplit('-', 1)[-1]
   return int(tail) if '-' in base and tail.isdigit() else -1
@@ -483,7 +497,7 @@ def newest_complete_checkpoint(directory, check=None):
   candidates = {os.path.join(directory, os.path.basename(c))
                 for c in candidates}
   skipped = []
-  for prefix in sorted(candidates, key=_step_of, reverse=True):
+  for prefix in sorted(candidates, key=step_of, reverse=True):
     problem = checkpoint_problem(prefix) or (check and check(prefix))
     if problem is None:
       return prefix, skipped
@@ -506,7 +520,7 @@ def repair_checkpoint_state(directory, check=None):
     state = _checkpoint_state(directory)
     for path in (state.all_model_checkpoint_paths if state else []):
       path = os.path.join(directory, os.path.basename(path))
-      if _step_of(path) < _step_of(latest or '') and (
+      if step_of(path) < step_of(latest or '') and (
           checkpoint_problem(path) is None):
         complete.append(path)
     complete.append(latest)
@@ -517,33 +531,11 @@ def repair_checkpoint_state(directory, check=None):
       return latest, skipped
     with open(state_file + '.tmp', 'w') as f:
       f.write('model_checkpoint_path: "%s"\n' % os.path.basename(latest))
-      for path in sorted(complete, key=_step_of):
+      for path in sorted(complete, key=step_of):
         f.write('all_model_checkpoint_paths: "%s"\n'
                 % os.path.basename(path))
     os.replace(state_file + '.tmp', state_file)
   return latest, skipped
-
-
-def iterate_checkpoints(path, max_number=0, interval_secs=300):
-  """The checkpoints a polling job (eval.py, vis.py) works on, in order.
-
-  A checkpoint prefix gives itself once. A folder gives its latest
-  checkpoint once when `max_number` is 1; otherwise, as the original, it
-  waits for each new checkpoint (`tf.train.checkpoints_iterator`) and stops
-  after `max_number` of them (never, when it is not positive).
-  """
-  waiting = max_number != 1 and not os.path.exists(path) and not (
-      tf.io.gfile.glob(path + '.index'))
-  if waiting:  # A training job's logdir that it has not created yet.
-    logging.info('Waiting for checkpoints in %s.', path)
-  if not (os.path.isdir(path) or waiting) or max_number == 1:
-    yield resolve_checkpoint(path)
-    return
-  for count, prefix in enumerate(tf.train.checkpoints_iterator(
-      path, min_interval_secs=interval_secs), 1):
-    yield prefix
-    if 0 < max_number <= count:
-      return
 
 
 # What reading a checkpoint raises when its files are gone.
@@ -558,6 +550,59 @@ def vanished(error, checkpoint):
           not os.path.exists(checkpoint + '.index'))
 
 
+def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
+                        flag='--max_number_of_evaluations'):
+  """Runs `job(prefix)` on the checkpoints a polling job (eval, vis) sees.
+
+  A checkpoint prefix runs once. A folder runs its latest checkpoint once
+  when `max_number` is 1; otherwise, as the original, each new checkpoint
+  as it appears (`tf.train.checkpoints_iterator`), until `max_number` of
+  them ran (never, when it is not positive). A checkpoint that a trainer's
+  rotation deleted before `job` could read it does not count: the job waits
+  for the next one (or, with `max_number` 1, takes the new latest).
+
+  Returns:
+    The list of `job`'s results, one per checkpoint it ran on.
+  """
+  results = []
+  if not os.path.isdir(path) and (max_number == 1 or tf.io.gfile.glob(
+      path + '.index')):
+    return [job(resolve_checkpoint(path))]
+  if max_number == 1:
+    while True:
+      prefix = resolve_checkpoint(path)
+      try:
+        return [job(prefix)]
+      except MISSING_CHECKPOINT_ERRORS as e:
+        if not vanished(e, prefix):
+          raise
+        logging.warning('Checkpoint %s was deleted before it could be read '
+                        '(the trainer keeps only its newest); taking the '
+                        'latest again.', prefix)
+  if not (os.path.isdir(path) and tf.train.latest_checkpoint(path)):
+    logging.info('Waiting for a checkpoint in %s (checking every %d s; %s).',
+                 path, interval_secs, 'stops after %d checkpoints (%s)' % (
+                     max_number, flag) if max_number > 0 else
+                 'runs until stopped; %s limits it' % flag)
+  for prefix in tf.train.checkpoints_iterator(
+      path, min_interval_secs=interval_secs):
+    try:
+      results.append(job(prefix))
+    except MISSING_CHECKPOINT_ERRORS as e:
+      if not vanished(e, prefix):
+        raise
+      logging.warning('Checkpoint %s was deleted before it could be read '
+                      '(the trainer keeps only its newest); waiting for the '
+                      'next one.', prefix)
+      continue
+    if 0 < max_number <= len(results):
+      break
+    logging.info('Waiting for the next checkpoint in %s (%d done%s).', path,
+                 len(results), ' of %d' % max_number if max_number > 0
+                 else '')
+  return results
+
+
 def resolve_options(options):
   """`options`, or what it returns when it is a function (resolved late)."""
   return options() if callable(options) else options
@@ -570,8 +615,58 @@ def load_options(checkpoint: str):
   path = os.path.join(directory, OPTIONS_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    fields = json.load(f)
-  names = {f.name for f in dataclasses.fields(common.ModelOptions)}
-  return common.ModelOptions(**{k: v for k, v in fields.items() if k in names})
+  try:
+    with open(path) as f:
+      fields = json.load(f)
+    if not isinstance(fields, dict):
+      raise ValueError('expected a JSON object, got %s'
+                       % type(fields).__name__)
+  except (OSError, ValueError) as e:
+    raise ValueError('Cannot read the saved model options %s: %s. Restore '
+                     'the file (it is written with each checkpoint folder), '
+                     'or remove it and give every model flag.' % (path, e)) from e
+  return options_from_dict(fields, path)
+
+
+_TYPE_NAMES = {bool: 'true or false', int: 'an integer', float: 'a number',
+               str: 'a string', tuple: 'a list', dict: 'an object'}
+
+
+def _field_type_error(field, value):
+  """What the ModelOptions field `field` must be when `value` does not fit
+  it, else None."""
+  default = (field.default if field.default is not dataclasses.MISSING
+             else field.default_factory())
+  if default is None:
+    return None  # Optional fields: None or what their converter reads.
+  expected = type(default)
+  if value is None:
+    return _TYPE_NAMES.get(expected)
+  fits = {
+      bool: lambda v: isinstance(v, bool),
+      int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+      float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+      str: lambda v: isinstance(v, str),
+      tuple: lambda v: isinstance(v, list),
+      dict: lambda v: isinstance(v, dict),
+  }.get(expected, lambda v: True)
+  return None if fits(value) else _TYPE_NAMES.get(expected)
+
+
+def options_from_dict(fields, source='model_options.json'):
+  """`ModelOptions` from a saved dict, naming `source` and the field of any
+  value that does not fit (not a flag the user never passed)."""
+  known = {f.name: f for f in dataclasses.fields(common.ModelOptions)}
+  for name, value in fields.items():
+    if name in known:
+      problem = _field_type_error(known[name], value)
+      if problem:
+        raise ValueError('%s: "%s" is %r; it must be %s.' % (
+            source, name, value, problem))
+  try:
+    return common.ModelOptions(**{k: v for k, v in fields.items()
+                                  if k in known})
+  except (TypeError, ValueError) as e:
+    raise ValueError('%s holds options that cannot be built: %s'
+                     % (source, e)) from e
 

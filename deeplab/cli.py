@@ -7,23 +7,28 @@ them, and calls the library. `--help` describes the command and lists its
 own flags by group; a bad flag value or input ends with one line that names
 it (and a pointer to `--help`), not a page of help.
 """
+import contextlib
 import logging as std_logging
 import os
 import re
+import signal
 import sys
 import textwrap
 
 from absl import app
 from absl import flags
 from absl import logging
+import tensorflow as tf
 
 from deeplab import checkpoints
 from deeplab import export
+from deeplab import files
 from deeplab import flags as deeplab_flags
 from deeplab import predict as predict_lib
 from deeplab import visualize
 from deeplab.data import data_generator
 from deeplab.evaluation import evaluator
+from deeplab.training import logdir_lock
 from deeplab.training import trainer
 
 FLAGS = flags.FLAGS
@@ -31,7 +36,8 @@ G = deeplab_flags.FlagGroup
 
 # Errors that are the user's input, reported as one line.
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
-               checkpoints.CheckpointMismatchError, data_generator.DataError)
+               checkpoints.CheckpointMismatchError, data_generator.DataError,
+               logdir_lock.LogdirLockedError, files.WriteError)
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
 
@@ -99,14 +105,49 @@ def run_command(doc, groups, job, argv=None):
     # sharding, asset writing) are noise here, its warnings stay.
     std_logging.getLogger('tensorflow').setLevel(std_logging.WARNING)
     try:
-      deeplab_flags.check_unsupported(groups, FLAGS)
-      lines = job(FLAGS)
+      with interrupt_on_sigterm():
+        deeplab_flags.check_unsupported(groups, FLAGS)
+        lines = job(FLAGS)
     except USER_ERRORS as e:
       _fail(prog, str(e))
+    except OSError as e:
+      _fail(prog, files.os_error_message(e))
+    except tf.errors.OpError as e:
+      os_error = files.as_os_error(e)
+      if os_error is None:
+        raise
+      _fail(prog, files.os_error_message(os_error))
+    except KeyboardInterrupt as e:
+      sys.stderr.write('%s: %s\n' % (prog, str(e) or (
+          'interrupted; every file it wrote is whole (written under a '
+          'temporary name, then renamed).')))
+      sys.exit(130)
     for line in lines or ():
       print(line, flush=True)
 
   app.run(main, argv=argv)
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm():
+  """SIGTERM (a scheduler stopping the job) ends it as Ctrl-C does: with
+  what was kept said, not mid-write."""
+  try:
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+  except ValueError:  # Not the main thread: leave signals alone.
+    yield
+    return
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
 
 
 def _fail(prog, message):
@@ -155,11 +196,19 @@ TRAIN_GROUPS = [
 
 def _train(fv):
   config = deeplab_flags.config_from_flags(trainer.TrainConfig, fv)
-  options, _ = deeplab_flags.model_options(fv, crop_size=config.train_crop_size)
+  # A run being resumed keeps its saved options: flags left out take them.
+  resumed = trainer.has_checkpoints(config.train_logdir)
+  options, _ = deeplab_flags.model_options(
+      fv, crop_size=config.train_crop_size,
+      checkpoint=config.train_logdir if resumed else None)
   result = trainer.train(config, options)
+  if result['loss'] is None:
+    return ['Nothing to train: %s is at step %d and '
+            '--training_number_of_steps=%d; checkpoint %s' % (
+                config.train_logdir, result['global_step'],
+                config.training_number_of_steps, result['checkpoint'])]
   return ['Trained to step %d; last loss %.4f; checkpoint %s' % (
-      result['global_step'], result['loss'] or float('nan'),
-      result['checkpoint'])]
+      result['global_step'], result['loss'], result['checkpoint'])]
 
 
 def train(argv=None):

@@ -27,10 +27,7 @@ trained with `--quantize_delay_step` (quantization-aware training,
 takes instead, calibrating only the tensors without one.
 """
 import dataclasses
-import json
 import os
-import shutil
-import tempfile
 from typing import Optional, Tuple
 
 import numpy as np
@@ -39,6 +36,7 @@ from absl import logging
 
 from deeplab import checkpoints
 from deeplab import common
+from deeplab import files
 from deeplab import inference
 from deeplab import model as model_lib
 
@@ -86,7 +84,10 @@ class ExportConfig:
       raise ValueError('--tflite_quantize must be none or int8, got %r.'
                        % self.tflite_quantize)
     if self.tflite_quantize == 'int8' and not self.representative_images:
-      raise ValueError('--tflite_quantize=int8 needs --representative_images.')
+      raise ValueError('--tflite_quantize=int8 needs --representative_images '
+                       '(an image folder or glob): they calibrate the '
+                       'tensors without learned ranges, and measure the '
+                       'agreement with the float model.')
     if self.frozen_graph and (self.tflite or self.tflite_quantize != 'none'):
       raise ValueError('--tflite needs a folder as --export_path, not the '
                        '.pb file %s.' % self.export_path)
@@ -191,56 +192,71 @@ class DeepLabServing(tf.Module):
     return frozen.graph.as_graph_def()
 
 
-def _staging_prefix(export_dir):
-  return '.%s.staging-' % os.path.basename(os.path.abspath(export_dir))
+# What a SavedModel export of this project holds (and may hold beside it):
+# an existing folder is replaced only when it holds nothing else.
+EXPORT_ENTRIES = frozenset([
+    'saved_model.pb', 'variables', 'assets', 'fingerprint.pb',
+    checkpoints.OPTIONS_FILE, 'model.tflite', 'model_int8.tflite',
+    'tflite_report.json'])
+
+
+def is_export(path):
+  """Whether the folder `path` is a SavedModel export this project wrote
+  (`saved_model.pb`, `model_options.json`, and only what an export holds)."""
+  if not os.path.isdir(path):
+    return False
+  names = set(os.listdir(path))
+  return ({'saved_model.pb', checkpoints.OPTIONS_FILE} <= names and
+          names <= EXPORT_ENTRIES)
+
+
+def is_frozen_graph(path):
+  """Whether the file `path` is a frozen inference graph of this project's
+  (or the original's) contract: a GraphDef with ImageTensor and
+  SemanticPredictions nodes."""
+  try:
+    graph_def = tf.compat.v1.GraphDef()
+    with open(path, 'rb') as f:
+      graph_def.ParseFromString(f.read())
+  except Exception:  # pylint: disable=broad-except
+    return False  # Anything unreadable as a GraphDef is not ours.
+  names = {node.name for node in graph_def.node}
+  return INPUT_NAME in names and OUTPUT_NAME in names
+
+
+def _is_graph_text(path):
+  try:
+    with open(path, encoding='utf-8') as f:
+      head = f.read(1 << 20)
+  except (OSError, UnicodeDecodeError):
+    return False
+  return 'node {' in head and INPUT_NAME in head
 
 
 def recover_export(export_dir):
   """Repairs what a killed export left: a swap interrupted between its two
   renames is rolled back (the previous export returns to `export_dir`), and
-  leftover `<export>.old-*` and staging folders are removed.
+  its leftovers are removed (`files.recover_folder`; only exports of ours).
 
   Returns:
     The folder restored to `export_dir`, or None.
   """
-  export_dir = os.path.abspath(export_dir).rstrip('/')
-  olds = sorted(tf.io.gfile.glob(export_dir + '.old-*'), key=os.path.getmtime)
-  restored = None
-  if olds and not os.path.exists(export_dir):
-    restored = olds.pop()
-    os.replace(restored, export_dir)
+  restored = files.recover_folder(export_dir, is_export)
+  if restored:
     logging.warning('Restored the previous export %s from %s (an export was '
                     'interrupted mid-swap).', export_dir, restored)
-  for old in olds:
-    shutil.rmtree(old, ignore_errors=True)
-  parent = os.path.dirname(export_dir)
-  for staging in tf.io.gfile.glob(os.path.join(
-      parent, _staging_prefix(export_dir) + '*')):
-    shutil.rmtree(staging, ignore_errors=True)
   return restored
 
 
-def _write_atomically(export_dir, write):
-  """Writes into a staging folder and swaps it into place.
-
-  The swap is two renames (a folder cannot replace a non-empty one in one);
-  a kill between them is repaired by the next export (`recover_export`).
-  """
-  parent = os.path.dirname(os.path.abspath(export_dir))
-  os.makedirs(parent, exist_ok=True)
-  recover_export(export_dir)
-  staging = tempfile.mkdtemp(prefix=_staging_prefix(export_dir), dir=parent)
-  try:
-    write(staging)
-    if os.path.exists(export_dir):
-      old = export_dir.rstrip('/') + '.old-%d' % os.getpid()
-      os.replace(export_dir, old)
-      os.replace(staging, export_dir)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(staging, export_dir)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+def replace_file(path, data, is_ours, flag='export_path'):
+  """Writes `data` to `path` atomically, refusing to replace a file this
+  project did not write."""
+  if os.path.lexists(path) and not (os.path.isfile(path) and is_ours(path)):
+    raise files.NotOursError(
+        '--%s=%s exists and is not %s written by this project; it is left '
+        'untouched. Choose a new path.' % (
+            flag, path, 'a folder' if os.path.isdir(path) else 'a file'))
+  return files.write_bytes(path, data)
 
 
 def export_saved_model(module, export_dir):
@@ -258,11 +274,10 @@ def export_saved_model(module, export_dir):
         'serving_default': module.serve.get_concrete_function(),
         PROBABILITIES_SIGNATURE:
             module.serve_with_probabilities.get_concrete_function()})
-    with open(os.path.join(path, checkpoints.OPTIONS_FILE), 'w') as f:
-      json.dump(module.options.to_dict(), f, indent=2, sort_keys=True)
+    files.write_json(os.path.join(path, checkpoints.OPTIONS_FILE),
+                     module.options.to_dict(), indent=2, sort_keys=True)
 
-  _write_atomically(export_dir, write)
-  return export_dir
+  return files.replace_folder(export_dir, write, is_export, 'export_path')
 
 
 def export_frozen_graph(module, path, save_inference_graph=False):
@@ -272,14 +287,23 @@ def export_frozen_graph(module, path, save_inference_graph=False):
   Returns:
     `path`.
   """
+  text_path = os.path.join(os.path.dirname(os.path.abspath(path)),
+                           INFERENCE_GRAPH_TEXT)
+  for target, is_ours in ((path, is_frozen_graph),
+                          (text_path if save_inference_graph else None,
+                           _is_graph_text)):
+    if target and os.path.lexists(target) and not (
+        os.path.isfile(target) and is_ours(target)):
+      raise files.NotOursError(
+          '%s exists and is not a frozen inference graph written by this '
+          'project; it is left untouched. Choose another --export_path.'
+          % target)
   graph_def = module.frozen_graph_def()
-  write_bytes(path, graph_def.SerializeToString())
+  replace_file(path, graph_def.SerializeToString(), is_frozen_graph)
   if save_inference_graph:
-    directory = os.path.dirname(os.path.abspath(path))
-    tf.io.write_graph(graph_def, directory, INFERENCE_GRAPH_TEXT + '.tmp',
-                      as_text=True)
-    os.replace(os.path.join(directory, INFERENCE_GRAPH_TEXT + '.tmp'),
-               os.path.join(directory, INFERENCE_GRAPH_TEXT))
+    files.write_atomically(text_path, lambda tmp: tf.io.write_graph(
+        graph_def, os.path.dirname(tmp), os.path.basename(tmp),
+        as_text=True))
   return path
 
 
@@ -369,17 +393,6 @@ def tflite_agreement(tflite_bytes, model, images):
   return float(np.mean(run_tflite(tflite_bytes, images) == reference))
 
 
-def write_bytes(path, data):
-  """Writes `data` to `path` atomically."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + '.tmp'
-  with open(tmp, 'wb') as f:
-    f.write(data)
-  os.replace(tmp, path)
-  return path
-
-
-
 def _representative_images(config, options):
   """Padded float images for int8 calibration and the agreement report."""
   images = []
@@ -413,15 +426,15 @@ def export_tflite(config, options):
   report = {}
   for name, quantize in variants:
     data = convert_tflite(model, quantize, images)
-    write_bytes(os.path.join(config.export_path, name), data)
+    files.write_bytes(os.path.join(config.export_path, name), data)
     entry = {'bytes': len(data)}
     if quantize:
       entry['quantization'] = quantization_kind(options)
     if images is not None:
       entry['label_agreement'] = tflite_agreement(data, model, images)
     report[name] = entry
-  write_bytes(os.path.join(config.export_path, 'tflite_report.json'),
-              json.dumps(report, indent=2).encode())
+  files.write_json(os.path.join(config.export_path, 'tflite_report.json'),
+                   report, indent=2)
   return report
 
 
@@ -433,6 +446,18 @@ def run(config, options):
     Lines describing what was written.
   """
   config.validate()
+  # Before anything is built: a path holding what this project did not
+  # write is never replaced.
+  if not config.frozen_graph:
+    files.recover_folder(config.export_path, is_export)
+    files.check_replaceable(config.export_path, is_export, 'export_path')
+  elif os.path.lexists(config.export_path) and not (
+      os.path.isfile(config.export_path) and
+      is_frozen_graph(config.export_path)):
+    raise files.NotOursError(
+        '--export_path=%s exists and is not a frozen inference graph written '
+        'by this project; it is left untouched. Choose a new path.'
+        % config.export_path)
   module = DeepLabServing.from_config(config, options)
   if config.frozen_graph:
     export_frozen_graph(module, config.export_path,

@@ -395,10 +395,12 @@ EXPORT_FLAGS = {
 
 EXPORT_EXTRA_FLAGS = {
     'tflite': ('boolean', 'Also write model.tflite (float32).'),
-    'tflite_quantize': ('enum', 'Also write model_int8.tflite: ranges '
-                        'calibrated on --representative_images, or learned '
-                        'in training for a model trained with '
-                        '--quantize_delay_step.',
+    'tflite_quantize': ('enum', 'Also write model_int8.tflite, calibrated '
+                        'on --representative_images (needed either way); a '
+                        'model trained with --quantize_delay_step keeps its '
+                        'learned ranges where it has them and is '
+                        'calibrated only for the other tensors (resizes, '
+                        'concats, the input).',
                         dict(enum_values=['none', 'int8'])),
     'representative_images': ('string', 'Image folder or glob for int8 '
                               'calibration and the TFLite agreement report.'),

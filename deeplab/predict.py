@@ -21,7 +21,6 @@ A project checkpoint (written by `deeplab.convert_checkpoint`) carries its
 model options; flags given explicitly override them.
 """
 import dataclasses
-import os
 from typing import Optional, Tuple
 
 import numpy as np
@@ -29,6 +28,7 @@ from PIL import Image
 
 from deeplab import colormaps
 from deeplab import common
+from deeplab import files
 from deeplab import inference
 
 
@@ -58,18 +58,6 @@ class PredictConfig:
     return self
 
 
-def _write_atomically(path, write):
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  tmp = os.path.join(directory, '.%s.tmp' % os.path.basename(path))
-  try:
-    write(tmp)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-
-
 def save_outputs(result, output_npz=None, output_png=None, colormap='pascal',
                  output_label_png=None):
   """Writes the npz, the colour PNG and/or the label-id PNG (atomically)."""
@@ -77,15 +65,15 @@ def save_outputs(result, output_npz=None, output_png=None, colormap='pascal',
     def write_npz(tmp):
       with open(tmp, 'wb') as f:
         np.savez(f, **result)
-    _write_atomically(output_npz, write_npz)
+    files.write_atomically(output_npz, write_npz)
   if output_png:
     colored = colormaps.label_to_color_image(result['predictions'], colormap)
-    _write_atomically(output_png, lambda tmp: Image.fromarray(colored).save(
+    files.write_atomically(output_png, lambda tmp: Image.fromarray(colored).save(
         tmp, format='PNG'))
   if output_label_png:
     labels = result['predictions']
     labels = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
-    _write_atomically(output_label_png, lambda tmp: Image.fromarray(
+    files.write_atomically(output_label_png, lambda tmp: Image.fromarray(
         labels).save(tmp, format='PNG'))
 
 

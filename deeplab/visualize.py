@@ -23,13 +23,13 @@ import os
 from typing import Optional, Tuple
 
 import numpy as np
-from PIL import Image
 import tensorflow as tf
 from absl import logging
 
 from deeplab import checkpoints
 from deeplab import colormaps
 from deeplab import common
+from deeplab import files
 from deeplab import inference
 from deeplab.data import data_generator
 
@@ -99,12 +99,8 @@ class VisConfig:
             self.keep_aspect_ratio)
 
 
-def save_png(array, path):
-  """Writes a PNG atomically (a killed run leaves no half-written file)."""
-  tmp = os.path.join(os.path.dirname(path),
-                     '.%s.tmp' % os.path.basename(path))
-  Image.fromarray(np.asarray(array)).save(tmp, format='PNG')
-  os.replace(tmp, path)
+# A killed run leaves no half-written file.
+save_png = files.save_png
 
 
 def write_outputs(index, image, prediction, config, colormap, image_name=None,
@@ -157,7 +153,7 @@ def visualize_split(config, options, checkpoint=None):
   config.validate()
   dataset = data_generator.Dataset.from_config(
       config, config.vis_split, config.vis_crop_size, config.vis_batch_size,
-      options.model_variant)
+      options.model_variant, crop_flag='vis_crop_size')
   options = options.for_data(dataset.num_classes, config.vis_crop_size)
   model = _load_model(config, options, checkpoint or config.checkpoint_dir)
   colormap = config.colormap_type or colormaps.default_for(
@@ -245,20 +241,15 @@ def run(config, options):
   config.validate()
   if config.image_path:
     return visualize_images(config, checkpoints.resolve_options(options))
-  count = 0
-  for checkpoint in checkpoints.iterate_checkpoints(
-      config.checkpoint_dir, config.max_number_of_iterations,
-      config.eval_interval_secs):
+
+  def visualize(checkpoint):
     # Beside a training job, the options exist once its first checkpoint
     # does.
-    options = checkpoints.resolve_options(options)
     logging.info('Visualizing with %s', checkpoint)
-    try:
-      count = visualize_split(config, options, checkpoint)
-    except checkpoints.MISSING_CHECKPOINT_ERRORS as e:
-      if not checkpoints.vanished(e, checkpoint):
-        raise
-      logging.warning('Checkpoint %s was deleted before it could be used '
-                      '(the trainer keeps only its newest); waiting for the '
-                      'next one.', checkpoint)
-  return count
+    return visualize_split(config, checkpoints.resolve_options(options),
+                           checkpoint)
+
+  counts = checkpoints.for_each_checkpoint(
+      config.checkpoint_dir, visualize, config.max_number_of_iterations,
+      config.eval_interval_secs, '--max_number_of_iterations')
+  return counts[-1] if counts else 0

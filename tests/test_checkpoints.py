@@ -233,24 +233,62 @@ def test_save_and_load_round_trip_for_other_options(variant, changes,
   np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
 
 
-def test_iterate_checkpoints_polls_a_folder_like_the_original(tmp_path):
+def _manager(tmp_path, max_to_keep=5):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  step = tf.Variable(0)
+  return tf.train.CheckpointManager(tf.train.Checkpoint(step=step),
+                                    str(tmp_path), max_to_keep=max_to_keep,
+                                    checkpoint_name='model.ckpt')
+
+
+def test_for_each_checkpoint_polls_a_folder_like_the_original(tmp_path):
   """A prefix gives itself once; a folder with max 1 its latest; with more,
   each new checkpoint as it appears (what eval.py and vis.py poll)."""
   import threading  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  step = tf.Variable(0)
-  manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step),
-                                       str(tmp_path), max_to_keep=5,
-                                       checkpoint_name='model.ckpt')
+  manager = _manager(tmp_path)
   first = manager.save(checkpoint_number=1)
-  assert list(checkpoints.iterate_checkpoints(first, 0)) == [first]
-  assert list(checkpoints.iterate_checkpoints(str(tmp_path), 1)) == [first]
+  same = lambda prefix: prefix
+  assert checkpoints.for_each_checkpoint(first, same, 0) == [first]
+  assert checkpoints.for_each_checkpoint(str(tmp_path), same, 1) == [first]
   timer = threading.Timer(1.5, lambda: manager.save(checkpoint_number=2))
   timer.start()
   try:
-    seen = list(checkpoints.iterate_checkpoints(str(tmp_path), 2,
-                                                interval_secs=0))
+    seen = checkpoints.for_each_checkpoint(str(tmp_path), same, 2,
+                                           interval_secs=0)
   finally:
     timer.join()
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-1',
                                                  'model.ckpt-2']
+
+
+def test_a_checkpoint_that_vanishes_before_it_is_read_does_not_count(
+    tmp_path):
+  """A trainer's rotation deletes a checkpoint under the evaluator: it waits
+  for the next one instead of counting it (and ending with no result)."""
+  import threading  # pylint: disable=g-import-not-at-top
+  manager = _manager(tmp_path, max_to_keep=1)
+  manager.save(checkpoint_number=1)
+  ran = []
+
+  def job(prefix):
+    if not ran:  # The first one is rotated away while the job starts.
+      ran.append(None)
+      manager.save(checkpoint_number=int(prefix.rsplit('-', 1)[1]) + 1)
+      checkpoints.resolve_checkpoint(prefix)  # Raises: it is gone.
+    ran.append(prefix)
+    return prefix
+
+  timer = threading.Timer(1.5, lambda: manager.save(checkpoint_number=3))
+  timer.start()
+  try:
+    seen = checkpoints.for_each_checkpoint(str(tmp_path), job, 2,
+                                           interval_secs=0)
+  finally:
+    timer.join()
+  assert [os.path.basename(p) for p in seen] == ['model.ckpt-2',
+                                                 'model.ckpt-3']
+  # With max 1, the latest is taken again.
+  ran.clear()
+  manager.save(checkpoint_number=4)
+  seen = checkpoints.for_each_checkpoint(str(tmp_path), job, 1)
+  assert [os.path.basename(p) for p in seen] == ['model.ckpt-5']

@@ -116,31 +116,34 @@ _INTERRUPT_COMMIT = '''
 import os, sys
 from deeplab.datasets import build_data, build_voc2012_data
 real, calls = os.replace, []
+kill = sys.argv[5] == 'kill'
 def replace(src, dst):
   if src.endswith('.incomplete'):
     calls.append(src)
-    if len(calls) == 2:
-      raise KeyboardInterrupt  # Killed between two shard renames.
+    if len(calls) == 2:  # Between two shard renames:
+      if kill:
+        os._exit(9)  # killed,
+      raise KeyboardInterrupt  # or Ctrl-C.
   real(src, dst)
 build_data.os.replace = replace
-raw = dict(zip(['image_folder', 'label_folder', 'list_folder'], sys.argv[1:4]))
-try:
-  build_voc2012_data.convert(raw['list_folder'], raw['image_folder'],
-                             raw['label_folder'], sys.argv[4], num_shards=2)
-except KeyboardInterrupt:
-  print('INTERRUPTED')
+args, sys.argv = sys.argv[1:5], ['build_voc2012_data.py']
+build_data.guarded(build_voc2012_data.convert, *args, num_shards=2)
 '''
+
+
+def _interrupt_commit(voc_raw, out, how):
+  return subprocess.run(
+      [sys.executable, '-c', _INTERRUPT_COMMIT, voc_raw['list_folder'],
+       voc_raw['image_folder'], voc_raw['label_folder'], out, how], cwd=ROOT,
+      capture_output=True, text=True, timeout=300)
 
 
 def test_interrupted_shard_commit_is_finished_by_the_next_run(voc_raw,
                                                              tmp_path):
   out = str(tmp_path / 'tfrecord')
   assert _convert(voc_raw, out, 4).returncode == 0
-  run = subprocess.run(
-      [sys.executable, '-c', _INTERRUPT_COMMIT, voc_raw['image_folder'],
-       voc_raw['label_folder'], voc_raw['list_folder'], out], cwd=ROOT,
-      capture_output=True, text=True, timeout=300)
-  assert 'INTERRUPTED' in run.stdout, run.stderr[-2000:]
+  run = _interrupt_commit(voc_raw, out, 'kill')
+  assert run.returncode == 9, run.stderr[-2000:]
   # Half-committed: readers are told so instead of reading a mix.
   from deeplab.data import data_generator  # pylint: disable=g-import-not-at-top
   with pytest.raises(data_generator.DataError, match='mid-commit'):
@@ -152,6 +155,21 @@ def test_interrupted_shard_commit_is_finished_by_the_next_run(voc_raw,
     assert [os.path.basename(s) for s in shards] == [
         '%s-%05d-of-00002.tfrecord' % (split, i) for i in range(2)]
     assert sum(1 for s in shards for _ in tf.data.TFRecordDataset(s)) == count
+  assert not [f for f in os.listdir(out) if f.startswith('.')]
+
+
+def test_ctrl_c_during_a_commit_finishes_it_and_says_what_is_complete(
+    voc_raw, tmp_path):
+  out = str(tmp_path / 'tfrecord')
+  run = _interrupt_commit(voc_raw, out, 'ctrl-c')
+  assert run.returncode == 130, run.stderr[-2000:]
+  assert 'Traceback' not in run.stderr
+  # The split being committed (the first, 'train') is whole; nothing of
+  # the interrupted run is left to clean up.
+  assert "split 'train' of %s was written and committed" % out in run.stderr
+  assert 'run the same command again' in run.stderr
+  shards = sorted(glob.glob(os.path.join(out, 'train-*')))
+  assert sum(1 for s in shards for _ in tf.data.TFRecordDataset(s)) == 16
   assert not [f for f in os.listdir(out) if f.startswith('.')]
 
 
@@ -247,27 +265,60 @@ def test_degenerate_batch_norm_is_named(voc_records, tmp_path):
 # Concurrent eval while training ---------------------------------------------
 
 
+def _lines_of(stream):
+  """A list that a thread fills with `stream`'s lines as they come."""
+  import threading  # pylint: disable=g-import-not-at-top
+  lines = []
+  threading.Thread(target=lambda: lines.extend(iter(stream.readline, '')),
+                   daemon=True).start()
+  return lines
+
+
+def _wait_for(lines, text, timeout, process=None):
+  """Whether `text` shows up in `lines` within `timeout` seconds (or
+  `process` ends)."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if any(text in line for line in lines):
+      return True
+    if process is not None and process.poll() is not None:
+      return True
+    time.sleep(0.5)
+  return False
+
+
 def test_eval_beside_training_waits_and_tolerates_rotation(voc_records,
                                                           tmp_path):
+  """eval.py started before the trainer says it waits, evaluates the
+  checkpoints that survive the trainer's rotation (one kept), and counts
+  only those: two evaluations take two trainings here, whatever the
+  timing."""
   logdir = str(tmp_path / 'train')
-  env = dict(os.environ)
   evaluating = subprocess.Popen(
       [sys.executable, 'eval.py', '--checkpoint_dir=' + logdir,
        '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
        '--eval_interval_secs=1', '--max_number_of_evaluations=2',
-       '--model_variant=mobilenet_v2'], cwd=ROOT, env=env,
+       '--model_variant=mobilenet_v2'], cwd=ROOT,
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  time.sleep(1)
-  training = conftest.run_script(train_args(
-      logdir, voc_records, training_number_of_steps=8,
-      max_checkpoints_to_keep=1, decoder_output_stride=4), timeout=600)
-  assert training.returncode == 0, training.stderr[-2000:]
+  out, err = _lines_of(evaluating.stdout), _lines_of(evaluating.stderr)
   try:
-    out, err = evaluating.communicate(timeout=300)
+    assert _wait_for(err, 'Waiting for a checkpoint in %s' % logdir, 120), (
+        ''.join(err)[-2000:])
+    for steps in (8, 12):
+      if evaluating.poll() is not None:
+        break  # Two checkpoints were evaluated already.
+      training = conftest.run_script(train_args(
+          logdir, voc_records, training_number_of_steps=steps,
+          max_checkpoints_to_keep=1, decoder_output_stride=4), timeout=600)
+      assert training.returncode == 0, training.stderr[-2000:]
+      # The last checkpoint of a training stays: it is evaluated (unless
+      # the evaluator is done).
+      assert _wait_for(out, 'step %d,' % steps, 300, evaluating), (
+          ''.join(err)[-3000:])
+    assert evaluating.wait(timeout=120) == 0, ''.join(err)[-3000:]
   finally:
     evaluating.kill()
-  assert evaluating.returncode == 0, err[-3000:]
-  assert 'mIoU' in out
+  assert sum('mIoU' in line for line in out) == 2
   # It built the trained model (decoder from the options file), not a
   # default one.
   saved = json.load(open(os.path.join(logdir, 'eval', 'metrics_latest.json')))
@@ -321,3 +372,202 @@ def test_serving_signature_says_what_input_it_needs(zoo_checkpoint, shape):
                      match=r'ImageTensor must be uint8 \[batch, height, '
                            r'width, 3\]'):
     module.serve(tf.zeros(shape, tf.uint8))
+
+
+# Never touch what is not ours ------------------------------------------------
+
+
+def test_export_replaces_only_an_export_it_wrote(zoo_logdir, voc_records,
+                                                 tmp_path):
+  run = str(tmp_path / 'run')
+  shutil.copytree(zoo_logdir, run)
+  before = sorted(os.listdir(run))
+  out = conftest.run_script(['export_model.py', '--checkpoint_path=' + run,
+                             '--export_path=' + run])
+  assert out.returncode == 1
+  assert '--export_path=%s is a folder that holds files this project did ' \
+      'not write' % run in out.stderr
+  assert sorted(os.listdir(run)) == before
+  # A folder of photos, a file, a .pb that is no graph: refused, untouched.
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  (photos / 'cat.jpg').write_bytes(b'cat')
+  notes = tmp_path / 'notes.txt'
+  notes.write_text('mine')
+  other = tmp_path / 'other.pb'
+  other.write_text('not a graph')
+  for path in (photos, notes, other):
+    config = export.ExportConfig(checkpoint_path=run, export_path=str(path),
+                                 crop_size=(33, 33))
+    with pytest.raises(ValueError, match='left untouched'):
+      export.run(config, conftest.ZOO_OPTIONS)
+  assert os.listdir(photos) == ['cat.jpg'] and notes.read_text() == 'mine'
+  assert other.read_text() == 'not a graph'
+  assert sorted(os.listdir(tmp_path)) == ['notes.txt', 'other.pb', 'photos',
+                                          'run']
+
+
+def test_a_logdir_holds_one_trainer_and_a_stale_lock_is_taken_over(
+    voc_records, tmp_path):
+  from deeplab.training import logdir_lock  # pylint: disable=g-import-not-at-top
+  logdir = str(tmp_path / 'train')
+  os.makedirs(logdir)
+  with logdir_lock.LogdirLock(logdir):  # Another job trains here.
+    second = conftest.run_script(train_args(logdir, voc_records))
+  assert second.returncode == 1
+  assert 'Another training job holds %s/.train.lock: pid %d' % (
+      logdir, os.getpid()) in second.stderr
+  assert not glob.glob(os.path.join(logdir, 'model.ckpt-*'))
+  # A job killed without releasing its lock: taken over, with a warning.
+  with open(os.path.join(logdir, logdir_lock.LOCK_FILE), 'w') as f:
+    json.dump({'pid': 2 ** 22 + 7, 'host': os.uname().nodename,
+               'started': time.time(), 'heartbeat': time.time()}, f)
+  third = conftest.run_script(train_args(logdir, voc_records,
+                                         training_number_of_steps=1))
+  assert third.returncode == 0, third.stderr[-2000:]
+  assert 'Took over the lock of %s from a job that is no longer running ' \
+      '(pid %d' % (logdir, 2 ** 22 + 7) in third.stderr
+  assert not os.path.exists(os.path.join(logdir, logdir_lock.LOCK_FILE))
+
+
+def test_resuming_keeps_the_runs_options_or_refuses(voc_records, tmp_path):
+  """A quantization-aware run resumed without --quantize_delay_step stays
+  quantization-aware; a flag that contradicts the run is refused."""
+  logdir = str(tmp_path / 'qat')
+  first = conftest.run_script(train_args(logdir, voc_records,
+                                         training_number_of_steps=1,
+                                         quantize_delay_step=0))
+  assert first.returncode == 0, first.stderr[-2000:]
+  options = os.path.join(logdir, 'model_options.json')
+  saved = open(options).read()
+  again = conftest.run_script(train_args(logdir, voc_records,
+                                         training_number_of_steps=2))
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert open(options).read() == saved
+  reader = tf.train.load_checkpoint(os.path.join(logdir, 'model.ckpt-2'))
+  assert any('act_quant' in n for n in reader.get_variable_to_shape_map())
+  refused = conftest.run_script(train_args(logdir, voc_records,
+                                           training_number_of_steps=3,
+                                           quantize_delay_step=-1))
+  assert refused.returncode == 1
+  assert '--quantize_delay_step=-1, but the run was trained with 0' in \
+      refused.stderr
+  assert open(options).read() == saved
+  assert not os.path.exists(os.path.join(logdir, 'model.ckpt-3.index'))
+
+
+def test_a_setting_the_model_cannot_honour_is_an_error(zoo_logdir,
+                                                       voc_records):
+  out = conftest.run_script([
+      'eval.py', '--checkpoint_dir=' + zoo_logdir,
+      '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
+      '--max_number_of_evaluations=1', '--inference_precision=bfloat16',
+      '--nofold_batch_norm'])
+  assert out.returncode == 1
+  assert '--inference_precision=bfloat16 runs the BatchNorm-folded graph: ' \
+      'it needs --fold_batch_norm' in out.stderr
+  assert 'mIoU' not in out.stdout
+
+
+_FULL_DISK = '''
+import sys
+import tensorflow as tf
+from deeplab import cli
+def full(self, checkpoint_number=None):
+  raise tf.errors.ResourceExhaustedError(
+      None, None, '{{function_node __wrapped__SaveV2}} %s/model.ckpt-%d_temp/'
+      'part-0; No space left on device [Op:SaveV2]' % (self.directory,
+                                                        checkpoint_number))
+if sys.argv[1] == 'full':
+  tf.train.CheckpointManager.save = full
+cli.train(['train.py'] + sys.argv[2:])
+'''
+
+
+def test_a_full_disk_or_ctrl_c_in_training_is_one_line_and_loses_nothing(
+    voc_records, tmp_path):
+  logdir = str(tmp_path / 'train')
+  args = train_args(logdir, voc_records, training_number_of_steps=1)[1:]
+  out = subprocess.run([sys.executable, '-c', _FULL_DISK, 'full'] + args,
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 1, out.stderr[-2000:]
+  assert 'Traceback' not in out.stderr
+  assert ('Cannot save the checkpoint of step 1: cannot write %s/model.ckpt-1'
+          '_temp/part-0: the disk is full.' % logdir) in out.stderr
+  assert 'No checkpoint was written yet' in out.stderr
+  # Ctrl-C (here SIGTERM, as a scheduler sends) saves the step reached.
+  args = train_args(logdir, voc_records, training_number_of_steps=100000,
+                    save_interval_steps=1000)[1:]
+  training = subprocess.Popen([sys.executable, '-c', _FULL_DISK, 'ok'] + args,
+                              cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+  err = _lines_of(training.stderr)
+  try:
+    assert _wait_for(err, 'step 3/100000', 300), ''.join(err)[-2000:]
+    training.terminate()
+    assert training.wait(timeout=120) == 130
+  finally:
+    training.kill()
+  time.sleep(0.5)  # The reader thread takes the last lines.
+  message = ''.join(err)
+  assert 'Traceback' not in message
+  step = tf.train.latest_checkpoint(logdir)
+  assert step and ('Training interrupted at step %s: the newest checkpoint '
+                   'is %s' % (step.rsplit('-', 1)[1], step)) in message
+  assert 'run the same command to resume from it' in message
+
+
+def test_bad_saved_options_and_misfits_name_their_file_or_flag(
+    zoo_logdir, voc_records, tmp_path):
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  from deeplab.data import data_generator  # pylint: disable=g-import-not-at-top
+  copy = str(tmp_path / 'copy')
+  shutil.copytree(zoo_logdir, copy)
+  options = os.path.join(copy, 'model_options.json')
+  saved = json.load(open(options))
+  with open(options, 'w') as f:
+    f.write(json.dumps(saved)[:-10])
+  with pytest.raises(ValueError, match='Cannot read the saved model options '
+                     '%s' % options):
+    checkpoints.load_options(copy)
+  with open(options, 'w') as f:
+    json.dump(dict(saved, output_stride='16'), f)
+  with pytest.raises(ValueError, match='%s: "output_stride" is \'16\'; it '
+                     'must be an integer' % options):
+    checkpoints.load_options(copy)
+  # A quantization-aware model on a float checkpoint: the flag is named.
+  model = model_lib.build_inference_model(
+      conftest.ZOO_OPTIONS.replace(quantize_delay_step=0))
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match='trained without --quantize_delay_step'):
+    checkpoints.load_weights(model, zoo_logdir)
+  # Records of two schemas; a label of another size than its image.
+  records = str(tmp_path / 'records')
+  write_records(records, 'val', [example('good', 1)])
+  foreign = tf.train.Example(features=tf.train.Features(feature={
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'x']))}))
+  with tf.io.TFRecordWriter(os.path.join(
+      records, 'val-00001-of-00002.tfrecord')) as writer:
+    writer.write(foreign.SerializeToString())
+  dataset = data_generator.Dataset('pascal_voc_seg', 'val', records, 1,
+                                   (33, 33), require_labels=True)
+  with pytest.raises(data_generator.DataError,
+                     match='record 0 of .*val-00001-of-00002.tfrecord has no '
+                     'image/encoded feature .its features: image.'):
+    list(dataset)
+  image = example('sized', 1, (24, 28))
+  label = example('other', 1, (10, 10))
+  image.features.feature['image/segmentation/class/encoded'].CopyFrom(
+      label.features.feature['image/segmentation/class/encoded'])
+  shutil.rmtree(records)
+  write_records(records, 'val', [image])
+  with pytest.raises(data_generator.DataError,
+                     match=r'Label and image sizes differ: image\] \[sized\] '
+                     r'\[is\] \[24 28\] \[its label\] \[10 10\]'):
+    list(data_generator.Dataset('pascal_voc_seg', 'val', records, 1, (33, 33),
+                                require_labels=True))
+  # vis names its own crop flag.
+  with pytest.raises(data_generator.DataError, match='set --vis_crop_size'):
+    list(data_generator.Dataset('pascal_voc_seg', 'val', voc_records, 1,
+                                (33, 33), crop_flag='vis_crop_size'))

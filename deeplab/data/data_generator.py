@@ -14,6 +14,7 @@ shape (file, record index and the image's filename).
 import dataclasses
 import glob
 import os
+import re
 from typing import Optional, Tuple
 
 import numpy as np
@@ -30,6 +31,12 @@ class DataError(ValueError):
   """The data cannot be read (names the file and record)."""
 
 
+# The assertion of a record without the schema's image (found and described
+# by `diagnose_records`).
+NOT_OUR_SCHEMA = ('Record has no image/encoded feature: it is not in the '
+                  'DeepLab TFRecord schema')
+
+
 def _parse_record(serialized):
   features = {
       'image/encoded': tf.io.FixedLenFeature((), tf.string, default_value=''),
@@ -44,8 +51,12 @@ def _parse_record(serialized):
           (), tf.string, default_value='png'),
   }
   parsed = tf.io.parse_single_example(serialized, features)
-  image = tf.io.decode_image(parsed['image/encoded'], channels=3,
-                             expand_animations=False)
+  present = tf.debugging.Assert(
+      tf.strings.length(parsed['image/encoded']) > 0,
+      [NOT_OUR_SCHEMA], name='image_present')
+  with tf.control_dependencies([present]):
+    image = tf.io.decode_image(parsed['image/encoded'], channels=3,
+                               expand_animations=False)
   label_data = parsed['image/segmentation/class/encoded']
   label = tf.cond(
       tf.strings.length(label_data) > 0,
@@ -66,6 +77,13 @@ def diagnose_records(files):
     index = 0
     try:
       for record in tf.data.TFRecordDataset(path):
+        keys = sorted(tf.train.Example.FromString(
+            record.numpy()).features.feature)
+        if 'image/encoded' not in keys:
+          return ('record %d of %s has no image/encoded feature (its '
+                  'features: %s): it was not written by a DeepLab converter. '
+                  'Keep records of one schema in a --dataset_dir'
+                  % (index, path, ', '.join(keys[:8]) or 'none'))
         try:
           item = _parse_record(record)
         except (tf.errors.InvalidArgumentError, ValueError) as e:
@@ -122,6 +140,8 @@ class Dataset:
   # become the ignore label ('ignore'); None leaves them.
   require_labels: bool = False
   out_of_range_labels: Optional[str] = None
+  # The flag that sets `crop_size`, named when an image does not fit it.
+  crop_flag: str = 'eval_crop_size'
 
   def __post_init__(self):
     self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
@@ -212,14 +232,21 @@ class Dataset:
                     lambda: tf.fill(tf.concat([tf.shape(item['image'])[:2],
                                                [1]], 0),
                                     tf.cast(self.ignore_label, tf.uint8)))
-    tf.debugging.assert_equal(tf.shape(label)[:2], tf.shape(item['image'])[:2],
-                              message='label and image sizes differ')
+    same = tf.debugging.Assert(
+        tf.reduce_all(tf.equal(tf.shape(label)[:2],
+                               tf.shape(item['image'])[:2])),
+        ['Label and image sizes differ: image', item['image_name'], 'is',
+         tf.shape(item['image'])[:2], 'its label', tf.shape(label)[:2]],
+        name='label_size')
+    with tf.control_dependencies([same]):
+      label = tf.identity(label)
     original, image, label = input_preprocess.preprocess_image_and_label(
         item['image'], label, self.crop_size[0], self.crop_size[1],
         self.min_resize_value, self.max_resize_value, self.resize_factor,
         self.min_scale_factor, self.max_scale_factor,
         self.scale_factor_step_size, self.ignore_label, self.is_training,
-        self.model_variant, self.keep_aspect_ratio, seed=seed)
+        self.model_variant, self.keep_aspect_ratio, seed=seed,
+        image_name=item['image_name'], crop_flag=self.crop_flag)
     out = {'image': image, 'label': label, 'image_name': item['image_name'],
            'height': item['height'], 'width': item['width']}
     if not self.is_training and self.batch_size == 1:
@@ -332,13 +359,20 @@ class Dataset:
         raise read_error(self, e) from e
 
 
+def _assertion_text(message):
+  """The words of a failed tf.debugging.Assert, without TensorFlow's frame
+  (`{{function_node ...}} assertion failed:`)."""
+  message = re.sub(r'^\{\{function_node [^}]*\}\}\s*', '', message)
+  return message.replace('assertion failed: ', '')
+
+
 def read_error(dataset, error):
   """A `DataError` naming the record behind a pipeline `error`."""
-  message = str(error).splitlines()[0]
+  message = _assertion_text(str(error).splitlines()[0])
   where = None
   # A label check names its image itself; anything else is looked for.
-  if 'assertion failed' not in message and not dataset.dataset_name.startswith(
-      TFDS_PREFIX):
+  if ('assertion failed' not in str(error) or NOT_OUR_SCHEMA in message) and (
+      not dataset.dataset_name.startswith(TFDS_PREFIX)):
     where = diagnose_records(dataset.files())
   return DataError('Cannot read split %r of %s: %s' % (
       dataset.split_name, dataset.dataset_dir, where or message))

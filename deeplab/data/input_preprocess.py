@@ -175,12 +175,14 @@ def preprocess_image_and_label(image, label, crop_height, crop_width,
                                max_scale_factor=1., scale_factor_step_size=0,
                                ignore_label=255, is_training=True,
                                model_variant=None, keep_aspect_ratio=True,
-                               seed=None):
+                               seed=None, image_name='',
+                               crop_flag='eval_crop_size'):
   """The original's `preprocess_image_and_label`.
 
   `seed`, a stateless seed (shape [2] int tensor), makes the random scale,
   crop and flip a function of it; None draws them statefully as the
-  original does.
+  original does. `image_name` and `crop_flag` name the image and the flag
+  when an evaluation image is larger than the crop.
 
   Returns:
     (original_image, processed_image float32 [crop_h, crop_w, 3],
@@ -207,10 +209,14 @@ def preprocess_image_and_label(image, label, crop_height, crop_width,
   shape = tf.shape(processed)
   if not is_training:
     # The original evaluation pads, it never crops: say so clearly.
-    tf.debugging.assert_less_equal(
-        shape[:2], tf.constant([crop_height, crop_width]),
-        message='Image larger than the evaluation crop size; set '
-                '--eval_crop_size to at least the largest image (plus one).')
+    fits = tf.debugging.Assert(
+        tf.reduce_all(shape[:2] <= tf.constant([crop_height, crop_width])),
+        ['Image larger than the evaluation crop size (the original pads, '
+         'never crops); set --%s to at least the largest image (plus one). '
+         'Image' % crop_flag, image_name, 'is', shape[:2], 'crop',
+         tf.constant([crop_height, crop_width])], name='fits_crop')
+    with tf.control_dependencies([fits]):
+      processed = tf.identity(processed)
   target_height = shape[0] + tf.maximum(crop_height - shape[0], 0)
   target_width = shape[1] + tf.maximum(crop_width - shape[1], 0)
   mean = tf.reshape(feature_extractor.mean_pixel(model_variant), [1, 1, 3])

@@ -23,6 +23,7 @@ import os
 from absl import app
 from absl import flags
 
+from deeplab import files
 from deeplab.datasets import build_data
 from deeplab import colormaps
 
@@ -115,10 +116,8 @@ def convert(name, image_folder, label_folder, output_dir, num_classes=None,
           :num_classes].tolist(),
       'file_pattern': '%s-*',
   }
-  path = os.path.join(output_dir, 'dataset.json')
-  with open(path + '.incomplete', 'w') as f:
-    json.dump(description, f, indent=2)
-  os.replace(path + '.incomplete', path)
+  files.write_json(os.path.join(output_dir, 'dataset.json'), description,
+                   indent=2)
   return summaries, description
 
 
@@ -147,18 +146,14 @@ def main(unused_argv):
   for flag in ('image_folder', 'label_folder', 'output_dir'):
     if not FLAGS[flag].value:
       raise app.UsageError('--%s is required.' % flag)
-  try:
-    summaries, description = convert(
-        FLAGS.dataset_name, FLAGS.image_folder, FLAGS.label_folder,
-        FLAGS.output_dir, FLAGS.num_classes, FLAGS.ignore_label,
-        FLAGS.class_names, FLAGS.label_type, FLAGS.color_table,
-        FLAGS.list_folder, FLAGS.val_fraction, FLAGS.num_shards,
-        FLAGS.skip_bad)
-  except (build_data.BadItemError, FileNotFoundError, ValueError) as e:
-    raise app.UsageError(str(e)) from e
+  summaries, description = build_data.guarded(
+      convert, FLAGS.dataset_name, FLAGS.image_folder, FLAGS.label_folder,
+      FLAGS.output_dir, FLAGS.num_classes, FLAGS.ignore_label,
+      FLAGS.class_names, FLAGS.label_type, FLAGS.color_table,
+      FLAGS.list_folder, FLAGS.val_fraction, FLAGS.num_shards,
+      FLAGS.skip_bad)
   build_data.print_summary(summaries, description['class_names'])
   print('wrote', os.path.join(FLAGS.output_dir, 'dataset.json'))
-
 
 
 def run():

@@ -31,9 +31,15 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from deeplab import files
+
 
 class BadItemError(ValueError):
   """An image/label pair that cannot be converted (names the file)."""
+
+
+class Interrupted(KeyboardInterrupt):
+  """A conversion stopped by Ctrl-C; the message says what is complete."""
 
 
 @dataclasses.dataclass
@@ -334,7 +340,22 @@ def _write_shards(examples, output_dir, split, num_shards):
       json.dump({'rename': list(zip(temporary, final)), 'remove': old}, f)
     committing = True
     os.replace(journal + '.tmp', journal)
-    _finish_commit(journal)
+    try:
+      _finish_commit(journal)
+    except KeyboardInterrupt:
+      # A few renames are left: finish them rather than leave a journal.
+      _finish_commit(journal)
+      raise Interrupted('Interrupted after split %r of %s was written and '
+                        'committed (%d shards); the splits after it were not '
+                        'written: run the same command again.'
+                        % (split, output_dir, len(final))) from None
+  except KeyboardInterrupt as e:
+    if isinstance(e, Interrupted):
+      raise
+    raise Interrupted('Interrupted while writing split %r: its temporary '
+                      'shards were removed and the split in %s is as it was '
+                      'before; splits converted before it are complete. Run '
+                      'the same command again.' % (split, output_dir)) from None
   finally:
     if not committing:  # Before the journal, nothing of this run counts.
       for tmp in temporary:
@@ -401,12 +422,25 @@ def print_summary(summaries: Iterable[SplitSummary], class_names=None,
           100.0 * s.class_histogram[label] / total))
 
 
-def run_and_report(convert_fn, *args, **kwargs):
-  """Runs a script's conversion; bad input ends it with one line naming it."""
+def guarded(convert_fn, *args, **kwargs):
+  """Runs a script's conversion: bad input, a write error or Ctrl-C ends it
+  with one line naming the file and saying what is complete."""
   try:
-    summaries = convert_fn(*args, **kwargs)
+    return convert_fn(*args, **kwargs)
   except (BadItemError, FileNotFoundError, ValueError) as e:
     _fail(str(e))
+  except OSError as e:
+    _fail(files.os_error_message(e))
+  except KeyboardInterrupt as e:
+    sys.stderr.write('%s: %s\n' % (os.path.basename(sys.argv[0]), str(e) or (
+        'interrupted; every file it wrote is whole (written under a '
+        'temporary name, then renamed).')))
+    sys.exit(130)
+
+
+def run_and_report(convert_fn, *args, **kwargs):
+  """`guarded`, then the summary of the splits written."""
+  summaries = guarded(convert_fn, *args, **kwargs)
   print_summary(summaries)
   return summaries
 

@@ -8,12 +8,12 @@ Each palette PNG is saved as a single-channel PNG of its indices.
 """
 import os
 
-from absl import app
 from absl import flags
 
 import numpy as np
 from PIL import Image
 
+from deeplab import files
 from deeplab.datasets import build_data
 
 FLAGS = flags.FLAGS
@@ -38,10 +38,8 @@ def convert(original_gt_folder, output_dir, segmentation_format='png'):
                  if n.endswith('.' + segmentation_format))
   for name in names:
     raw = remove_colormap(os.path.join(original_gt_folder, name))
-    out = os.path.join(output_dir, os.path.splitext(name)[0] + '.png')
-    tmp = out + '.incomplete'
-    Image.fromarray(raw).save(tmp, format='PNG')
-    os.replace(tmp, out)
+    files.save_png(raw, os.path.join(output_dir,
+                                     os.path.splitext(name)[0] + '.png'))
   return len(names)
 
 
@@ -56,13 +54,9 @@ def define_flags():
 
 
 def main(unused_argv):
-  try:
-    n = convert(FLAGS.original_gt_folder, FLAGS.output_dir,
-                FLAGS.segmentation_format)
-  except (ValueError, OSError) as e:
-    raise app.UsageError(str(e)) from e
+  n = build_data.guarded(convert, FLAGS.original_gt_folder, FLAGS.output_dir,
+                         FLAGS.segmentation_format)
   print('wrote %d labels to %s' % (n, FLAGS.output_dir))
-
 
 
 def run():

@@ -8,7 +8,6 @@ checkpoint directory, writing TensorBoard scalars and JSON files:
   <eval_logdir>/confusion_matrix-<global step>.npy
 """
 import dataclasses
-import json
 import os
 import time
 from typing import Optional, Tuple
@@ -19,6 +18,7 @@ from absl import logging
 
 from deeplab import checkpoints
 from deeplab import common
+from deeplab import files
 from deeplab import model as model_lib
 from deeplab.data import data_generator
 from deeplab.evaluation import metrics
@@ -182,23 +182,17 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
   return result
 
 
-def _write_json(path, value):
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(value, f, indent=1)
-  os.replace(tmp, path)
-
-
 def write_results(result, eval_logdir, writer=None):
   """metrics-<step>.json, metrics_latest.json, the confusion matrix, and
   TensorBoard scalars under the original's tags."""
   os.makedirs(eval_logdir, exist_ok=True)
   step = result['global_step']
-  _write_json(os.path.join(eval_logdir, 'metrics-%d.json' % step), result)
-  _write_json(os.path.join(eval_logdir, 'metrics_latest.json'), result)
-  tmp = os.path.join(eval_logdir, '.confusion_matrix.npy')
-  np.save(tmp, np.asarray(result['confusion_matrix'], np.int64))
-  os.replace(tmp, os.path.join(eval_logdir, 'confusion_matrix-%d.npy' % step))
+  files.write_json(os.path.join(eval_logdir, 'metrics-%d.json' % step),
+                   result, indent=1)
+  files.write_json(os.path.join(eval_logdir, 'metrics_latest.json'), result,
+                   indent=1)
+  files.save_npy(os.path.join(eval_logdir, 'confusion_matrix-%d.npy' % step),
+                 np.asarray(result['confusion_matrix'], np.int64))
   if writer is not None:
     tag = predictions_tag(result['eval_scales'], result['add_flipped_images'])
     with writer.as_default(step=step):
@@ -242,34 +236,30 @@ def run(config, options):
   eval_logdir = config.eval_logdir or os.path.join(config.checkpoint_dir,
                                                    'eval')
   writer = tf.summary.create_file_writer(eval_logdir)
-  dataset = model = None
-  results = []
-  for path in checkpoints.iterate_checkpoints(
-      config.checkpoint_dir, config.max_number_of_evaluations,
-      config.eval_interval_secs):
-    if model is None:
+  state = {}
+
+  def evaluate(path):
+    if 'model' not in state:
       # Beside a training job: options (and the model) once its first
       # checkpoint, and so its model_options.json, exist.
-      options = checkpoints.resolve_options(options)
-      dataset = make_dataset(config, options.model_variant)
-      model = model_lib.build_inference_model(
-          options.for_data(dataset.num_classes, config.eval_crop_size),
+      run_options = checkpoints.resolve_options(options)
+      state['options'] = run_options
+      state['dataset'] = make_dataset(config, run_options.model_variant)
+      state['model'] = model_lib.build_inference_model(
+          run_options.for_data(state['dataset'].num_classes,
+                               config.eval_crop_size),
           config.eval_scales, config.add_flipped_images)
-    try:
-      result = evaluate_checkpoint(config, options, path, model=model,
-                                   dataset=dataset)
-    except checkpoints.MISSING_CHECKPOINT_ERRORS as e:
-      if not checkpoints.vanished(e, path):
-        raise
-      logging.warning('Checkpoint %s was deleted before it could be '
-                      'evaluated (the trainer keeps only its newest); '
-                      'waiting for the next one.', path)
-      continue
+    result = evaluate_checkpoint(config, state['options'], path,
+                                 model=state['model'],
+                                 dataset=state['dataset'])
     write_results(result, eval_logdir, writer)
     print(format_result(result), flush=True)
     warn_if_degenerate(result)
-    results.append(result)
-  return results
+    return result
+
+  return checkpoints.for_each_checkpoint(
+      config.checkpoint_dir, evaluate, config.max_number_of_evaluations,
+      config.eval_interval_secs, '--max_number_of_evaluations')
 
 
 def warn_if_degenerate(result):

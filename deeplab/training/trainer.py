@@ -25,12 +25,14 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import colormaps
 from deeplab import common
+from deeplab import files
 from deeplab import model as model_lib
 from deeplab.core import layers
 from deeplab.core import quantize
 from deeplab.data import data_generator
 from deeplab.training import distribute
 from deeplab.training import learning_rate as lr_lib
+from deeplab.training import logdir_lock
 from deeplab.training import losses
 from deeplab.training import optimizers
 
@@ -134,6 +136,13 @@ class TrainConfig:
     if self.out_of_range_labels not in ('error', 'ignore'):
       raise ValueError('--out_of_range_labels must be error or ignore, got %r.'
                        % self.out_of_range_labels)
+    if not 0 < self.min_scale_factor <= self.max_scale_factor:
+      raise ValueError('--min_scale_factor=%r and --max_scale_factor=%r: '
+                       'need 0 < min <= max.' % (self.min_scale_factor,
+                                                 self.max_scale_factor))
+    if self.scale_factor_step_size < 0:
+      raise ValueError('--scale_factor_step_size must be >= 0, got %r.'
+                       % self.scale_factor_step_size)
     if self.deterministic and self.seed is None:
       self.seed = 0
     return self
@@ -141,13 +150,6 @@ class TrainConfig:
   def to_dict(self):
     d = dataclasses.asdict(self)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-
-def _write_json(path, value):
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(value, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
 
 
 def _format_eta(seconds):
@@ -324,6 +326,9 @@ def _train(config, options, max_steps_this_run, input_fn):
       should_repeat=True, seed=config.seed, require_labels=True,
       out_of_range_labels=config.out_of_range_labels)
   options = options.for_data(dataset.num_classes, config.train_crop_size)
+  if input_fn is None and not config.dataset.startswith(
+      data_generator.TFDS_PREFIX):
+    dataset.files()  # A missing folder or split, before anything is written.
   per_replica = config.train_batch_size // replicas
   fast_decay = (config.train_batch_norm_decay is not None and
                 config.train_batch_norm_decay < 0.99)
@@ -336,14 +341,35 @@ def _train(config, options, max_steps_this_run, input_fn):
         config.train_batch_norm_decay or options.batch_norm_decay,
         checkpoints.DEGENERATE_ADVICE)
   os.makedirs(config.train_logdir, exist_ok=True)
+  lock = logdir_lock.LogdirLock(config.train_logdir) if chief else None
+  if lock is not None:
+    lock.acquire()
+    if lock.taken_over:
+      logging.warning('Took over the lock of %s from a job that is no longer '
+                      'running (pid %s on %s).', config.train_logdir,
+                      lock.taken_over.get('pid'), lock.taken_over.get('host'))
+  try:
+    return _train_locked(config, options, max_steps_this_run, input_fn,
+                         strategy, chief, dataset, lock)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train_locked(config, options, max_steps_this_run, input_fn, strategy,
+                  chief, dataset, lock):
+  replicas = strategy.num_replicas_in_sync
+  # Before the manager reads the state file: it must list (and rotate) only
+  # checkpoints that are whole.
+  latest = find_resume_checkpoint(config.train_logdir, chief)
+  if latest:
+    check_resume_options(config.train_logdir, options, config.dataset)
+    log_changed_config(config)
   with strategy.scope():
     model, schedule, optimizer, global_step = build_training_objects(
         config, options)
   checkpoint = checkpoints.training_checkpoint(
       model, optimizer=optimizer, global_step=global_step)
-  # Before the manager reads the state file: it must list (and rotate) only
-  # checkpoints that are whole.
-  latest = find_resume_checkpoint(config.train_logdir, chief)
   saver = _Saver(checkpoint, config.train_logdir, chief,
                  config.max_checkpoints_to_keep)
   restore_or_initialize(checkpoint, model, config, global_step, latest)
@@ -367,13 +393,17 @@ def _train(config, options, max_steps_this_run, input_fn):
                config.train_batch_size,
                int(global_step.numpy()), config.training_number_of_steps)
   loop = _Loop(config, options, strategy, model, schedule, global_step,
-               saver, latest, chief)
-  while loop.step < config.training_number_of_steps:
-    if max_steps_this_run is not None and (
-        loop.step - loop.start_step >= max_steps_this_run):
-      break
-    batch = _next_batch(batches, dataset, config)
-    loop.after_step(batch, {k: float(v) for k, v in train_step(batch).items()})
+               saver, latest, chief, lock)
+  try:
+    while loop.step < config.training_number_of_steps:
+      if max_steps_this_run is not None and (
+          loop.step - loop.start_step >= max_steps_this_run):
+        break
+      batch = _next_batch(batches, dataset, config)
+      loop.after_step(batch, {k: float(v)
+                              for k, v in train_step(batch).items()})
+  except KeyboardInterrupt:
+    raise loop.interrupted() from None
   return loop.finish(model, optimizer)
 
 
@@ -416,11 +446,13 @@ def find_resume_checkpoint(logdir, chief=True):
 
   Newer ones that a crash or a full disk left incomplete are skipped with a
   warning naming them and why; the chief also points the state file at the
-  complete ones and removes what interrupted saves left (`*_temp` folders),
+  complete ones and removes what interrupted saves left (`model.ckpt-*_temp`
+  folders),
   so nothing older is rotated away because of the broken ones.
   """
   if chief:
-    for leftover in tf.io.gfile.glob(os.path.join(logdir, '*_temp')):
+    for leftover in tf.io.gfile.glob(os.path.join(
+        logdir, checkpoints.CHECKPOINT_PREFIX + '-*_temp')):
       if os.path.isdir(leftover):
         shutil.rmtree(leftover, ignore_errors=True)
         logging.warning('Removed %s, left by an interrupted save.', leftover)
@@ -434,6 +466,75 @@ def find_resume_checkpoint(logdir, chief=True):
                     'resuming from %s' % latest if latest else
                     'no complete checkpoint is left')
   return latest
+
+
+def has_checkpoints(logdir):
+  """Whether `logdir` holds training checkpoints (a run to resume)."""
+  return bool(logdir) and bool(tf.io.gfile.glob(
+      os.path.join(logdir, checkpoints.CHECKPOINT_PREFIX + '-*.index')))
+
+
+# Options that may differ between the runs of one logdir: the crop is the
+# run's, not the model's.
+_RUN_OPTIONS = ('crop_size',)
+
+
+def check_resume_options(logdir, options, dataset='the dataset'):
+  """Refuses to resume a run with model options it was not trained with.
+
+  The options saved with a run (`model_options.json`) are never rewritten
+  silently: a resumed run keeps them (unset flags take the saved values,
+  `deeplab.flags.model_options`), and one that differs, by a flag the user
+  set or by the dataset's classes, is an error naming it.
+  """
+  saved = checkpoints.load_options(logdir)
+  if saved is None:
+    return
+  path = os.path.join(logdir, checkpoints.OPTIONS_FILE)
+  differ = []
+  for field in dataclasses.fields(common.ModelOptions):
+    name = field.name
+    if name in _RUN_OPTIONS:
+      continue
+    old, new = getattr(saved, name), getattr(options, name)
+    if old == new:
+      continue
+    if name == 'outputs_to_num_classes':
+      differ.append('the run has %d classes but --dataset=%s has %d' % (
+          saved.num_classes, dataset, options.num_classes))
+    else:
+      differ.append('--%s=%s, but the run was trained with %s' % (
+          name, _flag_text(new), _flag_text(old)))
+  if differ:
+    raise ValueError(
+        'Cannot resume %s: %s (%s). A resumed run keeps the options it was '
+        'trained with: leave those flags out, or start a new --train_logdir '
+        '(with --tf_initial_checkpoint=%s to start from its weights).' % (
+            logdir, '; '.join(differ), path, logdir))
+
+
+def _flag_text(value):
+  if isinstance(value, (list, tuple)):
+    return ','.join(str(v) for v in value)
+  return str(value)
+
+
+def log_changed_config(config):
+  """Logs the training flags that changed since the run's last start (its
+  `train_config.json`), so a resumed run never changes them silently."""
+  path = os.path.join(config.train_logdir, CONFIG_FILE)
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except (OSError, ValueError):
+    return
+  changed = ['--%s %s -> %s' % (k, _flag_text(saved[k]), _flag_text(v))
+             for k, v in sorted(config.to_dict().items())
+             if k in saved and saved[k] != v]
+  if changed:
+    logging.warning('Resuming %s with training flags changed since its last '
+                    'start: %s (%s is updated).', config.train_logdir,
+                    ', '.join(changed), path)
 
 
 def restore_or_initialize(checkpoint, model, config, global_step, latest):
@@ -462,10 +563,10 @@ def restore_or_initialize(checkpoint, model, config, global_step, latest):
 
 def write_run_files(config, options):
   """model_options.json (read by eval, vis, export) and train_config.json."""
-  _write_json(os.path.join(config.train_logdir, checkpoints.OPTIONS_FILE),
-              options.to_dict())
-  _write_json(os.path.join(config.train_logdir, CONFIG_FILE),
-              config.to_dict())
+  files.write_json(os.path.join(config.train_logdir, checkpoints.OPTIONS_FILE),
+                   options.to_dict(), indent=2, sort_keys=True)
+  files.write_json(os.path.join(config.train_logdir, CONFIG_FILE),
+                   config.to_dict(), indent=2, sort_keys=True)
 
 
 def _next_batch(batches, dataset, config):
@@ -489,8 +590,9 @@ class _Loop:
   """What happens after each step: checks, progress, summaries, saves."""
 
   def __init__(self, config, options, strategy, model, schedule, global_step,
-               saver, latest, chief):
+               saver, latest, chief, lock=None):
     self.config, self.options, self.strategy = config, options, strategy
+    self.lock = lock
     self.model, self.schedule, self.global_step = model, schedule, global_step
     self.saver, self.saved, self.chief = saver, latest, chief
     self.step = self.start_step = int(global_step.numpy())
@@ -504,6 +606,8 @@ class _Loop:
     config = self.config
     self.result = result
     self.step = step = int(self.global_step.numpy())
+    if self.lock is not None:
+      self.lock.heartbeat()
     self.history.append((step, result['total_loss']))
     if not np.isfinite(result['total_loss']):
       raise FloatingPointError(
@@ -565,9 +669,50 @@ class _Loop:
           'At step %d %d weights are not finite (e.g. %s); not saving them. '
           '%s' % (self.step, len(bad), bad[0],
                   _restart_advice(self.config.train_logdir)))
-    self.saved = self.saver.save(self.step)
+    try:
+      self.saved = self.saver.save(self.step)
+    except (tf.errors.OpError, OSError) as e:
+      os_error = e if isinstance(e, OSError) else files.as_os_error(e)
+      # What the interrupted save wrote (the manager's `_temp` folder).
+      for leftover in tf.io.gfile.glob(os.path.join(
+          self.saver.directory, '%s-%d_temp' % (checkpoints.CHECKPOINT_PREFIX,
+                                                self.step))):
+        shutil.rmtree(leftover, ignore_errors=True)
+      if os_error is None:
+        raise
+      raise files.WriteError(
+          'Cannot save the checkpoint of step %d: %s %s' % (
+              self.step, files.os_error_message(os_error),
+              'The newest complete checkpoint, %s, is intact; once the cause '
+              'is fixed, run the same command to resume from it.' % self.saved
+              if self.saved else 'No checkpoint was written yet; once the '
+              'cause is fixed, run the same command to start again.')) from e
     self.last_save = time.time()
     logging.info('Saved %s.', self.saved)
+
+  def interrupted(self):
+    """The `Interrupted` error of a run stopped by Ctrl-C (or SIGTERM):
+    the step it reached is saved first (a step is whole when Python sees
+    the interrupt), so the next run resumes there."""
+    note = ''
+    multi_worker = self.strategy.extended._in_multi_worker_mode()  # pylint: disable=protected-access
+    if self.step > (checkpoints.step_of(self.saved) if self.saved else -1) \
+        and not multi_worker:
+      try:
+        self._save()
+      except (FloatingPointError, OSError, tf.errors.OpError) as e:
+        note = ' (saving step %d failed: %s)' % (self.step,
+                                                 str(e).splitlines()[0])
+    if self.saved:
+      what = 'the newest checkpoint is %s (step %d)' % (
+          self.saved, checkpoints.step_of(self.saved))
+      todo = 'run the same command to resume from it'
+    else:
+      what = 'no checkpoint was written'
+      todo = 'run the same command to start again'
+    self.writer.flush()
+    return Interrupted('Training interrupted at step %d%s: %s; %s.' % (
+        self.step, note, what, todo))
 
   def finish(self, model, optimizer):
     if self.step > self.start_step or self.saved is None:
@@ -577,6 +722,11 @@ class _Loop:
             'losses': self.history, 'steps': self.steps,
             'checkpoint': self.saved, 'model': model,
             'optimizer': optimizer, 'options': self.options}
+
+
+class Interrupted(KeyboardInterrupt):
+  """A job stopped by Ctrl-C (or SIGTERM); the message says what was kept
+  and how to go on."""
 
 
 def non_finite_problem(prefix):

@@ -1,0 +1,54 @@
+"""One training job per logdir: held, refused, stale and taken over."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from deeplab.training import logdir_lock
+
+_HOLD = '''
+import sys, time
+from deeplab.training import logdir_lock
+with logdir_lock.LogdirLock(sys.argv[1]):
+  print('HELD', flush=True)
+  time.sleep(120)
+'''
+
+
+def test_a_held_lock_refuses_and_names_its_holder(tmp_path):
+  holder = subprocess.Popen([sys.executable, '-c', _HOLD, str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'HELD'
+    with pytest.raises(logdir_lock.LogdirLockedError,
+                       match='pid %d on %s' % (holder.pid,
+                                               socket.gethostname())):
+      logdir_lock.LogdirLock(str(tmp_path)).acquire()
+  finally:
+    holder.kill()
+    holder.wait()
+  # Killed: its flock went with it; the lock is stale and taken over.
+  lock = logdir_lock.LogdirLock(str(tmp_path)).acquire()
+  try:
+    assert lock.taken_over['pid'] == holder.pid
+  finally:
+    lock.release()
+  assert not os.path.exists(lock.path)
+
+
+def test_a_lock_from_another_host_counts_until_its_heartbeat_is_old(tmp_path):
+  path = tmp_path / logdir_lock.LOCK_FILE
+  info = {'pid': 1, 'host': 'elsewhere', 'started': time.time(),
+          'heartbeat': time.time(), 'command': 'train.py'}
+  path.write_text(json.dumps(info))
+  with pytest.raises(logdir_lock.LogdirLockedError, match='on elsewhere'):
+    logdir_lock.LogdirLock(str(tmp_path)).acquire()
+  info['heartbeat'] = time.time() - logdir_lock.STALE_SECS - 1
+  path.write_text(json.dumps(info))
+  with logdir_lock.LogdirLock(str(tmp_path)) as lock:
+    assert lock.taken_over['host'] == 'elsewhere'
+    assert json.loads(path.read_text())['pid'] == os.getpid()
