@@ -107,19 +107,30 @@ def model_options():
                              output_stride=16)
 
 
-def trained_like_model(options, rng):
-  """The inference model of `options`, random weights, with its moving
-  statistics moved away from 0/1 as in a trained model (so that folding has
-  real work)."""
+def trained_like_checkpoint(options, rng, workdir):
+  """A checkpoint of `options` with random weights whose moving statistics
+  are moved away from 0/1 as in a trained model (so that folding has real
+  work); returns its prefix."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
-  plain = model_lib.build_inference_model(options)
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  plain = runtime.build_graph(options)
   for var in plain.weights:
     value = rng.uniform(0.5, 1.5, var.shape) if 'variance' in var.path else (
         rng.normal(0, 0.05, var.shape) if 'moving_mean' in var.path
         else var.numpy())
     var.assign(value.astype(np.float32))
-  return plain
+  return checkpoints.save_weights(plain, os.path.join(workdir, 'ckpt'),
+                                  options)
+
+
+def load(options, checkpoint, **inference):
+  """The graph that runs `inference` (`common.InferenceOptions` fields) with
+  `checkpoint`'s weights, as every script builds it (`runtime.load`)."""
+  from deeplab import common  # pylint: disable=g-import-not-at-top
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  return runtime.load(options, checkpoint,
+                      common.InferenceOptions(**inference))[0]
 
 
 def matmul_rate_meter(precisions, n=2048):
@@ -167,16 +178,15 @@ def run_child(script, threads, args):
                      if l.startswith('RESULT ')][-1][len('RESULT '):]), steal
 
 
-def _serving_graphs(plain, options, workdir):
-  """The SavedModel and frozen-graph functions of `plain`'s weights."""
+def _serving_graphs(checkpoint, options, workdir):
+  """The SavedModel and frozen-graph functions of `checkpoint`."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import common  # pylint: disable=g-import-not-at-top
   from deeplab import export  # pylint: disable=g-import-not-at-top
-  checkpoint = checkpoints.save_weights(plain, os.path.join(workdir, 'ckpt'),
-                                        options)
-  module = export.DeepLabServing(options, checkpoint,
-                                 crop_size=options.crop_size,
-                                 dilated_depthwise=FLAGS.dilated_depthwise)
+  module = export.DeepLabServing(
+      options, checkpoint, crop_size=options.crop_size,
+      inference=common.InferenceOptions(
+          dilated_depthwise=FLAGS.dilated_depthwise))
   export.export_saved_model(module, os.path.join(workdir, 'savedmodel'))
   serving = tf.saved_model.load(os.path.join(workdir, 'savedmodel'))
   signature = serving.signatures['serving_default']
@@ -233,18 +243,19 @@ def _measure(threads):
   """Runs in the child: floors and every graph's latency, interleaved."""
   tf = configure_threads(threads)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
 
   options = model_options()
   work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
   matmul_rate = matmul_rate_meter(('float32', 'bfloat16'))
   rng = np.random.RandomState(0)
-  plain = trained_like_model(options, rng)
+  workdir = tempfile.mkdtemp()
+  checkpoint = trained_like_checkpoint(options, rng, workdir)
+  plain = load(options, checkpoint, fold_batch_norm=False)
   graphs, keep = {}, []
   for precision in FLAGS.precisions:
-    folded = model_lib.fold_batch_norm(
-        plain, dilated_depthwise=FLAGS.dilated_depthwise, precision=precision)
+    folded = load(options, checkpoint, inference_precision=precision,
+                  dilated_depthwise=FLAGS.dilated_depthwise)
     name = 'optimized' if precision == 'float32' else 'optimized_bf16'
     graphs[name] = tf.function(
         lambda x, m=folded: m(x, training=False)['predictions'],
@@ -252,17 +263,18 @@ def _measure(threads):
     if precision == 'float32':
       # The same graph with the argmax of fully upsampled logits, to show
       # what `layers.upsampled_argmax` saves at this prediction.
+      full = load(options, checkpoint, argmax_shortcut=False,
+                  dilated_depthwise=FLAGS.dilated_depthwise)
       graphs['optimized_full_argmax'] = tf.function(
-          lambda x, m=model_lib.without_argmax_shortcut(folded): m(
-              x, training=False)['predictions'], jit_compile=False)
+          lambda x, m=full: m(x, training=False)['predictions'],
+          jit_compile=False)
   graphs['plain'] = tf.function(
       lambda x: plain(x, training=False)['predictions'], jit_compile=False)
   image8 = rng.randint(0, 256, (1,) + options.crop_size + (3,)).astype(
       np.uint8)
   inputs = {name: tf.constant(image8.astype(np.float32)) for name in graphs}
-  workdir = tempfile.mkdtemp()
   if FLAGS.serving:
-    for name, (fn, owner) in _serving_graphs(plain, options,
+    for name, (fn, owner) in _serving_graphs(checkpoint, options,
                                              workdir).items():
       graphs[name] = fn
       keep.append(owner)

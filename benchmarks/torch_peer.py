@@ -199,18 +199,19 @@ def _measure(threads):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(len(os.sched_getaffinity(0)))  # 1 when pinned.
-  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
   options = bench.model_options()
   work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
   meter = bench.matmul_rate_meter(('float32',))
   matmul_rate = lambda: meter('float32')
   rng = np.random.RandomState(0)
-  folded = model_lib.fold_batch_norm(bench.trained_like_model(options, rng))
+  checkpoint = bench.trained_like_checkpoint(options, rng, tempfile.mkdtemp())
+  folded = bench.load(options, checkpoint)
   ours = tf.function(lambda x: folded(x, training=False)['predictions'],
                      jit_compile=False)
   # Ours with the peer's head (argmax of the fully upsampled logits).
-  full = model_lib.without_argmax_shortcut(folded)
+  full = bench.load(options, checkpoint, argmax_shortcut=False)
   ours_full = tf.function(lambda x: full(x, training=False)['predictions'],
                           jit_compile=False)
   image = rng.randint(0, 256, (1,) + options.crop_size + (3,)).astype(

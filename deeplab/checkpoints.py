@@ -34,7 +34,6 @@ from absl import logging
 from deeplab import common
 from deeplab import model as model_lib
 from deeplab.core import feature_extractor
-from deeplab.core import quantize
 
 OPTIONS_FILE = 'model_options.json'
 CHECKPOINT_PREFIX = 'model.ckpt'
@@ -307,51 +306,6 @@ def untouched_batch_norm(model):
       if not np.any(mean) and np.all(variance == 1.0):
         names.append(name[:-len('/moving_mean')])
   return names
-
-
-def load_inference_model(model, checkpoint: str, *, fold_batch_norm=True,
-                         dilated_depthwise='auto', folded=None,
-                         precision='float32'):
-  """Loads `checkpoint` into an inference model, then folds it when asked.
-
-  Args:
-    model: An unfolded model from `model.build_inference_model`.
-    checkpoint: As `load_weights` (strict).
-    fold_batch_norm: Return the BatchNorm-folded twin (`model.fold_batch_norm`)
-      to run instead of `model`.
-    dilated_depthwise: How the folded twin runs dilated depthwise convs.
-    folded: A folded twin from an earlier call, refilled instead of rebuilt
-      (continuous evaluation of successive checkpoints).
-    precision: 'float32' or 'bfloat16' for the folded twin.
-
-  Returns:
-    (the model to run, `LoadReport`).
-  """
-  if precision != 'float32' and not fold_batch_norm:
-    raise ValueError('--inference_precision=%s runs the BatchNorm-folded '
-                     'graph: it needs --fold_batch_norm (leave '
-                     '--nofold_batch_norm out).' % precision)
-  report = load_weights(model, checkpoint)
-  empty = quantize.uncalibrated(model)
-  if empty:
-    raise CheckpointMismatchError(
-        'Checkpoint %s has no learned quantization ranges for %d of the '
-        'fake-quant ops (e.g. %s): it was written before training reached '
-        '--quantize_delay_step=%d. Use a later checkpoint, or run the float '
-        'model with --quantize_delay_step=-1.' % (
-            report.checkpoint, len(empty), empty[0],
-            model.model_options.quantize_delay_step))
-  untouched = untouched_batch_norm(model)
-  if untouched:
-    logging.warning('%d BatchNorm layers of %s (e.g. %s) still hold their '
-                    'initial moving statistics (mean 0, variance 1): expect '
-                    'degenerate predictions. %s', len(untouched),
-                    report.checkpoint, untouched[0], DEGENERATE_ADVICE)
-  if not fold_batch_norm:
-    return model, report
-  return model_lib.fold_batch_norm(
-      model, target=folded, dilated_depthwise=dilated_depthwise,
-      precision=precision), report
 
 
 def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,

@@ -7,153 +7,23 @@ them, and calls the library. `--help` describes the command and lists its
 own flags by group; a bad flag value or input ends with one line that names
 it (and a pointer to `--help`), not a page of help.
 """
-import contextlib
-import logging as std_logging
-import os
-import re
-import signal
-import sys
-import textwrap
-
-from absl import app
 from absl import flags
-from absl import logging
-import tensorflow as tf
 
-from deeplab import checkpoints
+from deeplab import command
 from deeplab import export
-from deeplab import files
 from deeplab import flags as deeplab_flags
 from deeplab import predict as predict_lib
 from deeplab import visualize
-from deeplab.data import data_generator
 from deeplab.evaluation import evaluator
-from deeplab.training import logdir_lock
 from deeplab.training import trainer
 
 FLAGS = flags.FLAGS
 G = deeplab_flags.FlagGroup
 
-# Errors that are the user's input, reported as one line.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
-               checkpoints.CheckpointMismatchError, data_generator.DataError,
-               logdir_lock.LogdirLockedError, files.WriteError)
-_HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
-
-
-def _format_flag(flag):
-  kind = flag.flag_type()
-  name = ('--[no]' if kind == 'bool' else '--') + flag.name
-  notes = []
-  enum_values = getattr(flag.parser, 'enum_values', None)
-  if enum_values:
-    notes.append('one of: ' + ', '.join(enum_values))
-  if kind == 'multi crop size':
-    notes.append('"H,W", or the flag twice')
-  elif kind.startswith('multi'):
-    notes.append('repeat the flag for several values')
-  elif kind == 'list':
-    notes.append('comma separated')
-  default = deeplab_flags.flatten(flag.default)
-  if isinstance(default, (list, tuple)):
-    default = ','.join(str(v) for v in default) if default else None
-  elif isinstance(default, str):
-    default = repr(default)
-  notes.append('default: %s' % ('none' if default is None else default))
-  # absl appends its own note to the help of multi flags.
-  help_text = re.sub(r';\s*repeat this option to specify a list of values',
-                     '', flag.help)
-  body = textwrap.fill(help_text, 74, initial_indent='      ',
-                       subsequent_indent='      ')
-  return '  %s\n%s\n      (%s)' % (name, body, '; '.join(notes))
-
-
-def help_text(prog, doc, groups, flag_values=None):
-  """The command's description and its own flags, group by group."""
-  fv = FLAGS if flag_values is None else flag_values
-  lines = [doc.strip(), '']
-  for group in groups:
-    lines.append(group.title + ':')
-    lines.extend(_format_flag(fv[name]) for name in group.specs)
-    lines.append('')
-  lines.append('%s also takes --flagfile=FILE (flags read from a file), '
-               '-v/--verbosity, and --helpfull (every flag, TensorFlow\'s '
-               'and absl\'s too).' % prog)
-  return '\n'.join(lines)
-
-
-def run_command(doc, groups, job, argv=None):
-  """Defines the flags of `groups`, parses `argv` and runs `job(FLAGS)`.
-
-  `job` returns the lines to print. User errors (`USER_ERRORS`) end the
-  program with status 1 and one message line naming the flag, file or
-  record.
-  """
-  argv = list(sys.argv if argv is None else argv)
-  prog = os.path.basename(argv[0]) if argv else 'deeplab'
-  deeplab_flags.define_groups(groups)
-  if any(arg in _HELP_ARGS for arg in argv[1:]):
-    print(help_text(prog, doc, groups))
-    sys.exit(0)
-
-  def main(args):
-    if len(args) > 1:
-      _fail(prog, 'unexpected arguments %s (flags are written --name=value).'
-            % ' '.join(args[1:]))
-    logging.set_verbosity(logging.INFO)
-    # This project's progress at INFO; TensorFlow's own INFO lines (saver
-    # sharding, asset writing) are noise here, its warnings stay.
-    std_logging.getLogger('tensorflow').setLevel(std_logging.WARNING)
-    try:
-      with interrupt_on_sigterm():
-        deeplab_flags.check_unsupported(groups, FLAGS)
-        lines = job(FLAGS)
-    except USER_ERRORS as e:
-      _fail(prog, str(e))
-    except OSError as e:
-      _fail(prog, files.os_error_message(e))
-    except tf.errors.OpError as e:
-      os_error = files.as_os_error(e)
-      if os_error is None:
-        raise
-      _fail(prog, files.os_error_message(os_error))
-    except KeyboardInterrupt as e:
-      sys.stderr.write('%s: %s\n' % (prog, str(e) or (
-          'interrupted; every file it wrote is whole (written under a '
-          'temporary name, then renamed).')))
-      sys.exit(130)
-    for line in lines or ():
-      print(line, flush=True)
-
-  app.run(main, argv=argv)
-
-
-@contextlib.contextmanager
-def interrupt_on_sigterm():
-  """SIGTERM (a scheduler stopping the job) ends it as Ctrl-C does: with
-  what was kept said, not mid-write."""
-  try:
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-  except ValueError:  # Not the main thread: leave signals alone.
-    yield
-    return
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum, frame):
-  del signum, frame
-  raise KeyboardInterrupt
-
-
-
-
-def _fail(prog, message):
-  sys.stderr.write('%s: error: %s\nRun "%s --help" for its flags.\n'
-                   % (prog, message, prog))
-  sys.exit(1)
+# The runner shared with `deeplab.predict` (`deeplab.command`).
+USER_ERRORS = command.USER_ERRORS
+help_text = command.help_text
+run_command = command.run_command
 
 
 def _inference_groups(job, script, original, beyond, config_cls,
@@ -320,20 +190,6 @@ def export_model(argv=None):
   run_command(EXPORT_DOC, EXPORT_GROUPS, _export, argv)
 
 
-PREDICT_GROUPS = [
-    G('Prediction', deeplab_flags.PREDICT_FLAGS, predict_lib.PredictConfig),
-    deeplab_flags.model_group(output_stride=16),
-    deeplab_flags.inference_group(predict_lib.PredictConfig),
-]
-
-
-def _predict(fv):
-  config = deeplab_flags.config_from_flags(predict_lib.PredictConfig, fv)
-  options, _ = deeplab_flags.model_options(
-      fv, crop_size=config.eval_crop_size, checkpoint=config.checkpoint)
-  return predict_lib.run(config, options)
-
-
 def predict(argv=None):
   """`deeplab-predict` / `python -m deeplab.predict`."""
-  run_command(predict_lib.__doc__, PREDICT_GROUPS, _predict, argv)
+  predict_lib.main(argv)

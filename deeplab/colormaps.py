@@ -87,24 +87,6 @@ COLORMAPS = {'pascal': pascal_colormap, 'cityscapes': cityscapes_colormap,
              'ade20k': ade20k_colormap,
              'mapillary_vistas': mapillary_vistas_colormap}
 
-# The original's colormap per dataset (vis.py picks it from --dataset).
-_DATASET_COLORMAPS = {'pascal_voc_seg': 'pascal', 'cityscapes': 'cityscapes',
-                      'ade20k': 'ade20k', 'mapillary_vistas': 'mapillary_vistas'}
-
-
-def default_for(dataset_name, dataset_dir=None):
-  """The colour map of a dataset: the original's for the built-in ones, the
-  `colormap` of a dataset.json description (a name or a list of [r, g, b]),
-  else pascal."""
-  if dataset_name in _DATASET_COLORMAPS:
-    return _DATASET_COLORMAPS[dataset_name]
-  from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
-  try:
-    return datasets.get_dataset(dataset_name, dataset_dir).colormap
-  except (ValueError, FileNotFoundError):
-    return 'pascal'
-
-
 def get_colormap(name='pascal'):
   """The [N, 3] uint8 table of a colour map name (or of a list of colours)."""
   if not isinstance(name, str):

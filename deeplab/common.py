@@ -218,3 +218,135 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
     raise ValueError('--%s must be two positive integers "H,W", got %r.'
                      % (flag_name, value)) from None
   return crop
+
+
+# How inference runs (`InferenceOptions`): its precisions and the kernels of
+# dilated depthwise convs (`core/folding.choose_dilated_depthwise`).
+PRECISIONS = ('float32', 'bfloat16')
+DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch')
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+  """How the network runs at inference (not what it is: `ModelOptions`).
+
+  One object for eval, vis, export, predict and the benchmarks; each field
+  is the flag of the same name (export's `--inference_scales` fills
+  `eval_scales`). `deeplab.runtime` builds the graph it describes.
+
+  Attributes:
+    eval_scales: Input scales whose softmaxes are averaged (the original's
+      multi-scale evaluation).
+    add_flipped_images: Also average the left-right flipped passes.
+    fold_batch_norm: Run the graph with BatchNorm folded into the
+      convolutions (`core/folding.py`): the same outputs up to float
+      rounding, faster on CPU.
+    inference_precision: 'float32', or 'bfloat16' (weights and activations
+      in bfloat16 up to the logits, float32 from the logits on); bfloat16
+      runs the folded graph.
+    dilated_depthwise: How the folded graph runs dilated depthwise convs:
+      'auto', 'native' or 'space_to_batch' (portable).
+    argmax_shortcut: With one pass, labels through
+      `layers.upsampled_argmax` (the argmax of the upsampled logits,
+      upsampling only near class boundaries); False upsamples everywhere
+      (converters whose op sets lack the shortcut).
+  """
+  eval_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  fold_batch_norm: bool = True
+  inference_precision: str = 'float32'
+  dilated_depthwise: str = 'auto'
+  argmax_shortcut: bool = True
+
+  def __post_init__(self):
+    scales = self.eval_scales
+    if scales is None or (isinstance(scales, (list, tuple)) and not scales):
+      scales = (1.0,)
+    object.__setattr__(self, 'eval_scales',
+                       _tuple_or_none(scales, float) or (1.0,))
+    self.validate()
+
+  @property
+  def single_pass(self) -> bool:
+    """One scale, no flip: the labels are the argmax of one pass's logits."""
+    return len(self.eval_scales) == 1 and not self.add_flipped_images
+
+  @property
+  def low_precision(self) -> bool:
+    return self.inference_precision != 'float32'
+
+  def validate(self):
+    """Raises ValueError naming the flag of a setting that cannot run."""
+    if min(self.eval_scales) <= 0:
+      raise ValueError('--eval_scales must be positive, got %r.'
+                       % (self.eval_scales,))
+    if self.inference_precision not in PRECISIONS:
+      raise ValueError('--inference_precision must be one of %s, got %r.'
+                       % (', '.join(PRECISIONS), self.inference_precision))
+    if self.low_precision and not self.fold_batch_norm:
+      raise ValueError('--inference_precision=%s runs the BatchNorm-folded '
+                       'graph: it needs --fold_batch_norm (leave '
+                       '--nofold_batch_norm out).' % self.inference_precision)
+    if self.dilated_depthwise not in DILATED_DEPTHWISE_CHOICES:
+      raise ValueError('--dilated_depthwise must be one of %s, got %r.'
+                       % (', '.join(DILATED_DEPTHWISE_CHOICES),
+                          self.dilated_depthwise))
+
+  def replace(self, **changes) -> 'InferenceOptions':
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self) -> dict:
+    d = dataclasses.asdict(self)
+    d['eval_scales'] = list(self.eval_scales)
+    return d
+
+  @classmethod
+  def from_dict(cls, values) -> 'InferenceOptions':
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+      raise ValueError('Unknown inference options %s.' % ', '.join(unknown))
+    return cls(**values)
+
+
+@dataclasses.dataclass
+class ResizeOptions:
+  """The original's resize-to-range flags, read by the input pipeline and
+  the export (`input_preprocess.resize_to_range`)."""
+  min_resize_value: Optional[int] = None
+  max_resize_value: Optional[int] = None
+  resize_factor: Optional[int] = None
+  keep_aspect_ratio: bool = True
+
+  @property
+  def active(self) -> bool:
+    return bool(self.min_resize_value or self.max_resize_value)
+
+  def as_tuple(self):
+    """(min, max, factor, keep_aspect_ratio), as `inference.segment` takes."""
+    return (self.min_resize_value, self.max_resize_value, self.resize_factor,
+            self.keep_aspect_ratio)
+
+
+def flag_name(config_cls, field, sub_field=None):
+  """The flag of a config field (or of its sub-config's field): its own
+  name, unless the config's `flag_aliases` renames it (export's
+  `--inference_scales` fills `inference.eval_scales`)."""
+  path = field if sub_field is None else '%s.%s' % (field, sub_field)
+  aliases = getattr(config_cls, 'flag_aliases', {}) or {}
+  return aliases.get(path, sub_field or field)
+
+
+def flat_dict(config) -> dict:
+  """{flag name: value} of a job config, its sub-configs flattened (the
+  form of `train_config.json`); tuples as lists."""
+  out = {}
+  for field in dataclasses.fields(config):
+    value = getattr(config, field.name)
+    if dataclasses.is_dataclass(value):
+      for sub in dataclasses.fields(value):
+        out[flag_name(type(config), field.name, sub.name)] = getattr(
+            value, sub.name)
+    else:
+      out[field.name] = value
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

@@ -53,8 +53,8 @@ def _job(fv):
 
 def run(argv=None):
   """Console entry point (`deeplab-convert-checkpoint`)."""
-  from deeplab import cli  # pylint: disable=g-import-not-at-top
-  cli.run_command(__doc__, [
+  from deeplab import command  # pylint: disable=g-import-not-at-top
+  command.run_command(__doc__, [
       deeplab_flags.FlagGroup('Conversion', _FLAGS),
       deeplab_flags.model_group(output_stride=16)], _job, argv)
 

@@ -28,7 +28,7 @@ takes instead, calibrating only the tensors without one.
 """
 import dataclasses
 import os
-from typing import Optional, Tuple
+from typing import ClassVar, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +38,7 @@ from deeplab import checkpoints
 from deeplab import common
 from deeplab import files
 from deeplab import inference
-from deeplab import model as model_lib
+from deeplab import runtime
 
 INPUT_NAME = 'ImageTensor'
 OUTPUT_NAME = 'SemanticPredictions'
@@ -55,31 +55,28 @@ class ExportConfig:
   export_path: Optional[str] = None
   num_classes: int = 21
   crop_size: Tuple[int, int] = (513, 513)
-  inference_scales: Tuple[float, ...] = (1.0,)
-  add_flipped_images: bool = False
   save_inference_graph: bool = False
-  min_resize_value: Optional[int] = None
-  max_resize_value: Optional[int] = None
-  resize_factor: Optional[int] = None
-  keep_aspect_ratio: bool = True
   # Beyond the original.
   tflite: bool = False
   tflite_quantize: str = 'none'
   representative_images: Optional[str] = None
   num_representative_images: int = 16
-  fold_batch_norm: bool = True
-  # Runs on every TensorFlow build ('auto' would bake in this machine's
-  # native dilated kernel where it has one).
-  dilated_depthwise: str = 'space_to_batch'
-  inference_precision: str = 'float32'
+  resize: common.ResizeOptions = dataclasses.field(
+      default_factory=common.ResizeOptions)
+  # The export runs on every TensorFlow build: 'auto' would bake in this
+  # machine's native dilated kernel where it has one.
+  inference: common.InferenceOptions = dataclasses.field(
+      default_factory=lambda: common.InferenceOptions(
+          dilated_depthwise='space_to_batch'))
+
+  # The original's export names the scales --inference_scales.
+  flag_aliases: ClassVar[Dict[str, str]] = {
+      'inference.eval_scales': 'inference_scales'}
 
   def validate(self):
     if not self.checkpoint_path or not self.export_path:
       raise ValueError('--checkpoint_path and --export_path are required.')
     self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
-    if not self.inference_scales or min(self.inference_scales) <= 0:
-      raise ValueError('--inference_scales must be positive, got %r.'
-                       % (self.inference_scales,))
     if self.tflite_quantize not in ('none', 'int8'):
       raise ValueError('--tflite_quantize must be none or int8, got %r.'
                        % self.tflite_quantize)
@@ -124,32 +121,23 @@ class DeepLabServing(tf.Module):
   that the SavedModel runs on any TensorFlow build.
   """
 
-  def __init__(self, options, checkpoint, crop_size=None,
-               inference_scales=(1.0,), add_flipped_images=False,
-               min_resize_value=None, max_resize_value=None,
-               resize_factor=None, keep_aspect_ratio=True,
-               fold_batch_norm=True, dilated_depthwise='space_to_batch',
-               precision='float32'):
+  def __init__(self, options, checkpoint, crop_size=None, resize=None,
+               inference=None):
     super().__init__(name='deeplab')
+    inference = inference or ExportConfig().inference
     # Any input size: the crop only sets the minimum padded size. Only the
     # model that runs is an attribute: the SavedModel holds one set of
     # weights.
-    self.model, self.report = inference.load_model(
-        options.replace(crop_size=None), checkpoint, inference_scales,
-        add_flipped_images, fold_batch_norm, dilated_depthwise, precision)
+    self.model, self.report = runtime.load(options.replace(crop_size=None),
+                                           checkpoint, inference)
     self.crop_size = tuple(crop_size) if crop_size else None
-    self.resize = (min_resize_value, max_resize_value, resize_factor,
-                   keep_aspect_ratio)
+    self.resize = resize or common.ResizeOptions()
     self.options = options
 
   @classmethod
   def from_config(cls, config, options):
     return cls(options, config.checkpoint_path, config.crop_size,
-               tuple(config.inference_scales), config.add_flipped_images,
-               config.min_resize_value, config.max_resize_value,
-               config.resize_factor, config.keep_aspect_ratio,
-               config.fold_batch_norm, config.dilated_depthwise,
-               config.inference_precision)
+               config.resize, config.inference)
 
   def _segment(self, images, probabilities):
     return inference.segment(self.model, images, self.options.model_variant,
@@ -312,12 +300,13 @@ def folder_size(path):
              for root, _, files in os.walk(path) for f in files)
 
 
-def tflite_model(options, checkpoint, crop_size, inference_scales=(1.0,),
-                 add_flipped_images=False):
-  """The fixed-size inference model for TFLite, weights loaded."""
-  model, _ = inference.load_model(
-      options.replace(crop_size=tuple(crop_size)), checkpoint,
-      inference_scales, add_flipped_images, fold_batch_norm=False)
+def tflite_model(options, checkpoint, crop_size, inference=None):
+  """The fixed-size inference model for TFLite, weights loaded (unfolded,
+  float32: the converter folds and quantizes itself)."""
+  inference = (inference or common.InferenceOptions()).replace(
+      fold_batch_norm=False, inference_precision='float32')
+  model, _ = runtime.load(options.replace(crop_size=tuple(crop_size)),
+                          checkpoint, inference)
   return model
 
 
@@ -332,7 +321,7 @@ def convert_tflite(model, quantize=None, representative_images=None):
       float pixels).
     representative_images: float32 [N, H, W, 3] padded images for 'int8'.
   """
-  model = model_lib.without_argmax_shortcut(model)
+  model = runtime.without_argmax_shortcut(model)
   shape = model.inputs[0].shape
 
   @tf.function(input_signature=[tf.TensorSpec([1] + list(shape[1:]),
@@ -416,8 +405,7 @@ def export_tflite(config, options):
     The report: file name -> {'bytes', 'label_agreement'?}.
   """
   model = tflite_model(options, config.checkpoint_path, config.crop_size,
-                       tuple(config.inference_scales),
-                       config.add_flipped_images)
+                       config.inference)
   images = (_representative_images(config, options)
             if config.representative_images else None)
   variants = [('model.tflite', None)]

@@ -20,7 +20,6 @@ from absl import logging
 
 from deeplab import colormaps
 from deeplab import common
-from deeplab.core import folding
 from deeplab.training import distribute
 from deeplab.training import learning_rate
 from deeplab.training import optimizers
@@ -132,7 +131,7 @@ INFERENCE_FLAGS = {
                             'several times faster on CPUs with AMX-BF16 or '
                             'AVX512-BF16, slow elsewhere; needs '
                             '--fold_batch_norm.',
-                            dict(enum_values=['float32', 'bfloat16'])),
+                            dict(enum_values=list(common.PRECISIONS))),
     'fold_batch_norm': ('boolean', 'Run inference with BatchNorm folded into '
                         'the convolutions (same outputs up to float '
                         'rounding, about 10-20% faster on CPU).'),
@@ -142,7 +141,10 @@ INFERENCE_FLAGS = {
                           'supports it, else space_to_batch; space_to_batch '
                           'runs on any TensorFlow build.',
                           dict(enum_values=list(
-                              folding.DILATED_DEPTHWISE_CHOICES))),
+                              common.DILATED_DEPTHWISE_CHOICES))),
+    'argmax_shortcut': ('boolean', 'With one scale and no flip, take the '
+                        'labels of the upsampled logits by upsampling only '
+                        'near class boundaries (the same labels, faster).'),
 }
 
 
@@ -215,7 +217,9 @@ _DATASET_FLAGS = {
                 'path, or tfds:<name>.'),
     'dataset_dir': ('string', 'Where the dataset reside.'),
 }
-_SCALES_FLAGS = {
+# The original's eval scales and flips (eval, vis, predict, model_stats):
+# `common.InferenceOptions` fields.
+SCALES_FLAGS = {
     'eval_scales': ('multi_float', 'The scales to resize images for '
                     'evaluation.'),
     'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
@@ -325,7 +329,7 @@ TRAIN_EXTRA_FLAGS = {
                             dict(enum_values=['error', 'ignore'])),
 }
 
-EVAL_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **_SCALES_FLAGS, **{
+EVAL_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **SCALES_FLAGS, **{
     'eval_logdir': ('string', 'Where to write the metrics and event logs '
                     '(default: <checkpoint_dir>/eval).'),
     'eval_split': ('string', 'Which split of the dataset is used for '
@@ -346,7 +350,7 @@ EVAL_EXTRA_FLAGS = {
                    'whole split).'),
 }
 
-VIS_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **_SCALES_FLAGS, **{
+VIS_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **SCALES_FLAGS, **{
     'vis_logdir': ('string', 'Where to write the images.'),
     'vis_split': ('string', 'Which split of the dataset is used for '
                   'visualizing results.'),
@@ -458,14 +462,35 @@ def flatten(value):
   return value
 
 
+def _sub_config(field):
+  """The default instance of a config field that is a config itself (a
+  shared group of flags: `common.InferenceOptions`, `common.ResizeOptions`),
+  else None."""
+  if field.default_factory is dataclasses.MISSING:
+    return None
+  value = field.default_factory()
+  return value if dataclasses.is_dataclass(value) else None
+
+
+flag_name = common.flag_name
+
+
 def _defaults(config):
+  """{flag name: default} of a config class, sub-configs flattened."""
   if config is None:
     return {}
-  return {f.name: (f.default if f.default is not dataclasses.MISSING
-                   else f.default_factory())
-          for f in dataclasses.fields(config)
-          if f.default is not dataclasses.MISSING or
-          f.default_factory is not dataclasses.MISSING}
+  out = {}
+  for field in dataclasses.fields(config):
+    sub = _sub_config(field)
+    if sub is not None:
+      for sub_field in dataclasses.fields(sub):
+        out[flag_name(config, field.name, sub_field.name)] = getattr(
+            sub, sub_field.name)
+    elif field.default is not dataclasses.MISSING:
+      out[field.name] = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+      out[field.name] = field.default_factory()
+  return out
 
 
 def _absl_default(kind, value):
@@ -535,10 +560,23 @@ def _flag_value(fv, name):
 
 
 def config_from_flags(config_cls, flag_values=None):
-  """A config dataclass from every flag named like one of its fields."""
+  """A config dataclass from every flag named like one of its fields (the
+  fields of its sub-configs too, `flag_name`); fields without a flag keep
+  their defaults."""
   fv = flags.FLAGS if flag_values is None else flag_values
-  values = {f.name: _flag_value(fv, f.name)
-            for f in dataclasses.fields(config_cls) if f.name in fv}
+  values = {}
+  for field in dataclasses.fields(config_cls):
+    sub = _sub_config(field)
+    if sub is None:
+      if field.name in fv:
+        values[field.name] = _flag_value(fv, field.name)
+      continue
+    given = {}
+    for sub_field in dataclasses.fields(sub):
+      name = flag_name(config_cls, field.name, sub_field.name)
+      if name in fv:
+        given[sub_field.name] = _flag_value(fv, name)
+    values[field.name] = dataclasses.replace(sub, **given)
   config = config_cls(**values)
   return config.validate() if hasattr(config, 'validate') else config
 

@@ -16,10 +16,8 @@ import os
 import numpy as np
 from PIL import Image
 import tensorflow as tf
-from absl import logging
 
-from deeplab import checkpoints
-from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab.core import feature_extractor
 from deeplab.core import layers
 from deeplab.data import input_preprocess
@@ -73,27 +71,6 @@ def pad_to_crop(image, crop_size, model_variant):
   padded[:] = feature_extractor.mean_pixel(model_variant)
   padded[:h, :w] = image
   return padded
-
-
-def load_model(options, checkpoint, eval_scales=(1.0,),
-               add_flipped_images=False, fold_batch_norm=True,
-               dilated_depthwise='auto', precision='float32'):
-  """The inference model of `options` with `checkpoint`'s weights.
-
-  Weights load strictly by the original names into the ordinary graph, which
-  is then BatchNorm-folded unless `fold_batch_norm` is off, in `precision`
-  ('float32' or 'bfloat16').
-
-  Returns:
-    (the model to run, `checkpoints.LoadReport`).
-  """
-  model = model_lib.build_inference_model(options, eval_scales,
-                                          add_flipped_images)
-  model, report = checkpoints.load_inference_model(
-      model, checkpoint, fold_batch_norm=fold_batch_norm,
-      dilated_depthwise=dilated_depthwise, precision=precision)
-  logging.info('%s', report.summary())
-  return model, report
 
 
 def resize_nearest(labels, size):
@@ -151,8 +128,7 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
     images: uint8 or float [B, H, W, 3].
     model_variant: Sets the mean pixel of the padding.
     crop_size: Minimum padded size (None: the image size).
-    resize: (min_resize_value, max_resize_value, resize_factor,
-      keep_aspect_ratio), or None.
+    resize: `common.ResizeOptions`, or None.
     probabilities: Also return the probabilities at the input size.
 
   Returns:
@@ -160,8 +136,9 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
     'probabilities' float32 [B, H, W, C].
   """
   size = tf.shape(images)[1:3]
-  resizes = bool(resize and (resize[0] or resize[1]))
-  resized = resize_images_to_range(images, *(resize or (None, None)))
+  resizes = bool(resize and resize.active)
+  resized = resize_images_to_range(
+      images, *(resize.as_tuple() if resizes else ()))
   resized_size = tf.shape(resized)[1:3]
   target = resized_size
   if crop_size:
@@ -171,7 +148,7 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
   outputs = model(padded, training=False)
   labels = outputs['predictions'][:, :resized_size[0], :resized_size[1]]
   # Without resize-to-range the labels are at the input size already (a
-  # same-size nearest resize costs ~4 ms at 513x513).
+  # same-size nearest resize is a full copy).
   result = {'predictions': resize_nearest(labels, size) if resizes
             else labels}
   if probabilities:
@@ -182,9 +159,7 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
 
 
 def predict_image(image, options, checkpoint=None, model=None,
-                  eval_scales=(1.0,), add_flipped_images=False,
-                  fold_batch_norm=True, dilated_depthwise='auto',
-                  precision='float32'):
+                  inference=None):
   """Runs the original's evaluation on one image (no resizing).
 
   Args:
@@ -193,11 +168,8 @@ def predict_image(image, options, checkpoint=None, model=None,
       image size).
     checkpoint: Checkpoint to load (unless `model` is given).
     model: An inference model already built for `options` (with weights).
-    eval_scales: Input scales.
-    add_flipped_images: Also run left-right flipped inputs.
-    fold_batch_norm: With `checkpoint`, run the BatchNorm-folded graph.
-    dilated_depthwise: How the folded graph runs dilated depthwise convs.
-    precision: 'float32' or 'bfloat16' for the folded graph.
+    inference: `common.InferenceOptions` of the model to load (default: the
+      defaults).
 
   Returns:
     dict with 'logits' (merged logits of the unflipped scale-1.0 pass at the
@@ -210,14 +182,12 @@ def predict_image(image, options, checkpoint=None, model=None,
     options = options.replace(crop_size=(h, w))
   padded = pad_to_crop(image, options.crop_size, options.model_variant)
   if model is None:
-    model, _ = load_model(options, checkpoint, eval_scales,
-                          add_flipped_images, fold_batch_norm,
-                          dilated_depthwise, precision)
+    model, _ = runtime.load(options, checkpoint, inference)
   out = model(padded[None], training=False)
   result = {
       'logits': np.asarray(out['logits'], np.float32),
       'predictions': out['predictions'].numpy()[0, :h, :w].astype(np.int32),
   }
-  if len(eval_scales) > 1 or add_flipped_images:
+  if not model.inference_options.single_pass:
     result['probabilities'] = out['probabilities'].numpy().astype(np.float32)
   return result

@@ -8,22 +8,16 @@ original's align-corners bilinear, to sizes `scale_dimension(crop, 1/stride)`.
 Models take raw RGB pixels in [0, 255] (already padded to the crop with
 `feature_extractor.mean_pixel`) and normalise them inside, as the original.
 
-Builders:
-  * `build_model`: logits at the model's output resolution, optionally for
-    an image pyramid (merged by max or avg; per-scale outputs for training).
-  * `build_inference_model`: the original's evaluation (eval scales, optional
-    left-right flips, mean of softmaxes, argmax at the input resolution).
-  * `fold_batch_norm`: an inference model's twin with BatchNorm folded into
-    its convolutions (`core/folding.py`), the graph eval/vis/export run.
+`build_model` builds logits at the model's output resolution, optionally
+for an image pyramid (merged by max or avg; per-scale outputs for
+training). How the network runs at inference (the original's evaluation
+head, folding, precision) is `deeplab.runtime`'s.
 """
 import keras
-import tensorflow as tf
 
 from deeplab import common
 from deeplab.core import feature_extractor
-from deeplab.core import folding
 from deeplab.core import layers
-from deeplab.core import quantize
 
 LOGITS_SCOPE_NAME = 'logits'
 MERGED_LOGITS_SCOPE = 'merged_logits'
@@ -65,8 +59,8 @@ class _Geometry:
     """Resizes x to the crop scaled by `scale` (align corners)."""
     size = self.size(scale)
     if size is not None:
-      return layers.ResizeBilinear(size=size, name=factory.unique(scope))(x)
-    return layers.ResizeBilinear(scale=scale, name=factory.unique(scope))(
+      return factory.layer(layers.ResizeBilinear, scope, size=size)(x)
+    return factory.layer(layers.ResizeBilinear, scope, scale=scale)(
         [x, self.images])
 
 
@@ -81,16 +75,15 @@ def aspp(factory, features, options, geometry):
       pool_size = (
           layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
           layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
-    pooled = layers.ImagePooling(
-        pool_size, options.image_pooling_stride,
-        name=factory.unique('image_pooling/pool'))(features)
+    pooled = factory.layer(layers.ImagePooling, 'image_pooling/pool',
+                           pool_size, options.image_pooling_stride)(features)
     pooled = factory.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
     if geometry.crop_size is not None:
       pooled = geometry.resize(factory, pooled, 1. / options.output_stride,
                                'image_pooling/resize')
     else:
-      pooled = layers.ResizeBilinear(
-          name=factory.unique('image_pooling/resize'))([pooled, features])
+      pooled = factory.layer(layers.ResizeBilinear, 'image_pooling/resize')(
+          [pooled, features])
     branches.append(pooled)
   branches.append(factory.conv(features, depth, 1, ASPP_SCOPE + '0'))
   for i, rate in enumerate(options.atrous_rates or (), 1):
@@ -101,16 +94,16 @@ def aspp(factory, features, options, geometry):
     else:
       branches.append(factory.conv(features, depth, 3, scope, rate=rate))
   if len(branches) > 1:
-    net = keras.layers.Concatenate(name=factory.unique('aspp/concat'))(branches)
+    net = factory.layer(keras.layers.Concatenate, 'aspp/concat')(branches)
   else:
     net = branches[0]
   if options.aspp_with_concat_projection:
     net = factory.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
     # keep_prob 0.9 in the original; active only when training.
     if factory.dropout_keep_prob < 1.0:
-      net = keras.layers.Dropout(
-          1.0 - factory.dropout_keep_prob,
-          name=factory.unique(CONCAT_PROJECTION_SCOPE + '_dropout'))(net)
+      net = factory.layer(keras.layers.Dropout,
+                          CONCAT_PROJECTION_SCOPE + '_dropout',
+                          1.0 - factory.dropout_keep_prob)(net)
   return net
 
 
@@ -140,8 +133,8 @@ def decoder(factory, features, end_points, options, geometry):
                      '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix))
       net = factory.add([net, merged[1]], DECODER_SCOPE + '/sum')
       continue
-    net = keras.layers.Concatenate(
-        name=factory.unique(DECODER_SCOPE + '/concat'))(merged)
+    net = factory.layer(keras.layers.Concatenate, DECODER_SCOPE + '/concat')(
+        merged)
     if options.decoder_use_separable_conv:
       for j in range(2):
         net = factory.split_separable_conv(
@@ -167,16 +160,16 @@ def branch_logits(factory, features, options):
   if not options.aspp_with_batch_norm and options.atrous_rates:
     rates = list(options.atrous_rates)
   outs = []
-  with layers.dtype_policy(factory.logits_policy):
-    for i, rate in enumerate(rates):
-      scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
-                           '_%d' % i if i else '')
-      outs.append(factory.conv(features, num_classes, kernel, scope,
-                               rate=rate, activation=None, batch_norm=False,
-                               use_bias=True))
-    if len(outs) == 1:
-      return outs[0]
-    return factory.add(outs, LOGITS_SCOPE_NAME + '/add')
+  factory = factory.for_logits()
+  for i, rate in enumerate(rates):
+    scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
+                         '_%d' % i if i else '')
+    outs.append(factory.conv(features, num_classes, kernel, scope,
+                             rate=rate, activation=None, batch_norm=False,
+                             use_bias=True))
+  if len(outs) == 1:
+    return outs[0]
+  return factory.add(outs, LOGITS_SCOPE_NAME + '/add')
 
 
 def get_logits(factory, images, options):
@@ -211,14 +204,14 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
       if crop is not None:
         scaled_crop = (layers.scale_dimension(crop[0], scale),
                        layers.scale_dimension(crop[1], scale))
-        scaled = layers.ResizeBilinear(
-            size=scaled_crop, name=factory.unique('scale_%.2f/resize' % scale))(
-                images)
+        scaled = factory.layer(layers.ResizeBilinear,
+                               'scale_%.2f/resize' % scale,
+                               size=scaled_crop)(images)
       else:
         scaled_crop = None
-        scaled = layers.ResizeBilinear(
-            scale=scale, name=factory.unique('scale_%.2f/resize' % scale))(
-                [images, images])
+        scaled = factory.layer(layers.ResizeBilinear,
+                               'scale_%.2f/resize' % scale,
+                               scale=scale)([images, images])
       pool_crop = options.image_pooling_crop_size
       if pool_crop:
         pool_crop = (layers.scale_dimension(pool_crop[0], scale),
@@ -228,73 +221,70 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
     else:
       scaled, scale_options = images, options
     logits = get_logits(factory, scaled, scale_options)
-    with layers.dtype_policy(factory.logits_policy):
-      logits = _Geometry(images, crop).resize(factory, logits, logits_scale,
-                                              'logits/resize')
+    logits = _Geometry(images, crop).resize(factory.for_logits(), logits,
+                                            logits_scale, 'logits/resize')
     if len(pyramid) == 1:
       return {MERGED_LOGITS_SCOPE: logits}
     outputs['logits_%.2f' % scale] = logits
   stacked = list(outputs.values())
-  with layers.dtype_policy(factory.logits_policy):
-    if options.merge_method == 'max':
-      merged = keras.layers.Maximum(name=factory.unique('merge_max'))(stacked)
-    else:
-      merged = keras.layers.Average(name=factory.unique('merge_avg'))(stacked)
+  if options.merge_method == 'max':
+    merged = factory.for_logits().layer(keras.layers.Maximum, 'merge_max')(
+        stacked)
+  else:
+    merged = factory.for_logits().layer(keras.layers.Average, 'merge_avg')(
+        stacked)
   outputs[MERGED_LOGITS_SCOPE] = merged
   return outputs
 
 
 @keras.saving.register_keras_serializable(package='deeplab')
 class DeepLab(keras.Model):
-  """A functional DeepLab graph that carries its `ModelOptions`.
+  """A functional DeepLab graph that carries what it was built from.
 
-  The options (and, for inference graphs, the eval scales, flips and whether
-  BatchNorm is folded) are part of the Keras config, so `model.save(
-  'x.keras')` / `keras.models.load_model('x.keras')` round-trip the model
-  with what it was built from.
+  Its `ModelOptions` (what the network is) and, for inference graphs, its
+  `InferenceOptions` (how it runs: scales, flips, folding, precision) are
+  part of the Keras config, so `model.save('x.keras')` /
+  `keras.models.load_model('x.keras')` round-trip the model with them.
   """
 
   def __init__(self, inputs, outputs, name=None, **kwargs):
     options = kwargs.pop('model_options', None)
     if isinstance(options, dict):
       options = common.ModelOptions(**options)
-    inference_args = kwargs.pop('inference_args', None)
-    if inference_args and 'eval_scales' in inference_args:
-      inference_args = dict(inference_args,
-                            eval_scales=tuple(inference_args['eval_scales']))
-    folded = kwargs.pop('folded', False)
+    inference = kwargs.pop('inference_options', None)
+    if isinstance(inference, dict):
+      inference = common.InferenceOptions.from_dict(inference)
     super().__init__(inputs, outputs, name=name, **kwargs)
     self.model_options = options
-    self.inference_args = inference_args
-    self.folded = folded
+    self.inference_options = inference
+
+  @property
+  def folded(self):
+    """Whether BatchNorm is folded into the convolutions (inference only)."""
+    return bool(self.inference_options and
+                self.inference_options.fold_batch_norm)
 
   def get_config(self):
     config = super().get_config()
     config.update(
         model_options=(self.model_options.to_dict()
                        if self.model_options is not None else None),
-        inference_args=self.inference_args, folded=self.folded)
+        inference_options=(self.inference_options.to_dict()
+                           if self.inference_options is not None else None))
     return config
 
   @classmethod
   def from_config(cls, config, custom_objects=None):
     config = dict(config)
     extra = {k: config.pop(k, None)
-             for k in ('model_options', 'inference_args', 'folded')}
+             for k in ('model_options', 'inference_options')}
     model = super().from_config(config, custom_objects)
     model.model_options = (common.ModelOptions(**extra['model_options'])
                            if extra['model_options'] else None)
-    model.inference_args = extra['inference_args']
-    if model.inference_args and 'eval_scales' in model.inference_args:
-      model.inference_args['eval_scales'] = tuple(
-          model.inference_args['eval_scales'])
-    model.folded = bool(extra['folded'])
+    model.inference_options = (
+        common.InferenceOptions.from_dict(extra['inference_options'])
+        if extra['inference_options'] else None)
     return model
-
-
-def _input(options, name='images'):
-  shape = (tuple(options.crop_size) if options.crop_size else (None, None))
-  return keras.Input(shape=shape + (3,), name=name)
 
 
 def new_layer_factory(options, fine_tune_batch_norm=False, **kwargs):
@@ -303,6 +293,12 @@ def new_layer_factory(options, fine_tune_batch_norm=False, **kwargs):
                              fine_tune_batch_norm,
                              quantize_delay_step=options.quantize_delay_step,
                              **kwargs)
+
+
+def new_input(options, name='images'):
+  """The model input: raw pixels [B, H, W, 3], the crop's size if any."""
+  shape = (tuple(options.crop_size) if options.crop_size else (None, None))
+  return keras.Input(shape=shape + (3,), name=name)
 
 
 def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
@@ -328,7 +324,7 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
     keras.Model from raw pixels [B, H, W, 3] to logits [B, h, w, classes]
     at `scale_dimension(crop, 1 / logits_output_stride)`.
   """
-  images = _input(options)
+  images = new_input(options)
   factory = new_layer_factory(options, fine_tune_batch_norm,
                         sync_batch_norm=sync_batch_norm,
                         dropout_keep_prob=dropout_keep_prob)
@@ -338,216 +334,6 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
   model = DeepLab(images, outputs, name=name or options.model_variant,
                   model_options=options)
   return model
-
-
-@keras.saving.register_keras_serializable(package='deeplab')
-class ArgmaxUpsample(keras.layers.Layer):
-  """Argmax of logits then nearest (align-corners) upsampling to `reference`.
-
-  The original's `prediction_with_upsampled_logits=False` path.
-  """
-
-  def call(self, inputs):
-    logits, reference = inputs
-    labels = tf.argmax(logits, axis=3, output_type=tf.int32)[..., None]
-    labels = layers.resize_nearest(labels, tf.shape(reference)[1:3])
-    return labels[..., 0]
-
-
-def build_inference_model(options, eval_scales=(1.0,), add_flipped_images=False,
-                          name=None, fold_batch_norm=False,
-                          dilated_depthwise='auto', precision='float32',
-                          argmax_shortcut=True):
-  """The original's evaluation graph (`predict_labels[_multi_scale]`).
-
-  For each eval scale (and its left-right flip when asked), logits are
-  resized to the input size with align corners, soft-maxed, averaged; the
-  prediction is the argmax. With one scale and no flip the prediction is the
-  argmax of the upsampled logits, as the original's `predict_labels`.
-
-  Args:
-    options: `common.ModelOptions`.
-    eval_scales: Input scales whose softmaxes are averaged.
-    add_flipped_images: Also average the left-right flipped passes.
-    name: Model name.
-    fold_batch_norm: Build the inference-only variant with BatchNorm folded
-      into the convolutions (`core.folding`). Its weights come from an
-      unfolded model through `fold_batch_norm`, never from a checkpoint.
-    dilated_depthwise: With `fold_batch_norm`: 'auto', 'native' or
-      'space_to_batch' (`folding.choose_dilated_depthwise`).
-    precision: 'float32', or 'bfloat16' (with `fold_batch_norm`): weights
-      and activations in bfloat16 up to the logits; the logits conv, their
-      upsampling, softmax and argmax in float32.
-    argmax_shortcut: With one pass, take the predictions through
-      `layers.upsampled_argmax` (the same labels as the argmax of the
-      upsampled logits, upsampling only near class boundaries); False
-      computes them from the upsampled logits (e.g. for TFLite, whose
-      builtin ops do not cover the shortcut).
-
-  Returns:
-    keras.Model from raw pixels [B, H, W, 3] to a dict with 'logits' (the
-    merged logits of the scale-1.0 pass, or the first scale, unflipped, at
-    the model's output resolution), 'probabilities' [B, H, W, C] and
-    'predictions' [B, H, W] int32.
-  """
-  if precision not in layers.PRECISIONS:
-    raise ValueError('--inference_precision must be one of %s, got %r.'
-                     % (', '.join(layers.PRECISIONS), precision))
-  if precision != 'float32' and not fold_batch_norm:
-    raise ValueError('--inference_precision=%s runs the folded graph: it '
-                     'needs --fold_batch_norm.' % precision)
-  scales = list(eval_scales) if eval_scales else [1.0]
-  images = _input(options)
-  low_precision = precision != 'float32'
-  factory = new_layer_factory(
-      options, fold_batch_norm=fold_batch_norm,
-      dilated_depthwise=dilated_depthwise,
-      logits_policy='float32' if low_precision else None)
-  with layers.dtype_policy(precision if low_precision else None):
-    outputs = _evaluation_head(factory, images, options, scales,
-                               add_flipped_images, argmax_shortcut)
-  inference_args = dict(eval_scales=tuple(scales),
-                        add_flipped_images=add_flipped_images)
-  if not argmax_shortcut:
-    inference_args['argmax_shortcut'] = False
-  if low_precision:
-    inference_args['precision'] = precision
-  return DeepLab(images, outputs,
-                 name=name or options.model_variant + '_inference',
-                 model_options=options, inference_args=inference_args,
-                 folded=fold_batch_norm)
-
-
-def _evaluation_head(factory, images, options, scales, add_flipped_images,
-                     argmax_shortcut=True):
-  """The passes (scales, flips) and what follows the logits, as dict."""
-  # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
-  logits_scale = 1.0 if 1.0 in scales else scales[0]
-  upsampled_logits, first_logits = [], None
-  flip = layers.Flip(name='flip_input')
-  for scale in scales:
-    passes = [False, True] if add_flipped_images else [False]
-    for flipped in passes:
-      inputs = flip(images) if flipped else images
-      logits = multi_scale_logits(factory, inputs, options, [scale])[
-          MERGED_LOGITS_SCOPE]
-      if first_logits is None and not flipped and scale == logits_scale:
-        first_logits = logits
-      with layers.dtype_policy(factory.logits_policy):
-        if flipped:
-          logits = layers.Flip(name=factory.unique('flip_logits'))(logits)
-        upsampled_logits.append(layers.ResizeBilinear(
-            name=factory.unique('upsample_logits'))([logits, images]))
-  with layers.dtype_policy(factory.logits_policy):
-    probs = [keras.layers.Softmax(name=factory.unique('softmax'))(u)
-             for u in upsampled_logits]
-    if len(probs) > 1:
-      probabilities = keras.layers.Average(name='mean_probabilities')(probs)
-      predictions = layers.ChannelArgmax(name='predictions')(probabilities)
-    else:
-      probabilities = probs[0]
-      if options.prediction_with_upsampled_logits:
-        # Softmax is monotonic: the original takes the argmax of the logits,
-        # and a caller fetching only predictions never computes the softmax.
-        if argmax_shortcut:
-          predictions = layers.UpsampledArgmax(name='predictions')(
-              [first_logits, images])
-        else:
-          predictions = layers.ChannelArgmax(name='predictions')(
-              upsampled_logits[0])
-      else:
-        predictions = ArgmaxUpsample(name='predictions')(
-            [first_logits, images])
-  return {'logits': first_logits, 'probabilities': probabilities,
-          'predictions': predictions}
-
-
-def fold_batch_norm(model, target=None, dilated_depthwise='auto',
-                    precision='float32'):
-  """The inference model `model` with BatchNorm folded into its convolutions.
-
-  Args:
-    model: An unfolded model from `build_inference_model`, weights loaded.
-    target: A folded model of the same configuration to refill (e.g. for the
-      next checkpoint of a continuous evaluation); built when None.
-    dilated_depthwise: How dilated depthwise convs run in a new target.
-    precision: 'float32' or 'bfloat16' (see `build_inference_model`) for a
-      new target; the fold is computed in float64 and cast once.
-
-  Returns:
-    The folded model. Its outputs equal `model`'s up to float32 rounding
-    (the fold is computed in float64).
-
-  Raises:
-    ValueError: If `model` is folded already, or `target` does not match it.
-  """
-  if getattr(model, 'folded', False):
-    raise ValueError('Model %s is folded already.' % model.name)
-  if target is None:
-    target = build_inference_model(
-        model.model_options, fold_batch_norm=True,
-        dilated_depthwise=dilated_depthwise, name=model.name + '_folded',
-        precision=precision, **model.inference_args)
-  values = {name: var.numpy() for name, var in tf1_variable_map(model).items()}
-  used = set()
-  for layer in quantize.fake_quant_layers(target):
-    # Fake-quant ranges carry over as they are (they follow the activation,
-    # which folding does not change).
-    scope = layers.tf1_scope(layer.name)
-    for var in (layer.min, layer.max):
-      name = '%s/%s' % (scope, var.path.split('/')[-1])
-      if name not in values:
-        raise ValueError('Cannot fold %s: the source model has no %s.'
-                         % (layer.name, name))
-      var.assign(values[name])
-      used.add(name)
-  for layer in folding.folded_layers(target):
-    scope = layers.tf1_scope(layer.name)
-    names = folding.source_names(scope, layer)
-    missing = [n for n in names if n not in values]
-    if missing:
-      raise ValueError('Cannot fold %s: the source model has no %s.'
-                       % (layer.name, ', '.join(missing)))
-    kernel, bias = folding.fold(values, scope, layer)
-    if tuple(layer.kernel.shape) != kernel.shape:
-      raise ValueError('Cannot fold %s: kernel shape %s, folded model %s.'
-                       % (layer.name, kernel.shape, tuple(layer.kernel.shape)))
-    layer.kernel.assign(tf.cast(kernel, layer.kernel.dtype))
-    layer.bias.assign(tf.cast(bias, layer.bias.dtype))
-    used.update(names)
-  unused = sorted(set(values) - used)
-  if unused:
-    raise ValueError('Folded model %s does not use %d source variables, e.g. '
-                     '%s: the models differ.' % (target.name, len(unused),
-                                                 unused[:5]))
-  return target
-
-
-def without_argmax_shortcut(model):
-  """`model` with its predictions taken from the fully upsampled logits.
-
-  For converters whose op sets do not cover `layers.upsampled_argmax` (the
-  TFLite interpreter crashes on it): the same configuration rebuilt with
-  `argmax_shortcut=False`, weights copied by original name. The labels are
-  the same. Returns `model` itself when it has no shortcut.
-  """
-  if not any(isinstance(layer, layers.UpsampledArgmax)
-             for layer in model.layers):
-    return model
-  args = dict(model.inference_args or {}, argmax_shortcut=False)
-  target = build_inference_model(model.model_options, name=model.name,
-                                 fold_batch_norm=bool(model.folded), **args)
-  if not model.folded:
-    transfer_weights(model, target)
-    return target
-  # Folded weights have no original names; the layer paths are the same.
-  source = {var.path: var for var in model.weights}
-  if set(source) != {var.path for var in target.weights}:
-    raise ValueError('Cannot rebuild %s without the argmax shortcut: its '
-                     'weights differ from the rebuilt model\'s.' % model.name)
-  for var in target.weights:
-    var.assign(source[var.path])
-  return target
 
 
 # Original variable name -> Keras variable (one implementation, in layers).

@@ -22,7 +22,7 @@ import numpy as np
 
 from deeplab import common
 from deeplab import flags as deeplab_flags
-from deeplab import model as model_lib
+from deeplab import runtime
 
 
 def _space_to_batch_outputs(size, kernel, rate):
@@ -93,8 +93,9 @@ def model_statistics(options, eval_scales=(1.0,), add_flipped_images=False):
   """
   if options.crop_size is None:
     raise ValueError('--crop_size is required to count Multiply-Adds.')
-  model = model_lib.build_inference_model(options, eval_scales,
-                                          add_flipped_images)
+  model = runtime.build_graph(options, common.InferenceOptions(
+      eval_scales=eval_scales, add_flipped_images=add_flipped_images,
+      fold_batch_norm=False))
   counts = count_multiply_adds(model)
   trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
   total = int(sum(np.prod(v.shape) for v in model.weights))
@@ -118,13 +119,9 @@ def model_statistics(options, eval_scales=(1.0,), add_flipped_images=False):
 
 
 _FLAGS = {
-    'crop_size': ('list', 'Image crop size [height, width].',
-                  dict(default='513,513')),
+    'crop_size': ('crop_size', 'Image crop size [height, width].',
+                  dict(default=(513, 513))),
     'num_classes': ('integer', 'Number of classes.', dict(default=21)),
-    'eval_scales': ('multi_float', 'The scales to resize images for '
-                    'evaluation.', dict(default=[1.0])),
-    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
-                           'not.', dict(default=False)),
     'json': ('boolean', 'Print the statistics as JSON (last line).',
              dict(default=False)),
 }
@@ -132,7 +129,8 @@ _FLAGS = {
 
 def _job(fv):
   options, _ = deeplab_flags.model_options(
-      fv, crop_size=common.parse_crop_size(fv.crop_size, 'crop_size'),
+      fv, crop_size=common.parse_crop_size(
+          deeplab_flags.flatten(fv.crop_size), 'crop_size'),
       log=False)
   stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
   lines = ['%s OS%d crop %dx%d scales %s%s: %.2fM params (%.2fM trainable), '
@@ -150,9 +148,11 @@ def _job(fv):
 
 def run(argv=None):
   """Console entry point (`deeplab-model-stats`)."""
-  from deeplab import cli  # pylint: disable=g-import-not-at-top
-  cli.run_command(__doc__, [
+  from deeplab import command  # pylint: disable=g-import-not-at-top
+  command.run_command(__doc__, [
       deeplab_flags.FlagGroup('Statistics', _FLAGS),
+      deeplab_flags.FlagGroup('Scales', deeplab_flags.SCALES_FLAGS,
+                              common.InferenceOptions),
       deeplab_flags.model_group(output_stride=16)], _job, argv)
 
 

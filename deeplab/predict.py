@@ -27,8 +27,10 @@ import numpy as np
 from PIL import Image
 
 from deeplab import colormaps
+from deeplab import command
 from deeplab import common
 from deeplab import files
+from deeplab import flags as deeplab_flags
 from deeplab import inference
 
 
@@ -42,12 +44,9 @@ class PredictConfig:
   output_label_png: Optional[str] = None
   num_classes: int = 21
   eval_crop_size: Optional[Tuple[int, int]] = None
-  eval_scales: Tuple[float, ...] = (1.0,)
-  add_flipped_images: bool = False
   colormap: str = 'pascal'
-  fold_batch_norm: bool = True
-  dilated_depthwise: str = 'auto'
-  inference_precision: str = 'float32'
+  inference: common.InferenceOptions = dataclasses.field(
+      default_factory=common.InferenceOptions)
 
   def validate(self):
     if not self.checkpoint or not self.image:
@@ -85,12 +84,8 @@ def run(config, options):
   """
   config.validate()
   image = inference.read_image(config.image)
-  result = inference.predict_image(
-      image, options, config.checkpoint, eval_scales=config.eval_scales,
-      add_flipped_images=config.add_flipped_images,
-      fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise,
-      precision=config.inference_precision)
+  result = inference.predict_image(image, options, config.checkpoint,
+                                   inference=config.inference)
   save_outputs(result, config.output_npz, config.output_png, config.colormap,
                config.output_label_png)
   labels, counts = np.unique(result['predictions'], return_counts=True)
@@ -104,6 +99,25 @@ def run(config, options):
   return lines
 
 
+GROUPS = [
+    deeplab_flags.FlagGroup('Prediction', deeplab_flags.PREDICT_FLAGS,
+                            PredictConfig),
+    deeplab_flags.model_group(output_stride=16),
+    deeplab_flags.inference_group(PredictConfig),
+]
+
+
+def _job(fv):
+  config = deeplab_flags.config_from_flags(PredictConfig, fv)
+  options, _ = deeplab_flags.model_options(
+      fv, crop_size=config.eval_crop_size, checkpoint=config.checkpoint)
+  return run(config, options)
+
+
+def main(argv=None):
+  """`deeplab-predict` / `python -m deeplab.predict`."""
+  command.run_command(__doc__, GROUPS, _job, argv)
+
+
 if __name__ == '__main__':
-  from deeplab import cli  # pylint: disable=g-import-not-at-top
-  cli.predict()
+  main()

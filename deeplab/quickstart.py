@@ -352,8 +352,8 @@ def _int8_lines(int8):
 
 def run(argv=None):
   """Console entry point (`deeplab-quickstart`)."""
-  from deeplab import cli  # pylint: disable=g-import-not-at-top
-  cli.run_command(__doc__, [deeplab_flags.FlagGroup('Quickstart', _FLAGS)],
+  from deeplab import command  # pylint: disable=g-import-not-at-top
+  command.run_command(__doc__, [deeplab_flags.FlagGroup('Quickstart', _FLAGS)],
                   _job, argv)
 
 

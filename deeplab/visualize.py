@@ -31,7 +31,9 @@ from deeplab import colormaps
 from deeplab import common
 from deeplab import files
 from deeplab import inference
+from deeplab import runtime
 from deeplab.data import data_generator
+from deeplab.data import datasets
 
 SEMANTIC_FOLDER = 'segmentation_results'
 RAW_FOLDER = 'raw_segmentation_results'
@@ -55,25 +57,20 @@ class VisConfig:
   vis_split: str = 'val'
   vis_batch_size: int = 1
   vis_crop_size: Tuple[int, int] = (513, 513)
-  eval_scales: Tuple[float, ...] = (1.0,)
-  add_flipped_images: bool = False
   colormap_type: Optional[str] = None
   also_save_raw_predictions: bool = False
   eval_interval_secs: int = 300
   max_number_of_iterations: int = 0
-  min_resize_value: Optional[int] = None
-  max_resize_value: Optional[int] = None
-  resize_factor: Optional[int] = None
-  keep_aspect_ratio: bool = True
   # Beyond the original.
   max_images: int = 0
   save_overlays: bool = True
   overlay_alpha: float = 0.5
   image_path: Optional[str] = None
   num_classes: Optional[int] = None
-  fold_batch_norm: bool = True
-  dilated_depthwise: str = 'auto'
-  inference_precision: str = 'float32'
+  resize: common.ResizeOptions = dataclasses.field(
+      default_factory=common.ResizeOptions)
+  inference: common.InferenceOptions = dataclasses.field(
+      default_factory=common.InferenceOptions)
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -92,11 +89,6 @@ class VisConfig:
     if self.max_images < 0:
       raise ValueError('--max_images must be >= 0.')
     return self
-
-  @property
-  def resize(self):
-    return (self.min_resize_value, self.max_resize_value, self.resize_factor,
-            self.keep_aspect_ratio)
 
 
 # A killed run leaves no half-written file.
@@ -132,10 +124,7 @@ def _prepare(config):
 
 
 def _load_model(config, options, checkpoint):
-  return inference.load_model(
-      options, checkpoint, config.eval_scales, config.add_flipped_images,
-      config.fold_batch_norm, config.dilated_depthwise,
-      config.inference_precision)[0]
+  return runtime.load(options, checkpoint, config.inference)[0]
 
 
 def visualize_split(config, options, checkpoint=None):
@@ -156,13 +145,13 @@ def visualize_split(config, options, checkpoint=None):
       options.model_variant, crop_flag='vis_crop_size')
   options = options.for_data(dataset.num_classes, config.vis_crop_size)
   model = _load_model(config, options, checkpoint or config.checkpoint_dir)
-  colormap = config.colormap_type or colormaps.default_for(
+  colormap = config.colormap_type or datasets.colormap_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
   predict_fn = tf.function(lambda x: model(x, training=False)['predictions'])
   index = 0
   predicted = set()
-  resize = config.min_resize_value or config.max_resize_value
+  resize = config.resize.active
   for batch in dataset:
     predictions = predict_fn(batch['image']).numpy()
     for i in range(predictions.shape[0]):
@@ -215,7 +204,7 @@ def visualize_images(config, options):
     files = files[:config.max_images]
   options = options.for_data(config.num_classes, crop_size=None)
   model = _load_model(config, options, config.checkpoint_dir)
-  colormap = config.colormap_type or colormaps.default_for(
+  colormap = config.colormap_type or datasets.colormap_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
   for index, path in enumerate(files):

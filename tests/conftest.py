@@ -37,6 +37,44 @@ def assign_recipe_values(model, seed=0):
   return model
 
 
+def inference(**fields):
+  """`InferenceOptions` with `fields`, BatchNorm not folded unless asked
+  (the graph checkpoints load into)."""
+  return common.InferenceOptions(**dict(dict(fold_batch_norm=False),
+                                        **fields))
+
+
+def fold(plain, **changes):
+  """`plain` (an unfolded inference graph, weights set) folded, with
+  `changes` to its inference options (precision, dilated kernel)."""
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  return runtime.fold(plain, inference=plain.inference_options.replace(
+      fold_batch_norm=True, **changes))
+
+
+def backbone_model(options, end_point_names=()):
+  """The backbone of `options` alone as a Keras model (raw pixels ->
+  [features] + the named end points, or the features alone)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  from deeplab.core import feature_extractor  # pylint: disable=g-import-not-at-top
+  shape = tuple(options.crop_size) if options.crop_size else (None, None)
+  images = keras.Input(shape=shape + (3,), name='images')
+  factory = layers.LayerFactory(1e-3, 0.9997)
+  features, points = feature_extractor.extract_features(factory, images,
+                                                        options)
+  missing = [n for n in end_point_names if n not in points]
+  if missing:
+    raise ValueError('Unknown end points %s; known: %s'
+                     % (missing, sorted(points)[:20]))
+  outputs = [features] + [points[n] for n in end_point_names]
+  return keras.Model(images, outputs if end_point_names else features)
+
+
+def read_all(dataset):
+  """All elements of a finite `Dataset` as a list of NumPy dicts."""
+  return [{k: np.asarray(v) for k, v in batch.items()} for batch in dataset]
+
+
 def random_images(batch, height, width, seed=0):
   rng = np.random.RandomState(seed)
   return rng.uniform(0, 255, size=(batch, height, width, 3)).astype(np.float32)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from deeplab import colormaps
+from deeplab.data import datasets
 
 
 def test_pascal_values():
@@ -30,9 +31,9 @@ def test_cityscapes_ade20k_mapillary_values():
 
 
 def test_default_colormap_per_dataset():
-  assert colormaps.default_for('cityscapes') == 'cityscapes'
-  assert colormaps.default_for('ade20k') == 'ade20k'
-  assert colormaps.default_for('my_data') == 'pascal'
+  assert datasets.colormap_for('cityscapes') == 'cityscapes'
+  assert datasets.colormap_for('ade20k') == 'ade20k'
+  assert datasets.colormap_for('my_data') == 'pascal'
 
 
 def test_label_to_color_errors():

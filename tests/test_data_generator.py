@@ -7,6 +7,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import conftest
 from deeplab.datasets import build_voc2012_data
 from deeplab.data import data_generator
 from deeplab.data import datasets
@@ -31,8 +32,8 @@ def _eval_dataset(path, split='val', crop='41,53', **kw):
 
 def test_eval_is_deterministic_and_equals_decode_and_pad(voc_records):
   path, folders = voc_records
-  first = data_generator.read_all(_eval_dataset(path))
-  second = data_generator.read_all(_eval_dataset(path))
+  first = conftest.read_all(_eval_dataset(path))
+  second = conftest.read_all(_eval_dataset(path))
   names = [b['image_name'][0].decode() for b in first]
   assert names == ['2026_%06d' % i for i in range(6, 11)]
   assert names == [b['image_name'][0].decode() for b in second]
@@ -88,7 +89,7 @@ def test_records_written_by_the_original_schema_are_read(tmp_path):
   with tf.io.TFRecordWriter(str(tmp_path / 'tf' /
                                 'val-00000-of-00001.tfrecord')) as w:
     w.write(example.SerializeToString())
-  batch, = data_generator.read_all(_eval_dataset(str(tmp_path / 'tf'),
+  batch, = conftest.read_all(_eval_dataset(str(tmp_path / 'tf'),
                                                  crop=(9, 11)))
   assert batch['image_name'][0] == b'2007_000032'
   np.testing.assert_array_equal(batch['label'][0, ..., 0], label)
@@ -102,7 +103,7 @@ def test_custom_dataset_by_description(voc_records, tmp_path):
   d = datasets.get_dataset(str(desc))
   assert (d.name, d.num_classes) == ('mine', 5)
   ds = data_generator.Dataset(str(desc), 'val', path, 1, '41,53')
-  assert len(data_generator.read_all(ds)) == 5
+  assert len(conftest.read_all(ds)) == 5
 
 
 def test_clear_errors_for_missing_things(voc_records, tmp_path):
@@ -129,7 +130,7 @@ def test_truncated_tfrecord_names_the_file(voc_records, tmp_path):
     (broken / name).write_bytes(data)
   with pytest.raises(data_generator.DataError,
                      match='val-00001-of-00004.tfrecord is truncated'):
-    data_generator.read_all(_eval_dataset(str(broken)))
+    conftest.read_all(_eval_dataset(str(broken)))
 
 
 def test_undecodable_image_names_the_record(tmp_path):
@@ -145,7 +146,7 @@ def test_undecodable_image_names_the_record(tmp_path):
   with pytest.raises(data_generator.DataError,
                      match=r"record 0 of .*val-00000-of-00001.tfrecord "
                            r"\(image 'broken_photo'\) does not decode"):
-    data_generator.read_all(_eval_dataset(str(tmp_path / 'tf')))
+    conftest.read_all(_eval_dataset(str(tmp_path / 'tf')))
 
 
 def test_tfds_source_with_mock_data():
@@ -165,7 +166,7 @@ def test_tfds_source_with_mock_data():
                               policy=tfds.testing.MockPolicy.USE_CODE):
     ds = data_generator.Dataset('tfds:oxford_iiit_pet', 'train', None, 1,
                                 (25, 25), model_variant='mobilenet_v2')
-    batches = data_generator.read_all(ds)
+    batches = conftest.read_all(ds)
   assert len(batches) == 3
   assert batches[0]['image'].shape == (1, 25, 25, 3)
   assert batches[1]['image_name'][0] == b'b.jpg'

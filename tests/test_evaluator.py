@@ -13,6 +13,7 @@ import conftest
 
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab import inference
 from deeplab.evaluation import evaluator
 from deeplab.evaluation import metrics
@@ -36,8 +37,7 @@ def test_eval_equals_per_image_prediction(voc_records, voc_raw, zoo_checkpoint,
   result = evaluator.run(config, OPTIONS)[0]
   # Independently: each val image file, padded, through the inference model.
   names = open(os.path.join(voc_raw['list_folder'], 'val.txt')).read().split()
-  model = model_lib.build_inference_model(
-      OPTIONS.replace(crop_size=(73, 89)))
+  model = runtime.build_graph(OPTIONS.replace(crop_size=(73, 89)))
   from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
   checkpoints.load_weights(model, zoo_checkpoint)
   cm = metrics.ConfusionMatrix(21, 255)

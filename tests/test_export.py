@@ -64,7 +64,8 @@ def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
 
 def test_export_with_resize_to_range(zoo_checkpoint):
   module = export.DeepLabServing(OPTIONS, zoo_checkpoint, crop_size=(65, 65),
-                                 min_resize_value=40, max_resize_value=64)
+                                 resize=common.ResizeOptions(
+                                     min_resize_value=40, max_resize_value=64))
   image = np.random.RandomState(0).randint(0, 256, (2, 50, 100, 3)).astype(
       np.uint8)
   out = module.serve_with_probabilities(image)
@@ -87,8 +88,9 @@ def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
         padded, inference.pad_to_crop(image[0].astype(np.float32), (65, 81),
                                       variant))
   for resize, expected in ((None, 0), ((40, 64), 1)):
-    kwargs = dict(min_resize_value=resize[0],
-                  max_resize_value=resize[1]) if resize else {}
+    kwargs = dict(resize=common.ResizeOptions(
+        min_resize_value=resize[0], max_resize_value=resize[1])) if (
+            resize) else {}
     module = export.DeepLabServing(OPTIONS, zoo_checkpoint,
                                    crop_size=(65, 65), **kwargs)
     graph = module.serve.get_concrete_function().graph

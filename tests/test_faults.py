@@ -520,7 +520,7 @@ def test_a_full_disk_or_ctrl_c_in_training_is_one_line_and_loses_nothing(
 def test_bad_saved_options_and_misfits_name_their_file_or_flag(
     zoo_logdir, voc_records, tmp_path):
   from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
-  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
   from deeplab.data import data_generator  # pylint: disable=g-import-not-at-top
   copy = str(tmp_path / 'copy')
   shutil.copytree(zoo_logdir, copy)
@@ -537,7 +537,7 @@ def test_bad_saved_options_and_misfits_name_their_file_or_flag(
                      'must be an integer' % options):
     checkpoints.load_options(copy)
   # A quantization-aware model on a float checkpoint: the flag is named.
-  model = model_lib.build_inference_model(
+  model = runtime.build_graph(
       conftest.ZOO_OPTIONS.replace(quantize_delay_step=0))
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='trained without --quantize_delay_step'):

@@ -16,7 +16,7 @@ def test_feature_and_end_point_shapes(variant, output_stride):
   options = conftest.small_options(variant, CROP, output_stride)
   points = feature_extractor.get_backbone(variant).decoder_end_points
   names = [points[s] for s in (4, 8, 16)]
-  model = feature_extractor.build_feature_extractor(options, names)
+  model = conftest.backbone_model(options, names)
   features, *low = model.outputs
   size = (CROP - 1) // output_stride + 1
   depth = 320 if variant == 'mobilenet_v2' else 2048
@@ -31,7 +31,7 @@ def test_output_stride_4_is_all_atrous():
   # atrous, as in the original (output_stride / 4 == 1).
   for variant in ('resnet_v1_50', 'xception_41'):
     options = conftest.small_options(variant, CROP, 4)
-    model = feature_extractor.build_feature_extractor(options)
+    model = conftest.backbone_model(options)
     assert tuple(model.output.shape[1:3]) == (17, 17)
 
 
@@ -48,7 +48,7 @@ def test_atrous_features_equal_subsampled_dense_features(variant, multi_grid):
   for output_stride in (32, 16, 8):
     options = conftest.small_options(variant, CROP, output_stride,
                                      multi_grid=multi_grid)
-    model = feature_extractor.build_feature_extractor(options)
+    model = conftest.backbone_model(options)
     if nominal is None:
       nominal = conftest.assign_recipe_values(model, seed=3)
     else:
@@ -78,7 +78,7 @@ def test_mobilenet_depth_multiplier_half():
   options = conftest.small_options('mobilenet_v2', CROP, 16,
                                    depth_multiplier=0.5, atrous_rates=None,
                                    decoder_output_stride=None)
-  model = feature_extractor.build_feature_extractor(options)
+  model = conftest.backbone_model(options)
   assert model.output.shape[-1] == 160
   shapes = {k: tuple(v.shape)
             for k, v in model_lib.tf1_variable_map(model).items()}

@@ -45,11 +45,12 @@ def test_flag_defaults_are_the_configs_defaults():
                                   evaluator.EvalConfig)
   deeplab_flags.define_group(group, fv)
   fv(['prog'])
-  defaults = evaluator.EvalConfig()
+  defaults = common.flat_dict(evaluator.EvalConfig())
   for name in deeplab_flags.EVAL_FLAGS:
     value = deeplab_flags.flatten(fv[name].value)
     value = tuple(value) if isinstance(value, list) else value
-    expected = getattr(defaults, name)
+    expected = defaults[name]
+    expected = tuple(expected) if isinstance(expected, list) else expected
     if name == 'eval_crop_size':
       value = common.parse_crop_size(value)
     assert value == expected, name
@@ -70,9 +71,9 @@ def test_config_from_flags_round_trip():
   config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
   assert config.checkpoint_dir == '/x'
   assert config.eval_crop_size == (65, 97)
-  assert config.eval_scales == (0.5, 1.0)
+  assert config.inference.eval_scales == (0.5, 1.0)
   assert config.trimap_widths == (2, 4)
-  assert config.min_resize_value == 40
+  assert config.resize.min_resize_value == 40
 
 
 def _saved_options(tmp_path, **kw):

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab import checkpoints
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab.core import folding
 from deeplab.core import layers
 import conftest
@@ -14,8 +14,8 @@ import conftest
 def _pair(options, **kwargs):
   """An unfolded inference model with recipe weights and its folded twin."""
   plain = conftest.assign_recipe_values(
-      model_lib.build_inference_model(options, **kwargs))
-  return plain, model_lib.fold_batch_norm(plain)
+      runtime.build_graph(options, conftest.inference(**kwargs)))
+  return plain, conftest.fold(plain)
 
 
 def _assert_same_outputs(plain, folded, images):
@@ -97,11 +97,11 @@ def test_folded_model_refuses_checkpoints_and_refolding():
   with pytest.raises(ValueError, match='fold_batch_norm'):
     model_lib.tf1_variable_map(folded)
   with pytest.raises(ValueError, match='folded already'):
-    model_lib.fold_batch_norm(folded)
-  other = model_lib.build_inference_model(
-      options.replace(model_variant='xception_41'), fold_batch_norm=True)
+    runtime.fold(folded)
+  other = runtime.build_graph(options.replace(model_variant='xception_41'),
+                              common.InferenceOptions())
   with pytest.raises(ValueError, match='Cannot fold'):
-    model_lib.fold_batch_norm(plain, target=other)
+    runtime.fold(plain, target=other)
 
 
 def test_refilling_a_folded_target_follows_new_weights():
@@ -109,19 +109,20 @@ def test_refilling_a_folded_target_follows_new_weights():
   options = conftest.small_options('mobilenet_v2', crop=33)
   plain, folded = _pair(options)
   conftest.assign_recipe_values(plain, seed=1)
-  again = model_lib.fold_batch_norm(plain, target=folded)
+  again = runtime.fold(plain, target=folded)
   assert again is folded
   _assert_same_outputs(plain, folded, conftest.random_images(1, 33, 33))
 
 
-def test_load_inference_model(zoo_checkpoint):
+def test_runtime_load(zoo_checkpoint):
   options = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16,
                                 crop_size=(65, 65))
-  plain = model_lib.build_inference_model(options)
-  runner, report = checkpoints.load_inference_model(plain, zoo_checkpoint)
+  cache = {}
+  runner, report = runtime.load(options, zoo_checkpoint, cache=cache)
+  plain = cache['source']
   assert runner is not plain and runner.folded and report.restored
-  same, _ = checkpoints.load_inference_model(
-      plain, zoo_checkpoint, fold_batch_norm=False)
+  same, _ = runtime.load(options, zoo_checkpoint, conftest.inference(),
+                         cache=cache)
   assert same is plain
   _assert_same_outputs(plain, runner, conftest.random_images(1, 65, 65))
 
@@ -174,15 +175,17 @@ def test_folded_inference_model_keras_file_round_trip(tmp_path):
   its options, scales, flips and folded flag."""
   import keras  # pylint: disable=g-import-not-at-top
   options = conftest.small_options('xception_41').replace(crop_size=None)
-  plain = model_lib.build_inference_model(options, (0.75, 1.0), True)
+  plain = runtime.build_graph(options, conftest.inference(
+      eval_scales=(0.75, 1.0), add_flipped_images=True))
   conftest.assign_recipe_values(plain)
-  folded = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch')
+  folded = conftest.fold(plain, dilated_depthwise='space_to_batch')
   path = str(tmp_path / 'folded.keras')
   folded.save(path)
   loaded = keras.models.load_model(path)
   assert loaded.folded and loaded.model_options == options
-  assert loaded.inference_args == {'eval_scales': (0.75, 1.0),
-                                   'add_flipped_images': True}
+  assert loaded.inference_options == common.InferenceOptions(
+      eval_scales=(0.75, 1.0), add_flipped_images=True,
+      dilated_depthwise='space_to_batch')
   images = conftest.random_images(1, 41, 37)
   want, got = folded(images), loaded(images)
   for key in ('logits', 'probabilities', 'predictions'):

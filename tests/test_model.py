@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab.core import feature_extractor
 import conftest
 import reference
@@ -142,7 +143,8 @@ def test_image_pyramid_merges_per_scale_logits():
 def test_inference_model_with_scales_and_flips_matches_numpy():
   options = conftest.small_options('mobilenet_v2', 33, 16)
   single = conftest.assign_recipe_values(model_lib.build_model(options), 4)
-  multi = model_lib.build_inference_model(options, (0.75, 1.0), True)
+  multi = runtime.build_graph(options, conftest.inference(
+      eval_scales=(0.75, 1.0), add_flipped_images=True))
   model_lib.transfer_weights(single, multi)
   images = conftest.random_images(1, 33, 33)
   out = {k: v.numpy() for k, v in multi(images).items()}
@@ -218,20 +220,19 @@ def test_argmax_shortcut_labels_and_rebuild_without_it():
   rebuilds folded and unfolded models without it, same weights and labels."""
   from deeplab.core import layers  # pylint: disable=g-import-not-at-top
   options = conftest.small_options('mobilenet_v2', 65, 16)
-  model = conftest.assign_recipe_values(
-      model_lib.build_inference_model(options))
+  model = conftest.assign_recipe_values(runtime.build_graph(options))
   images = conftest.random_images(2, 65, 65)
   out = model(images)
   np.testing.assert_array_equal(out['predictions'], layers.channel_argmax(
       layers.resize_bilinear(out['logits'], (65, 65))))
-  for source in (model, model_lib.fold_batch_norm(model)):
+  for source in (model, conftest.fold(model)):
     assert isinstance(source.get_layer('predictions'),
                       layers.UpsampledArgmax)
-    rebuilt = model_lib.without_argmax_shortcut(source)
+    rebuilt = runtime.without_argmax_shortcut(source)
     assert isinstance(rebuilt.get_layer('predictions'), layers.ChannelArgmax)
     assert rebuilt.folded == source.folded
     np.testing.assert_array_equal(rebuilt(images)['predictions'],
                                   source(images)['predictions'])
     np.testing.assert_allclose(rebuilt(images)['logits'],
                                source(images)['logits'], atol=1e-5)
-    assert model_lib.without_argmax_shortcut(rebuilt) is rebuilt
+    assert runtime.without_argmax_shortcut(rebuilt) is rebuilt

@@ -15,7 +15,9 @@ import conftest
 import reference
 from deeplab import export
 from deeplab import inference
-from deeplab import model as model_lib
+from deeplab import runtime
+from deeplab.core import folding
+from deeplab.core import layers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARGIN = 0.05
@@ -24,11 +26,11 @@ MARGIN = 0.05
 def agreement(vector_id):
   """(share of agreeing labels where the fp32 top-2 margin >= MARGIN, share
   over all pixels, pixels counted) for bf16 vs fp32 on a reference vector."""
-  arrays, options, plain = reference.vector_model(
-      vector_id, model_lib.build_inference_model)
-  fp32 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch')
-  bf16 = model_lib.fold_batch_norm(plain, dilated_depthwise='space_to_batch',
-                                   precision='bfloat16')
+  arrays, options, plain = reference.vector_model(vector_id,
+                                                 runtime.build_graph)
+  fp32 = conftest.fold(plain, dilated_depthwise='space_to_batch')
+  bf16 = conftest.fold(plain, dilated_depthwise='space_to_batch',
+                       inference_precision='bfloat16')
   image = arrays['image']
   h, w = image.shape[:2]
   padded = inference.pad_to_crop(image.astype(np.float32), options.crop_size,
@@ -36,7 +38,7 @@ def agreement(vector_id):
   want = fp32(padded)
   got = bf16(padded)
   assert got['logits'].dtype == tf.float32  # Logits stay float32.
-  up = model_lib.layers.resize_bilinear(want['logits'], options.crop_size)
+  up = layers.resize_bilinear(want['logits'], options.crop_size)
   top2 = tf.math.top_k(up, 2).values.numpy()[0, :h, :w]
   confident = (top2[..., 0] - top2[..., 1]) >= MARGIN
   same = (want['predictions'].numpy() == got['predictions'].numpy())[0, :h, :w]
@@ -56,16 +58,16 @@ def test_bf16_labels_equal_fp32_where_fp32_is_confident(vector_id):
 
 def test_bf16_graph_computes_in_bf16_up_to_the_logits():
   options = conftest.small_options('xception_41')
-  plain = conftest.assign_recipe_values(model_lib.build_inference_model(
-      options))
-  bf16 = model_lib.fold_batch_norm(plain, precision='bfloat16')
+  plain = conftest.assign_recipe_values(runtime.build_graph(options))
+  bf16 = conftest.fold(plain, inference_precision='bfloat16')
   dtypes = {layer.name: layer.compute_dtype for layer in bf16.layers
-            if isinstance(layer, model_lib.folding.FOLDED_TYPES)}
+            if isinstance(layer, folding.FOLDED_TYPES)}
   assert dtypes.pop('logits.semantic') == 'float32'
   assert set(dtypes.values()) == {'bfloat16'}
-  assert bf16.inference_args['precision'] == 'bfloat16'
+  assert bf16.inference_options.inference_precision == 'bfloat16'
   with pytest.raises(ValueError, match='--fold_batch_norm'):
-    model_lib.build_inference_model(options, precision='bfloat16')
+    runtime.build_graph(options, conftest.inference(
+        inference_precision='bfloat16'))
 
 
 _SERVE = '''
@@ -80,7 +82,9 @@ np.save(sys.argv[3], serve(ImageTensor=tf.constant(image))[
 def test_exported_bf16_saved_model_equals_in_process_bf16(zoo_checkpoint,
                                                           tmp_path):
   module = export.DeepLabServing(conftest.ZOO_OPTIONS, zoo_checkpoint,
-                                 crop_size=(65, 65), precision='bfloat16')
+                                 crop_size=(65, 65),
+                                 inference=export.ExportConfig().inference.
+                                 replace(inference_precision='bfloat16'))
   export_dir = str(tmp_path / 'export')
   export.export_saved_model(module, export_dir)
   image = np.random.RandomState(4).randint(0, 256, (1, 57, 70, 3)).astype(

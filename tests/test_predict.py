@@ -8,6 +8,7 @@ from PIL import Image
 import pytest
 
 from deeplab import colormaps
+from deeplab import common
 from deeplab import model as model_lib
 from deeplab import inference
 from deeplab.core import feature_extractor
@@ -77,9 +78,9 @@ def test_scales_and_flips_give_mean_probabilities(mobilenet_ckpt):
   options = reference.options_from_build_kwargs(
       'mobilenet_v2', sidecar['build_kwargs'], crop_size=(65, 65))
   image = conftest.random_images(1, 60, 65)[0].astype(np.uint8)
-  result = inference.predict_image(image, options, mobilenet_ckpt,
-                                 eval_scales=(0.5, 1.0),
-                                 add_flipped_images=True)
+  result = inference.predict_image(
+      image, options, mobilenet_ckpt, inference=common.InferenceOptions(
+          eval_scales=(0.5, 1.0), add_flipped_images=True))
   probs = result['probabilities']
   assert probs.shape == (1, 65, 65, 21)
   np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)

@@ -15,6 +15,7 @@ import conftest
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab.core import quantize
 from deeplab.training import trainer
 
@@ -118,8 +119,7 @@ def test_placement_names_and_keras_round_trip(tmp_path, rng):
 
 def test_folded_model_keeps_the_ranges_and_the_labels():
   options = _qat_options()
-  model = conftest.assign_recipe_values(
-      model_lib.build_inference_model(options))
+  model = conftest.assign_recipe_values(runtime.build_graph(options))
   images = conftest.random_images(2, 65, 65)
   # Ranges of these images' activations (a first quantized training step).
   quantize.attach_step(model, tf.Variable(0, dtype=tf.int64))
@@ -128,7 +128,7 @@ def test_folded_model_keeps_the_ranges_and_the_labels():
             for l in quantize.fake_quant_layers(model)}
   assert len(ranges) > 50 and all(high > low
                                   for low, high in ranges.values())
-  folded = model_lib.fold_batch_norm(model)
+  folded = conftest.fold(model)
   assert {l.name: (l.min.numpy(), l.max.numpy())
           for l in quantize.fake_quant_layers(folded)} == ranges
   want, got = model(images), folded(images)
@@ -163,21 +163,17 @@ def test_checkpoints_between_float_and_quantized_models(tmp_path):
 
   # A quantized checkpoint runs quantized, or as float when asked.
   qat_ckpt = _saved_qat_checkpoint(tmp_path)
-  inference = model_lib.build_inference_model(_qat_options())
-  folded, _ = checkpoints.load_inference_model(inference, qat_ckpt)
+  folded, _ = runtime.load(_qat_options(), qat_ckpt)
   assert {float(l.max.numpy()) for l in quantize.fake_quant_layers(folded)} \
       == {5.0}
-  as_float = model_lib.build_inference_model(
-      _qat_options(quantize_delay_step=-1))
-  checkpoints.load_inference_model(as_float, qat_ckpt)
+  runtime.load(_qat_options(quantize_delay_step=-1), qat_ckpt)
 
 
 def test_checkpoint_without_learned_ranges_is_refused_for_inference(tmp_path):
   ckpt = _saved_qat_checkpoint(tmp_path, ranges=False)
-  model = model_lib.build_inference_model(_qat_options())
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='quantize_delay_step=0.*--quantize_delay_step=-1'):
-    checkpoints.load_inference_model(model, ckpt)
+    runtime.load(_qat_options(), ckpt)
 
 
 def _batches(context):
@@ -215,8 +211,8 @@ def test_training_quantizes_from_the_delay_step(tmp_path):
   # model by themselves.
   saved = checkpoints.load_options(qat['checkpoint'])
   assert saved.quantize_delay_step == 2
-  model = model_lib.build_inference_model(saved.replace(crop_size=(65, 65)))
-  folded, _ = checkpoints.load_inference_model(model, qat['checkpoint'])
+  folded, _ = runtime.load(saved.replace(crop_size=(65, 65)),
+                           qat['checkpoint'])
   assert quantize.fake_quant_layers(folded)
   assert os.path.exists(qat['checkpoint'] + '.index')
 

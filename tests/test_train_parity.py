@@ -161,8 +161,10 @@ def test_t1_three_steps_through_train_py_path(zoo_checkpoint, tmp_path):
 _TWO_REPLICAS = '''
 import sys
 sys.path.insert(0, sys.argv[1])
-from deeplab.training import distribute
-distribute.split_cpu(2)
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]  # Two replicas on one CPU.
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
 import test_train_parity as t
 sidecar, arrays = t.t1()

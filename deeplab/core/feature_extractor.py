@@ -99,8 +99,8 @@ def mean_pixel(model_variant=None):
 def normalization_layer(model_variant, factory):
   """The Keras layer normalising raw [0, 255] pixels for the variant."""
   backbone = get_backbone(model_variant)
-  return layers.Normalize(backbone.normalization, MEAN_RGB,
-                          name=factory.unique(backbone.scope + '/normalize'))
+  return factory.layer(layers.Normalize, backbone.scope + '/normalize',
+                       backbone.normalization, MEAN_RGB)
 
 
 def extract_features(factory, images, options):
@@ -141,31 +141,3 @@ def decoder_end_point(model_variant, stride):
     raise ValueError('%s has no decoder end point at stride %d (has %s).'
                      % (model_variant, stride, sorted(points)))
   return points[stride]
-
-
-def build_feature_extractor(options, end_point_names=(),
-                            fine_tune_batch_norm=False):
-  """The backbone alone as a Keras model (raw pixels -> features).
-
-  Args:
-    options: `ModelOptions` (variant, output stride, multi_grid, crop size,
-      depth multiplier are used).
-    end_point_names: Extra end points to output after the features.
-    fine_tune_batch_norm: Whether BatchNorm updates statistics in training.
-
-  Returns:
-    keras.Model with outputs `[features] + [end points...]` (just the features
-    when no end point is asked).
-  """
-  import keras  # pylint: disable=g-import-not-at-top
-  shape = tuple(options.crop_size) if options.crop_size else (None, None)
-  images = keras.Input(shape=shape + (3,), name='images')
-  factory = layers.LayerFactory(1e-3, 0.9997, fine_tune_batch_norm)
-  features, points = extract_features(factory, images, options)
-  missing = [n for n in end_point_names if n not in points]
-  if missing:
-    raise ValueError('Unknown end points %s; known: %s'
-                     % (missing, sorted(points)[:20]))
-  outputs = [features] + [points[n] for n in end_point_names]
-  return keras.Model(images, outputs if end_point_names else features,
-                     name=get_backbone(options.model_variant).scope)

@@ -28,22 +28,20 @@ import tensorflow as tf
 import keras
 
 import deeplab
+from deeplab import common
 
 # Dilation rates up to this run as one native kernel where the backend has
-# one; measured on oneDNN (TF 2.21, AVX-512): native 3-5 ms vs 4-8 ms by
-# space_to_batch for rates 2-6 at 33x33x2048, but 35-48 ms vs 6-12 ms for
-# rates 8-24 (see benchmarks/inference.py and the README).
+# one: oneDNN's native dilated kernel beats space_to_batch at small rates and
+# falls to a slow generic path from rate 8 on (figures: the README's "Fast
+# inference", measured with benchmarks/inference.py).
 MAX_NATIVE_DEPTHWISE_RATE = 6
 
-DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch')
+DILATED_DEPTHWISE_CHOICES = common.DILATED_DEPTHWISE_CHOICES
 
 # Up to this many input channels a float32 1x1 conv runs as oneDNN's conv,
-# above it as a matmul. Measured on one core of an AVX-512 Xeon (fused bias
-# + ReLU6 both ways): 257x257x16 -> 96 4.9 ms as matmul vs 3.9 ms as conv,
-# 129x129x24 -> 144 2.3 vs 2.0, 65x65x96 -> 576 4.4 vs 4.0, 257x257x64 ->
-# 128 12.5 vs 11.4; equal at 256 channels, and 65x65x728 -> 728 faster as
-# matmul (see `FoldedConv2D.call`). MobileNetV2's expansions are the small
-# ones.
+# above it as a matmul: the conv wins on narrow inputs (MobileNetV2's
+# expansions), the matmul on wide ones (see `FoldedConv2D.call`; figures in
+# the README's "Fast inference").
 CONV_1X1_MAX_CHANNELS = 128
 
 _ACTIVATIONS = {
@@ -180,8 +178,7 @@ class FoldedConv2D(_Folded):
         x.dtype != tf.float32 or x.shape[-1] is None or
         x.shape[-1] > CONV_1X1_MAX_CHANNELS):
       # A 1x1 conv is a matmul over pixels; oneDNN's matmul runs wide
-      # shapes 3-20% faster than its 1x1 conv (e.g. 65x65x728 -> 728:
-      # 100 vs 84 GFLOP/s on one core), and fuses bias + ReLU as well.
+      # shapes faster than its 1x1 conv, and fuses bias + ReLU as well.
       shape = tf.shape(x)
       y = tf.matmul(tf.reshape(x, [-1, shape[3]]), kernel[0, 0])
       y = self._finish(y)

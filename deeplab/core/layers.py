@@ -13,7 +13,6 @@ the same layer object when asked twice for one scope. That is the Keras
 analogue of the original's `reuse=tf.AUTO_REUSE`: the multi-scale graph calls
 one set of weights at several input sizes.
 """
-import contextlib
 import copy
 
 import tensorflow as tf
@@ -71,7 +70,7 @@ def channel_argmax(x):
 
   Computed as top-1 of `tf.math.top_k`, which returns the same index (it
   breaks ties towards the lower index too) and runs about twice as fast as
-  TF's ArgMax over a short last axis on CPU (513x513x21: 7 ms vs 14 ms).
+  TF's ArgMax over a short last axis on CPU.
   """
   return tf.math.top_k(x, 1).indices[..., 0]
 
@@ -394,22 +393,85 @@ class Normalize(keras.layers.Layer):
     return config
 
 
-PRECISIONS = ('float32', 'bfloat16')
+class FloatKit:
+  """What a `LayerFactory` builds convolutions with: slim's layers, as the
+  original (conv, BatchNorm and activation as separate Keras layers; the
+  weights carry the original names). Used for training and checkpoints."""
+
+  fuses_activations = False
+
+  def conv(self, f, x, filters, kernel_size, scope, stride, rate, activation,
+           batch_norm, use_bias, explicit_padding):
+    padding = 'same'
+    if explicit_padding and stride > 1:
+      x = f.layer(FixedPadding, scope + '/fixed_padding', kernel_size, rate)(x)
+      padding = 'valid'
+    layer = f.get(scope, lambda name: keras.layers.Conv2D(
+        filters, kernel_size, strides=stride, dilation_rate=rate,
+        padding=padding, use_bias=use_bias, name=name, **f.dtype_kwargs))
+    x = layer(x)
+    if batch_norm:
+      x = f.batch_norm(x, scope)
+    return f.activation(x, activation, scope)
+
+  def depthwise(self, f, x, kernel_size, scope, stride, rate, activation,
+                batch_norm, explicit_padding):
+    padding = 'same'
+    if explicit_padding and stride > 1:
+      x = f.layer(FixedPadding, scope + '/fixed_padding', kernel_size, rate)(x)
+      padding = 'valid'
+    layer = f.get(scope, lambda name: keras.layers.DepthwiseConv2D(
+        kernel_size, strides=stride, dilation_rate=rate, padding=padding,
+        use_bias=False, name=name, **f.dtype_kwargs))
+    x = layer(x)
+    if batch_norm:
+      x = f.batch_norm(x, scope)
+    return f.activation(x, activation, scope)
+
+  def relu_after_sum(self, f, x, scope):
+    return f.layer(keras.layers.ReLU, scope)(x)
 
 
-@contextlib.contextmanager
-def dtype_policy(name):
-  """Builds the layers created inside with Keras dtype policy `name` (None:
-  leaves the current one)."""
-  if name is None:
-    yield
-    return
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
+class FoldedKit:
+  """Inference-only convolutions with BatchNorm folded in: each conv with
+  its BatchNorm (and activation) is one `folding.FoldedConv2D` /
+  `FoldedDepthwiseConv2D`, filled from an unfolded model by
+  `runtime.fold`.
+
+  Args:
+    dilated_depthwise: How dilated depthwise convs run
+      (`folding.choose_dilated_depthwise`).
+  """
+
+  # One oneDNN kernel runs conv, bias and ReLU, so a ReLU that follows a
+  # conv runs inside it where nothing reads the raw output.
+  fuses_activations = True
+
+  def __init__(self, dilated_depthwise='auto'):
+    folding.choose_dilated_depthwise(1, dilated_depthwise)  # Validates.
+    self.dilated_depthwise = dilated_depthwise
+
+  def conv(self, f, x, filters, kernel_size, scope, stride, rate, activation,
+           batch_norm, use_bias, explicit_padding):
+    return f.get(scope, lambda name: folding.FoldedConv2D(
+        filters, kernel_size, strides=stride, rate=rate,
+        fixed_padding=explicit_padding, activation=activation,
+        source_bias=use_bias, name=name,
+        bn_epsilon=f.bn_epsilon if batch_norm else None,
+        **f.dtype_kwargs))(x)
+
+  def depthwise(self, f, x, kernel_size, scope, stride, rate, activation,
+                batch_norm, explicit_padding):
+    return f.get(scope, lambda name: folding.FoldedDepthwiseConv2D(
+        kernel_size, strides=stride, rate=rate,
+        fixed_padding=explicit_padding, activation=activation, name=name,
+        dilated_depthwise=self.dilated_depthwise,
+        bn_epsilon=f.bn_epsilon if batch_norm else None,
+        **f.dtype_kwargs))(x)
+
+  def relu_after_sum(self, f, x, scope):
+    # See `folding.ReluAfterSum`.
+    return f.layer(folding.ReluAfterSum, scope)(x)
 
 
 class LayerFactory:
@@ -424,11 +486,13 @@ class LayerFactory:
       original's clones did).
     dropout_keep_prob: Keep probability of the dropout after the ASPP
       projection (training only).
-    fold_batch_norm: Build the inference-only variant: every conv with its
-      BatchNorm (and activation) is one `folding.FoldedConv2D` /
-      `FoldedDepthwiseConv2D` layer, filled by `folding`'s weights fold.
-    dilated_depthwise: With `fold_batch_norm`, how dilated depthwise convs
-      run (`folding.choose_dilated_depthwise`).
+    kit: What convolutions are built with: `FloatKit()` (the default; the
+      original's layers) or `FoldedKit(...)` (inference only).
+    dtype: Keras dtype policy of every layer built (None: Keras' current
+      one), e.g. 'bfloat16' for a bfloat16 inference graph.
+    logits_dtype: Dtype policy of the logits and everything after them (None:
+      `dtype`); 'float32' in a bfloat16 graph keeps the class scores, their
+      upsampling and the argmax in float32.
     quantize_delay_step: With a value >= 0, every conv output and residual
       sum passes a `quantize.FakeQuant` that quantizes from this training
       step on (quantization-aware training); None or < 0: none.
@@ -436,30 +500,31 @@ class LayerFactory:
 
   def __init__(self, bn_epsilon, bn_decay, fine_tune_batch_norm=False,
                layers=None, sync_batch_norm=False, dropout_keep_prob=0.9,
-               fold_batch_norm=False, dilated_depthwise='auto',
-               logits_policy=None, quantize_delay_step=None):
+               kit=None, dtype=None, logits_dtype=None,
+               quantize_delay_step=None):
     self.bn_epsilon = bn_epsilon
     self.bn_decay = bn_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
     self.sync_batch_norm = sync_batch_norm
     self.dropout_keep_prob = dropout_keep_prob
-    self.fold_batch_norm = fold_batch_norm
-    folding.choose_dilated_depthwise(1, dilated_depthwise)  # Validates.
-    self.dilated_depthwise = dilated_depthwise
-    # Dtype policy of the logits and everything after them (None: the
-    # model's); 'float32' in a bfloat16 inference graph keeps the class
-    # scores, their upsampling and the argmax in float32.
-    self.logits_policy = logits_policy
+    self.kit = kit or FloatKit()
+    self.dtype = dtype
+    self.logits_dtype = logits_dtype or dtype
     self.quantize_delay_step = (
         None if quantize_delay_step is None or quantize_delay_step < 0
         else int(quantize_delay_step))
-    # End points whose raw (pre-activation) values the model reads; folded
-    # backbones fuse activations into every other conv.
+    # End points whose raw (pre-activation) values the model reads; a kit
+    # that fuses activations fuses them into every other conv.
     self.raw_end_points = frozenset()
     # Shared between factories of one model (backbone and head differ in
     # BatchNorm epsilon but live in one namespace).
     self.layers = layers if layers is not None else {}
     self._counter = {}
+
+  @property
+  def dtype_kwargs(self):
+    """`dtype=` for the layers built (nothing when Keras' policy applies)."""
+    return {'dtype': self.dtype} if self.dtype else {}
 
   def with_batch_norm(self, bn_epsilon, bn_decay, raw_end_points=()):
     """A factory sharing this one's layers, with other BatchNorm settings.
@@ -477,18 +542,16 @@ class LayerFactory:
     other.raw_end_points = frozenset(raw_end_points)
     return other
 
-  def can_fuse_activation(self, scope):
-    """Whether the conv `scope` may run the following activation itself.
+  def for_logits(self):
+    """A factory sharing this one's layers that builds in `logits_dtype`."""
+    if self.logits_dtype == self.dtype:
+      return self
+    other = copy.copy(self)
+    other.dtype = self.logits_dtype
+    return other
 
-    Only the folded inference graph fuses (one oneDNN kernel for conv, bias
-    and ReLU), and only where nothing reads the conv's raw output. With
-    quantization the raw output is what the fake-quant op sees, in training
-    as in inference, so nothing is fused across it.
-    """
-    return (self.fold_batch_norm and self.quantize_delay_step is None and
-            scope not in self.raw_end_points)
-
-  def _get(self, scope, make):
+  def get(self, scope, make):
+    """The weight layer of `scope`, made by `make(name)` the first time."""
     name = keras_name(scope)
     if name not in self.layers:
       self.layers[name] = make(name)
@@ -500,11 +563,16 @@ class LayerFactory:
     self._counter[base] = n + 1
     return keras_name(base if n == 0 else '%s_%d' % (base, n))
 
+  def layer(self, cls, scope, *args, **kwargs):
+    """A new weightless layer `cls(*args, **kwargs)` named after `scope`
+    (made unique), in this factory's dtype."""
+    return cls(*args, name=self.unique(scope), **self.dtype_kwargs, **kwargs)
+
   def batch_norm(self, x, scope):
-    bn = self._get(scope + '/BatchNorm', lambda name: BatchNorm(
+    bn = self.get(scope + '/BatchNorm', lambda name: BatchNorm(
         fine_tune=self.fine_tune_batch_norm, momentum=self.bn_decay,
         epsilon=self.bn_epsilon, synchronized=self.sync_batch_norm,
-        name=name))
+        name=name, **self.dtype_kwargs))
     return bn(x)
 
   def fake_quant(self, x, scope):
@@ -512,32 +580,27 @@ class LayerFactory:
     (one layer per scope, shared by the scales of a multi-scale graph)."""
     if self.quantize_delay_step is None:
       return x
-    return self._get(scope + '/' + quantize.SCOPE, lambda name:
-                     quantize.FakeQuant(self.quantize_delay_step,
-                                        name=name))(x)
+    return self.get(scope + '/' + quantize.SCOPE, lambda name:
+                    quantize.FakeQuant(self.quantize_delay_step, name=name,
+                                       **self.dtype_kwargs))(x)
 
   def add(self, inputs, scope):
     """Element-wise sum of `inputs` (residual connections)."""
-    return self.fake_quant(keras.layers.Add(name=self.unique(scope))(inputs),
-                           scope)
+    return self.fake_quant(self.layer(keras.layers.Add, scope)(inputs), scope)
 
   def relu(self, x, scope, after_sum=False):
-    """A standalone ReLU; `after_sum` when `x` also feeds a residual sum.
-
-    In folded models such a ReLU is `folding.ReluAfterSum` (see there).
-    """
-    if self.fold_batch_norm and after_sum:
-      return folding.ReluAfterSum(name=self.unique(scope))(x)
-    return keras.layers.ReLU(name=self.unique(scope))(x)
+    """A standalone ReLU; `after_sum` when `x` also feeds a residual sum."""
+    if after_sum:
+      return self.kit.relu_after_sum(self, x, scope)
+    return self.layer(keras.layers.ReLU, scope)(x)
 
   def activation(self, x, activation, scope):
     if activation is None:
       return x
     if activation == 'relu':
-      return keras.layers.ReLU(name=self.unique(scope + '/Relu'))(x)
+      return self.layer(keras.layers.ReLU, scope + '/Relu')(x)
     if activation == 'relu6':
-      return keras.layers.ReLU(max_value=6.0,
-                               name=self.unique(scope + '/Relu6'))(x)
+      return self.layer(keras.layers.ReLU, scope + '/Relu6', max_value=6.0)(x)
     raise ValueError('Unknown activation %r.' % activation)
 
   def conv(self, x, filters, kernel_size, scope, stride=1, rate=1,
@@ -545,48 +608,32 @@ class LayerFactory:
            explicit_padding=False):
     """slim.conv2d (+ BatchNorm + activation); `explicit_padding` for the
     original's `conv2d_same` (fixed padding + VALID when strided)."""
-    if self.fold_batch_norm:
-      return self.fake_quant(self._get(
-          scope, lambda name: folding.FoldedConv2D(
-              filters, kernel_size, strides=stride, rate=rate,
-              fixed_padding=explicit_padding, activation=activation,
-              source_bias=use_bias, name=name,
-              bn_epsilon=self.bn_epsilon if batch_norm else None))(x), scope)
-    padding = 'same'
-    if explicit_padding and stride > 1:
-      x = FixedPadding(kernel_size, rate,
-                       name=self.unique(scope + '/fixed_padding'))(x)
-      padding = 'valid'
-    layer = self._get(scope, lambda name: keras.layers.Conv2D(
-        filters, kernel_size, strides=stride, dilation_rate=rate,
-        padding=padding, use_bias=use_bias, name=name))
-    x = layer(x)
-    if batch_norm:
-      x = self.batch_norm(x, scope)
-    return self.fake_quant(self.activation(x, activation, scope), scope)
+    return self.fake_quant(self.kit.conv(
+        self, x, filters, kernel_size, scope, stride, rate, activation,
+        batch_norm, use_bias, explicit_padding), scope)
+
+  def conv_then_relu(self, x, filters, scope, relu_scope):
+    """A linear 1x1 conv (+ BatchNorm) followed by a standalone ReLU (the
+    next conv's pre-activation, as in Xception).
+
+    Returns:
+      (raw, activated): the conv's output and the ReLU's. A kit that fuses
+      activations runs the ReLU inside the conv (one kernel) unless the raw
+      output is read elsewhere (`raw_end_points`) or fake-quantized; raw is
+      None then.
+    """
+    if (self.kit.fuses_activations and self.quantize_delay_step is None and
+        scope not in self.raw_end_points):
+      return None, self.conv(x, filters, 1, scope, activation='relu')
+    raw = self.conv(x, filters, 1, scope, activation=None)
+    return raw, self.relu(raw, relu_scope)
 
   def depthwise(self, x, kernel_size, scope, stride=1, rate=1,
                 activation='relu', batch_norm=True, explicit_padding=False):
     """slim.separable_conv2d with num_outputs=None (depthwise only)."""
-    if self.fold_batch_norm:
-      return self.fake_quant(self._get(
-          scope, lambda name: folding.FoldedDepthwiseConv2D(
-              kernel_size, strides=stride, rate=rate,
-              fixed_padding=explicit_padding, activation=activation,
-              name=name, dilated_depthwise=self.dilated_depthwise,
-              bn_epsilon=self.bn_epsilon if batch_norm else None))(x), scope)
-    padding = 'same'
-    if explicit_padding and stride > 1:
-      x = FixedPadding(kernel_size, rate,
-                       name=self.unique(scope + '/fixed_padding'))(x)
-      padding = 'valid'
-    layer = self._get(scope, lambda name: keras.layers.DepthwiseConv2D(
-        kernel_size, strides=stride, dilation_rate=rate, padding=padding,
-        use_bias=False, name=name))
-    x = layer(x)
-    if batch_norm:
-      x = self.batch_norm(x, scope)
-    return self.fake_quant(self.activation(x, activation, scope), scope)
+    return self.fake_quant(self.kit.depthwise(
+        self, x, kernel_size, scope, stride, rate, activation, batch_norm,
+        explicit_padding), scope)
 
   def split_separable_conv(self, x, filters, scope, kernel_size=3, stride=1,
                            rate=1, activation='relu', explicit_padding=False):
@@ -616,7 +663,8 @@ def tf1_variable_map(model):
       raise ValueError(
           'Model %s has BatchNorm folded into its convolutions (layer %s), so '
           'its variables are not the original ones. Load checkpoints into '
-          'the unfolded model, then fold it (deeplab.model.fold_batch_norm).'
+          'the unfolded model, then fold it (deeplab.runtime.fold, as '
+          '--fold_batch_norm does).'
           % (model.name, layer.name))
     if isinstance(layer, keras.layers.DepthwiseConv2D):
       names = {'kernel': 'depthwise_weights', 'bias': 'biases'}

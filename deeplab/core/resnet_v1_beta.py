@@ -36,9 +36,8 @@ def _bottleneck(factory, x, scope, depth, depth_bottleneck, stride, rate,
       shortcut = x
     else:
       # The original's `subsample`: a 1x1 max pool with the stride.
-      shortcut = keras.layers.MaxPooling2D(
-          1, strides=stride, padding='same',
-          name=factory.unique(unit + '/shortcut'))(x)
+      shortcut = factory.layer(keras.layers.MaxPooling2D, unit + '/shortcut',
+                               1, strides=stride, padding='same')(x)
   else:
     shortcut = factory.conv(x, depth, 1, unit + '/shortcut', stride=stride,
                       activation=None)
@@ -48,7 +47,7 @@ def _bottleneck(factory, x, scope, depth, depth_bottleneck, stride, rate,
   residual = factory.conv(residual, depth, 1, unit + '/conv3', activation=None)
   end_points[unit + '/conv3'] = residual
   out = factory.add([shortcut, residual], unit + '/add')
-  out = keras.layers.ReLU(name=factory.unique(unit + '/Relu'))(out)
+  out = factory.layer(keras.layers.ReLU, unit + '/Relu')(out)
   end_points[unit] = out
   return out
 
@@ -86,8 +85,8 @@ def resnet_v1_beta(factory, images, variant, output_stride=None,
   else:
     net = factory.conv(images, 64, 7, scope + '/conv1', stride=2,
                  explicit_padding=True)
-  net = keras.layers.MaxPooling2D(3, strides=2, padding='same',
-                                  name=factory.unique(scope + '/pool1'))(net)
+  net = factory.layer(keras.layers.MaxPooling2D, scope + '/pool1', 3,
+                      strides=2, padding='same')(net)
   units = []
   for block, base, num_units, stride in _BLOCKS[num_layers]:
     for i in range(num_units):

@@ -55,29 +55,31 @@ def _xception_module(factory, x, scope, depth_list, skip,
   """One Xception unit: three separable convs and a shortcut."""
   module = scope + '/xception_module'
   residual = x
-  relu_fused = False
+  activated = None  # The next conv's pre-ReLU, when a conv produced it.
   for i in range(3):
     conv_scope = '%s/separable_conv%d' % (module, i + 1)
+    pointwise = conv_scope + '_pointwise'
     if activation_in_separable:
-      activation = 'relu'
+      activation, inputs = 'relu', residual
     else:
       # Original design: ReLU before each separable conv, none after.
       activation = None
-      if not relu_fused:
-        residual = factory.relu(residual, conv_scope + '/pre_relu',
-                          after_sum=i == 0)
-    residual = factory.depthwise(residual, 3, conv_scope + '_depthwise',
-                           stride=stride if i == 2 else 1,
-                           rate=rate * unit_rate_list[i],
-                           activation=activation, explicit_padding=True)
-    # A folded model runs the next conv's pre-ReLU inside this pointwise
-    # conv (one fused kernel), unless the raw output is read elsewhere.
-    pointwise = conv_scope + '_pointwise'
-    relu_fused = (not activation_in_separable and i < 2 and
-                  factory.can_fuse_activation(pointwise))
-    residual = factory.conv(residual, depth_list[i], 1, pointwise,
-                      activation='relu' if relu_fused else activation)
-    if not relu_fused:
+      inputs = activated if activated is not None else factory.relu(
+          residual, conv_scope + '/pre_relu', after_sum=i == 0)
+    inputs = factory.depthwise(inputs, 3, conv_scope + '_depthwise',
+                               stride=stride if i == 2 else 1,
+                               rate=rate * unit_rate_list[i],
+                               activation=activation, explicit_padding=True)
+    if not activation_in_separable and i < 2:
+      # The next conv's pre-ReLU follows: the factory may run it inside
+      # this conv (raw is then None).
+      residual, activated = factory.conv_then_relu(
+          inputs, depth_list[i], pointwise,
+          '%s/separable_conv%d/pre_relu' % (module, i + 2))
+    else:
+      residual = factory.conv(inputs, depth_list[i], 1, pointwise,
+                              activation=activation)
+    if residual is not None:
       end_points[pointwise] = residual
   if skip == 'conv':
     shortcut = factory.conv(x, depth_list[-1], 1, module + '/shortcut',

@@ -17,7 +17,6 @@ import os
 import re
 from typing import Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
 
 from deeplab import common
@@ -159,12 +158,13 @@ class Dataset:
                   model_variant, **kwargs):
     """The pipeline of a job config (train, eval, vis): its `dataset`,
     `dataset_dir` and resize fields, with the job's split, crop and batch."""
+    resize = config.resize
     return cls(dataset_name=config.dataset, split_name=split_name,
                dataset_dir=config.dataset_dir, batch_size=batch_size,
-               crop_size=crop_size, min_resize_value=config.min_resize_value,
-               max_resize_value=config.max_resize_value,
-               resize_factor=config.resize_factor,
-               keep_aspect_ratio=config.keep_aspect_ratio,
+               crop_size=crop_size, min_resize_value=resize.min_resize_value,
+               max_resize_value=resize.max_resize_value,
+               resize_factor=resize.resize_factor,
+               keep_aspect_ratio=resize.keep_aspect_ratio,
                model_variant=model_variant, **kwargs)
 
   @property
@@ -376,8 +376,3 @@ def read_error(dataset, error):
     where = diagnose_records(dataset.files())
   return DataError('Cannot read split %r of %s: %s' % (
       dataset.split_name, dataset.dataset_dir, where or message))
-
-
-def read_all(dataset):
-  """All elements of a finite `Dataset` as a list of NumPy dicts."""
-  return [{k: np.asarray(v) for k, v in batch.items()} for batch in dataset]

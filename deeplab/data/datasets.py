@@ -88,3 +88,20 @@ def get_dataset(dataset, dataset_dir=None):
   raise ValueError('--dataset=%r is not a known dataset (%s), a dataset.json '
                    'path, or the name in <dataset_dir>/dataset.json.'
                    % (dataset, ', '.join(sorted(BUILTIN))))
+
+
+# The original's colormap per dataset (vis.py picks it from --dataset).
+_DATASET_COLORMAPS = {'pascal_voc_seg': 'pascal', 'cityscapes': 'cityscapes',
+                      'ade20k': 'ade20k', 'mapillary_vistas': 'mapillary_vistas'}
+
+
+def colormap_for(dataset_name, dataset_dir=None):
+  """The colour map of a dataset: the original's for the built-in ones, the
+  `colormap` of a dataset.json description (a name or a list of [r, g, b]),
+  else pascal."""
+  if dataset_name in _DATASET_COLORMAPS:
+    return _DATASET_COLORMAPS[dataset_name]
+  try:
+    return get_dataset(dataset_name, dataset_dir).colormap
+  except (ValueError, FileNotFoundError):
+    return 'pascal'

@@ -19,7 +19,7 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import files
-from deeplab import model as model_lib
+from deeplab import runtime
 from deeplab.data import data_generator
 from deeplab.evaluation import metrics
 
@@ -34,19 +34,14 @@ class EvalConfig:
   eval_split: str = 'val'
   eval_batch_size: int = 1
   eval_crop_size: Tuple[int, int] = (513, 513)
-  eval_scales: Tuple[float, ...] = (1.0,)
-  add_flipped_images: bool = False
   eval_interval_secs: int = 300
   max_number_of_evaluations: int = 0
-  min_resize_value: Optional[int] = None
-  max_resize_value: Optional[int] = None
-  resize_factor: Optional[int] = None
-  keep_aspect_ratio: bool = True
   trimap_widths: Tuple[int, ...] = ()
   max_images: int = 0
-  fold_batch_norm: bool = True
-  dilated_depthwise: str = 'auto'
-  inference_precision: str = 'float32'
+  resize: common.ResizeOptions = dataclasses.field(
+      default_factory=common.ResizeOptions)
+  inference: common.InferenceOptions = dataclasses.field(
+      default_factory=common.InferenceOptions)
 
   def validate(self):
     if not self.checkpoint_dir:
@@ -55,9 +50,6 @@ class EvalConfig:
                                                  'eval_crop_size')
     if self.eval_batch_size < 1:
       raise ValueError('--eval_batch_size must be at least 1.')
-    if not self.eval_scales or min(self.eval_scales) <= 0:
-      raise ValueError('--eval_scales must be positive, got %r.'
-                       % (self.eval_scales,))
     try:
       self.trimap_widths = tuple(int(w) for w in self.trimap_widths)
     except ValueError:
@@ -93,7 +85,7 @@ def make_dataset(config, model_variant):
       should_repeat=False, require_labels=True)
 
 
-def evaluate_checkpoint(config, options, checkpoint, model=None,
+def evaluate_checkpoint(config, options, checkpoint, cache=None,
                         progress=True, dataset=None):
   """Evaluates one checkpoint on the split.
 
@@ -101,7 +93,8 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
     config: `EvalConfig`.
     options: `ModelOptions` (classes and crop are set from the data/config).
     checkpoint: Checkpoint prefix or directory.
-    model: An unfolded inference model to reuse (built when None).
+    cache: A dict kept across the checkpoints of one run: the graphs are
+      built once and refilled (`runtime.load`).
     progress: Log a progress line.
     dataset: The split's `Dataset` (made from the config when None).
 
@@ -114,13 +107,7 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
   options = options.for_data(dataset.num_classes, config.eval_crop_size)
   num_classes = options.num_classes
   prefix = checkpoints.resolve_checkpoint(checkpoint)
-  if model is None:
-    model = model_lib.build_inference_model(
-        options, config.eval_scales, config.add_flipped_images)
-  runner, _ = checkpoints.load_inference_model(
-      model, prefix, fold_batch_norm=config.fold_batch_norm,
-      dilated_depthwise=config.dilated_depthwise,
-      precision=config.inference_precision)
+  runner, _ = runtime.load(options, prefix, config.inference, cache)
   predict = tf.function(lambda images: runner(images, training=False)[
       'predictions'])
   total = metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
@@ -168,8 +155,8 @@ def evaluate_checkpoint(config, options, checkpoint, model=None,
       'global_step': _global_step(prefix),
       'num_images': count,
       'seconds': time.time() - start,
-      'eval_scales': list(config.eval_scales),
-      'add_flipped_images': config.add_flipped_images,
+      'eval_scales': list(config.inference.eval_scales),
+      'add_flipped_images': config.inference.add_flipped_images,
       'model_options': options.to_dict(),
       'class_names': (list(dataset.descriptor.class_names)
                       if dataset.descriptor and
@@ -239,18 +226,14 @@ def run(config, options):
   state = {}
 
   def evaluate(path):
-    if 'model' not in state:
+    if 'options' not in state:
       # Beside a training job: options (and the model) once its first
       # checkpoint, and so its model_options.json, exist.
       run_options = checkpoints.resolve_options(options)
       state['options'] = run_options
       state['dataset'] = make_dataset(config, run_options.model_variant)
-      state['model'] = model_lib.build_inference_model(
-          run_options.for_data(state['dataset'].num_classes,
-                               config.eval_crop_size),
-          config.eval_scales, config.add_flipped_images)
     result = evaluate_checkpoint(config, state['options'], path,
-                                 model=state['model'],
+                                 cache=state.setdefault('graphs', {}),
                                  dataset=state['dataset'])
     write_results(result, eval_logdir, writer)
     print(format_result(result), flush=True)

@@ -85,16 +85,6 @@ def _local_devices(num_clones):
   return [d.name for d in cpus[:num_clones]]
 
 
-def split_cpu(num_devices):
-  """Splits the CPU into `num_devices` logical devices (before TF starts).
-
-  Lets several replicas run on a machine without GPUs (tests, debugging).
-  """
-  cpu = tf.config.list_physical_devices('CPU')[0]
-  tf.config.set_logical_device_configuration(
-      cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
-
-
 def is_chief(strategy):
   """Whether this task writes checkpoints and summaries."""
   resolver = getattr(strategy, 'cluster_resolver', None)

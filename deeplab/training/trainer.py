@@ -30,6 +30,7 @@ from deeplab import model as model_lib
 from deeplab.core import layers
 from deeplab.core import quantize
 from deeplab.data import data_generator
+from deeplab.data import datasets
 from deeplab.training import distribute
 from deeplab.training import learning_rate as lr_lib
 from deeplab.training import logdir_lock
@@ -78,10 +79,6 @@ class TrainConfig:
   tf_initial_checkpoint: Optional[str] = None
   initialize_last_layer: bool = True
   image_pyramid: Optional[Tuple[float, ...]] = None
-  min_resize_value: Optional[int] = None
-  max_resize_value: Optional[int] = None
-  resize_factor: Optional[int] = None
-  keep_aspect_ratio: bool = True
   min_scale_factor: float = 0.5
   max_scale_factor: float = 2.0
   scale_factor_step_size: float = 0.25
@@ -103,6 +100,8 @@ class TrainConfig:
   deterministic: bool = False
   num_readers: int = 4
   out_of_range_labels: str = 'error'
+  resize: common.ResizeOptions = dataclasses.field(
+      default_factory=common.ResizeOptions)
 
   def validate(self):
     """Raises ValueError naming the flag of the first bad value."""
@@ -148,8 +147,8 @@ class TrainConfig:
     return self
 
   def to_dict(self):
-    d = dataclasses.asdict(self)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    """The flags of the run (`train_config.json`)."""
+    return common.flat_dict(self)
 
 
 def _format_eta(seconds):
@@ -506,7 +505,7 @@ def check_resume_options(logdir, options, dataset='the dataset'):
       differ.append('--%s=%s, but the run was trained with %s' % (
           name, _flag_text(new), _flag_text(old)))
   if differ:
-    raise ValueError(
+    raise checkpoints.CheckpointMismatchError(
         'Cannot resume %s: %s (%s). A resumed run keeps the options it was '
         'trained with: leave those flags out, or start a new --train_logdir '
         '(with --tf_initial_checkpoint=%s to start from its weights).' % (
@@ -654,7 +653,7 @@ class _Loop:
         labels = _local(self.strategy, batch['label'])[:3].numpy()
         image, label, prediction = _summary_images(
             self.model, images, labels, self.options.num_classes,
-            colormaps.default_for(self.config.dataset,
+            datasets.colormap_for(self.config.dataset,
                                   self.config.dataset_dir))
         tf.summary.image('samples/image', image)
         tf.summary.image('samples/label', label)

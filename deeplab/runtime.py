@@ -1,0 +1,267 @@
+"""How the network runs at inference: the one place that builds it.
+
+`common.InferenceOptions` says how a DeepLab runs (eval scales and flips,
+BatchNorm folded or not, float32 or bfloat16, the dilated depthwise kernel,
+the argmax shortcut); `common.ModelOptions` says what it is. From the two:
+
+  * `build_graph` builds the original's evaluation graph
+    (`predict_labels[_multi_scale]`: every pass's logits upsampled to the
+    input, soft-maxed, averaged, arg-maxed) in the form the options ask for:
+    folded layers, a bfloat16 body with float32 logits.
+  * `load` is what every script, the exporter and the benchmarks call: it
+    builds the ordinary graph, loads a checkpoint strictly by the original
+    names (`checkpoints.load_weights`), checks what a checkpoint can get
+    wrong for inference (unlearned quantization ranges, untrained BatchNorm
+    statistics), and returns the graph that runs (`fold`ed when asked).
+  * `fold` and `without_argmax_shortcut` take one graph's weights to the
+    graph of other inference options.
+"""
+import keras
+import tensorflow as tf
+from absl import logging
+
+from deeplab import checkpoints
+from deeplab import common
+from deeplab import model as model_lib
+from deeplab.core import folding
+from deeplab.core import layers
+from deeplab.core import quantize
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
+class ArgmaxUpsample(keras.layers.Layer):
+  """Argmax of logits then nearest (align-corners) upsampling to `reference`.
+
+  The original's `prediction_with_upsampled_logits=False` path.
+  """
+
+  def call(self, inputs):
+    logits, reference = inputs
+    labels = tf.argmax(logits, axis=3, output_type=tf.int32)[..., None]
+    labels = layers.resize_nearest(labels, tf.shape(reference)[1:3])
+    return labels[..., 0]
+
+
+def _factory(options, inference):
+  """The layer factory of an inference graph: its kit and dtypes."""
+  kit = (layers.FoldedKit(inference.dilated_depthwise)
+         if inference.fold_batch_norm else layers.FloatKit())
+  low = inference.low_precision
+  return model_lib.new_layer_factory(
+      options, kit=kit, dtype=inference.inference_precision if low else None,
+      logits_dtype='float32' if low else None)
+
+
+def build_graph(options, inference=None, name=None):
+  """The original's evaluation graph for `inference` (weights not loaded).
+
+  For each eval scale (and its left-right flip when asked), logits are
+  resized to the input size with align corners, soft-maxed, averaged; the
+  prediction is the argmax. With one pass the prediction is the argmax of
+  the upsampled logits, as the original's `predict_labels` (through
+  `layers.upsampled_argmax` with `argmax_shortcut`).
+
+  A folded graph (`inference.fold_batch_norm`) gets its weights from an
+  unfolded one through `fold`, never from a checkpoint.
+
+  Args:
+    options: `common.ModelOptions`.
+    inference: `common.InferenceOptions` (default: the defaults with
+      BatchNorm not folded, the graph checkpoints load into).
+    name: Model name.
+
+  Returns:
+    A `model.DeepLab` from raw pixels [B, H, W, 3] to a dict with 'logits'
+    (the merged logits of the scale-1.0 pass, or the first scale, unflipped,
+    at the model's output resolution), 'probabilities' [B, H, W, C] and
+    'predictions' [B, H, W] int32.
+  """
+  inference = inference or common.InferenceOptions(fold_batch_norm=False)
+  images = model_lib.new_input(options)
+  factory = _factory(options, inference)
+  outputs = _evaluation_head(factory, images, options, inference)
+  return model_lib.DeepLab(images, outputs,
+                           name=name or options.model_variant + '_inference',
+                           model_options=options, inference_options=inference)
+
+
+def _evaluation_head(factory, images, options, inference):
+  """The passes (scales, flips) and what follows the logits, as dict."""
+  scales = list(inference.eval_scales)
+  # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
+  logits_scale = 1.0 if 1.0 in scales else scales[0]
+  head = factory.for_logits()
+  upsampled_logits, first_logits = [], None
+  flip = factory.layer(layers.Flip, 'flip_input')
+  for scale in scales:
+    passes = [False, True] if inference.add_flipped_images else [False]
+    for flipped in passes:
+      inputs = flip(images) if flipped else images
+      logits = model_lib.multi_scale_logits(factory, inputs, options, [scale])[
+          model_lib.MERGED_LOGITS_SCOPE]
+      if first_logits is None and not flipped and scale == logits_scale:
+        first_logits = logits
+      if flipped:
+        logits = head.layer(layers.Flip, 'flip_logits')(logits)
+      upsampled_logits.append(head.layer(layers.ResizeBilinear,
+                                         'upsample_logits')([logits, images]))
+  probs = [head.layer(keras.layers.Softmax, 'softmax')(u)
+           for u in upsampled_logits]
+  if len(probs) > 1:
+    probabilities = keras.layers.Average(
+        name='mean_probabilities', **head.dtype_kwargs)(probs)
+    predictions = layers.ChannelArgmax(name='predictions',
+                                       **head.dtype_kwargs)(probabilities)
+  else:
+    probabilities = probs[0]
+    if not options.prediction_with_upsampled_logits:
+      predictions = ArgmaxUpsample(name='predictions', **head.dtype_kwargs)(
+          [first_logits, images])
+    elif inference.argmax_shortcut:
+      # Softmax is monotonic: the original takes the argmax of the logits,
+      # and a caller fetching only predictions never computes the softmax.
+      predictions = layers.UpsampledArgmax(
+          name='predictions', **head.dtype_kwargs)([first_logits, images])
+    else:
+      predictions = layers.ChannelArgmax(
+          name='predictions', **head.dtype_kwargs)(upsampled_logits[0])
+  return {'logits': first_logits, 'probabilities': probabilities,
+          'predictions': predictions}
+
+
+def fold(model, target=None, inference=None):
+  """The inference graph `model` with BatchNorm folded into its convs.
+
+  Args:
+    model: An unfolded graph from `build_graph`, weights loaded.
+    target: A folded graph of the same configuration to refill (e.g. for the
+      next checkpoint of a continuous evaluation); built when None.
+    inference: The `InferenceOptions` of a new target (default: `model`'s,
+      folded); the fold is computed in float64 and cast once to its
+      precision.
+
+  Returns:
+    The folded graph. Its outputs equal `model`'s up to float32 rounding.
+
+  Raises:
+    ValueError: If `model` is folded already, or `target` does not match it.
+  """
+  if model.folded:
+    raise ValueError('Model %s is folded already.' % model.name)
+  if target is None:
+    inference = inference or model.inference_options.replace(
+        fold_batch_norm=True)
+    target = build_graph(model.model_options, inference,
+                         name=model.name + '_folded')
+  values = {name: var.numpy()
+            for name, var in model_lib.tf1_variable_map(model).items()}
+  used = set()
+  for layer in quantize.fake_quant_layers(target):
+    # Fake-quant ranges carry over as they are (they follow the activation,
+    # which folding does not change).
+    scope = layers.tf1_scope(layer.name)
+    for var in (layer.min, layer.max):
+      name = '%s/%s' % (scope, var.path.split('/')[-1])
+      if name not in values:
+        raise ValueError('Cannot fold %s: the source model has no %s.'
+                         % (layer.name, name))
+      var.assign(values[name])
+      used.add(name)
+  for layer in folding.folded_layers(target):
+    scope = layers.tf1_scope(layer.name)
+    names = folding.source_names(scope, layer)
+    missing = [n for n in names if n not in values]
+    if missing:
+      raise ValueError('Cannot fold %s: the source model has no %s.'
+                       % (layer.name, ', '.join(missing)))
+    kernel, bias = folding.fold(values, scope, layer)
+    if tuple(layer.kernel.shape) != kernel.shape:
+      raise ValueError('Cannot fold %s: kernel shape %s, folded model %s.'
+                       % (layer.name, kernel.shape, tuple(layer.kernel.shape)))
+    layer.kernel.assign(tf.cast(kernel, layer.kernel.dtype))
+    layer.bias.assign(tf.cast(bias, layer.bias.dtype))
+    used.update(names)
+  unused = sorted(set(values) - used)
+  if unused:
+    raise ValueError('Folded model %s does not use %d source variables, e.g. '
+                     '%s: the models differ.' % (target.name, len(unused),
+                                                 unused[:5]))
+  return target
+
+
+def without_argmax_shortcut(model):
+  """`model` with its predictions taken from the fully upsampled logits.
+
+  For converters whose op sets do not cover `layers.upsampled_argmax` (the
+  TFLite interpreter crashes on it): the same configuration rebuilt with
+  `argmax_shortcut=False`, weights copied by original name (folded weights,
+  which have no original names, by layer path). The labels are the same.
+  Returns `model` itself when it has no shortcut.
+  """
+  if not any(isinstance(layer, layers.UpsampledArgmax)
+             for layer in model.layers):
+    return model
+  target = build_graph(model.model_options,
+                       model.inference_options.replace(argmax_shortcut=False),
+                       name=model.name)
+  if not model.folded:
+    model_lib.transfer_weights(model, target)
+    return target
+  source = {var.path: var for var in model.weights}
+  if set(source) != {var.path for var in target.weights}:
+    raise ValueError('Cannot rebuild %s without the argmax shortcut: its '
+                     'weights differ from the rebuilt model\'s.' % model.name)
+  for var in target.weights:
+    var.assign(source[var.path])
+  return target
+
+
+def load(options, checkpoint, inference=None, cache=None):
+  """The graph that runs `inference` with `checkpoint`'s weights.
+
+  Weights load strictly by the original names into the ordinary graph
+  (float32, BatchNorm unfolded), which is then folded and cast when the
+  inference options ask for it.
+
+  Args:
+    options: `common.ModelOptions`.
+    checkpoint: A checkpoint prefix or folder (as `checkpoints.load_weights`).
+    inference: `common.InferenceOptions` (default: the defaults).
+    cache: A dict kept by a caller that loads several checkpoints into the
+      same graphs (continuous evaluation): they are built once and refilled.
+
+  Returns:
+    (the model to run, `checkpoints.LoadReport`).
+
+  Raises:
+    checkpoints.CheckpointMismatchError: The checkpoint does not fit, or its
+      quantization ranges were never learned.
+  """
+  inference = inference or common.InferenceOptions()
+  cache = {} if cache is None else cache
+  if 'source' not in cache:
+    cache['source'] = build_graph(options, inference.replace(
+        fold_batch_norm=False, inference_precision='float32'))
+  source = cache['source']
+  report = checkpoints.load_weights(source, checkpoint)
+  empty = quantize.uncalibrated(source)
+  if empty:
+    raise checkpoints.CheckpointMismatchError(
+        'Checkpoint %s has no learned quantization ranges for %d of the '
+        'fake-quant ops (e.g. %s): it was written before training reached '
+        '--quantize_delay_step=%d. Use a later checkpoint, or run the float '
+        'model with --quantize_delay_step=-1.' % (
+            report.checkpoint, len(empty), empty[0],
+            options.quantize_delay_step))
+  untouched = checkpoints.untouched_batch_norm(source)
+  if untouched:
+    logging.warning('%d BatchNorm layers of %s (e.g. %s) still hold their '
+                    'initial moving statistics (mean 0, variance 1): expect '
+                    'degenerate predictions. %s', len(untouched),
+                    report.checkpoint, untouched[0],
+                    checkpoints.DEGENERATE_ADVICE)
+  logging.info('%s', report.summary())
+  if not inference.fold_batch_norm:
+    return source, report
+  cache['target'] = fold(source, cache.get('target'), inference)
+  return cache['target'], report
