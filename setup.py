@@ -34,6 +34,7 @@ setuptools.setup(
             'deeplab-model-stats=deeplab.model_stats:run',
             'deeplab-convert-checkpoint=deeplab.convert_checkpoint:run',
             'deeplab-quickstart=deeplab.quickstart:run',
+            'deeplab-zoo=deeplab.zoo:run',
             'deeplab-build-voc2012-data=deeplab.datasets.build_voc2012_data:run',
             'deeplab-build-cityscapes-data='
             'deeplab.datasets.build_cityscapes_data:run',

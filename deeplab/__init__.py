@@ -79,3 +79,15 @@ def _import_tensorflow_quietly():
 
 
 _import_tensorflow_quietly()
+
+
+def from_preset(name_or_folder, output_stride=None, **kwargs):
+  """A ready inference model of a model-zoo name or a checkpoint folder
+  (`deeplab.zoo.from_preset`)::
+
+      import deeplab
+      model = deeplab.from_preset('mobilenetv2_coco_voc_trainaug')
+      labels = model.segment(image)  # uint8 [H, W, 3] -> int32 [H, W]
+  """
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  return zoo.from_preset(name_or_folder, output_stride, **kwargs)

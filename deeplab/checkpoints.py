@@ -40,9 +40,13 @@ CHECKPOINT_PREFIX = 'model.ckpt'
 
 # Checkpoint entries that are training state, not model weights: optimizer
 # slots, moving averages of the weights, counters. Never an error.
+# The original's quantization-aware checkpoints also hold the ranges of its
+# per-tensor weight fake-quant ops (`.../weights_quant/min|max`): this
+# project quantizes weights per channel at conversion, so they are not used.
 _TRAINING_STATE = re.compile(
     r'(^global_step$|/Momentum(_\d+)?$|/Adam(_\d+)?$|/RMSProp(_\d+)?$|'
-    r'/ExponentialMovingAverage$|^beta[12]_power|_CHECKPOINTABLE_OBJECT_GRAPH)')
+    r'/ExponentialMovingAverage$|^beta[12]_power|_CHECKPOINTABLE_OBJECT_GRAPH|'
+    r'/weights_quant/(min|max)$)')
 # Ranges of quantization-aware training (`core/quantize.py`).
 _QUANT_RANGE = re.compile(r'/act_quant/(min|max)$')
 

@@ -115,6 +115,7 @@ def _lazy_options(fv, crop_size, checkpoint):
 
 
 def _evaluate(fv):
+  deeplab_flags.apply_run_defaults(fv, fv.checkpoint_dir)
   config = deeplab_flags.config_from_flags(evaluator.EvalConfig, fv)
   evaluator.run(config, _lazy_options(fv, config.eval_crop_size,
                                       config.checkpoint_dir))
@@ -144,6 +145,7 @@ VIS_GROUPS = _inference_groups(
 
 
 def _visualize(fv):
+  deeplab_flags.apply_run_defaults(fv, fv.checkpoint_dir)
   config = deeplab_flags.config_from_flags(visualize.VisConfig, fv)
   count = visualize.run(config, _lazy_options(fv, config.vis_crop_size,
                                               config.checkpoint_dir))
@@ -179,6 +181,7 @@ EXPORT_GROUPS = _inference_groups(
 
 
 def _export(fv):
+  deeplab_flags.apply_run_defaults(fv, fv.checkpoint_path)
   config = deeplab_flags.config_from_flags(export.ExportConfig, fv)
   options, _ = deeplab_flags.model_options(
       fv, crop_size=config.crop_size, checkpoint=config.checkpoint_path)

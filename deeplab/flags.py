@@ -596,6 +596,57 @@ def _model_flag_values(fv):
   return out
 
 
+def saved_run_defaults(checkpoint):
+  """Flag values saved with a checkpoint's run, {flag: value}: the published
+  evaluation of a model-zoo import (`zoo.json`: dataset, split, crop, eval
+  scales, flips, resizing, colour map)."""
+  import os  # pylint: disable=g-import-not-at-top
+  if not checkpoint or not os.path.exists(
+      checkpoint if os.path.isdir(checkpoint) else
+      os.path.dirname(checkpoint) or '.'):
+    return {}
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  info = zoo.read_zoo_file(checkpoint) or {}
+  return dict(info.get('defaults', {}))
+
+
+def apply_run_defaults(flag_values, checkpoint, log=True):
+  """The one rule of saved run settings: flags the user did not set take
+  the values saved with the checkpoint's run (`saved_run_defaults`); flags
+  the user set win.
+
+  Returns:
+    {flag: value} of the flags that took a saved value.
+  """
+  fv = flag_values
+  applied = {}
+  for name, value in saved_run_defaults(checkpoint).items():
+    if name not in fv or fv[name].present or value is None:
+      continue
+    kind = fv[name].flag_type()
+    if kind == 'multi crop size':
+      value = [list(value)]
+    elif isinstance(value, (list, tuple)):
+      value = list(value)
+    elif kind == 'enum' and value not in (fv[name].parser.enum_values or ()):
+      continue  # E.g. a dataset's own list of colours: not a flag value.
+    fv[name].value = value
+    applied[name] = value
+  if log and applied:
+    logging.info('Settings saved with %s: %s', checkpoint, '; '.join(
+        '--%s=%s' % (k, ','.join(str(x) for x in _flat(v))
+                     if isinstance(v, list) else v)
+        for k, v in sorted(applied.items())))
+  return applied
+
+
+def _flat(value):
+  out = []
+  for v in value:
+    out.extend(_flat(v) if isinstance(v, list) else [v])
+  return out
+
+
 def model_options(flag_values=None, *, crop_size=None, checkpoint=None,
                   num_classes=None, log=True):
   """The model options of a run: flags, saved options, defaults.

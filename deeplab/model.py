@@ -258,6 +258,31 @@ class DeepLab(keras.Model):
     self.model_options = options
     self.inference_options = inference
 
+  def segment(self, images, crop_size=None):
+    """Labels of uint8 images by the original's evaluation path.
+
+    Args:
+      images: uint8 [H, W, 3] or [B, H, W, 3] (any size).
+      crop_size: The minimum padded size (default: the model's
+        `eval_crop_size` where a preset set one, else the image's).
+
+    Returns:
+      int32 labels [H, W] (or [B, H, W]) at the input size.
+    """
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    from deeplab import inference  # pylint: disable=g-import-not-at-top
+    if self.inference_options is None:
+      raise ValueError('%s is not an inference model: build one with '
+                       'deeplab.runtime (or deeplab.from_preset).' % self.name)
+    batch = np.asarray(images)
+    single = batch.ndim == 3
+    labels = inference.segment(
+        self, batch[None] if single else batch,
+        self.model_options.model_variant,
+        crop_size or getattr(self, 'eval_crop_size', None))['predictions']
+    labels = labels.numpy()
+    return labels[0] if single else labels
+
   @property
   def folded(self):
     """Whether BatchNorm is folded into the convolutions (inference only)."""

@@ -108,6 +108,7 @@ GROUPS = [
 
 
 def _job(fv):
+  deeplab_flags.apply_run_defaults(fv, fv.checkpoint)
   config = deeplab_flags.config_from_flags(PredictConfig, fv)
   options, _ = deeplab_flags.model_options(
       fv, crop_size=config.eval_crop_size, checkpoint=config.checkpoint)

@@ -53,6 +53,7 @@ EXPECTED = {
     'deeplab-model-stats': ['--crop_size', '--model_variant'],
     'deeplab-convert-checkpoint': ['--checkpoint', '--output'],
     'deeplab-quickstart': ['--workdir', '--training_number_of_steps'],
+    'deeplab-zoo': ['--list', '--name', '--source', '--output_dir'],
     'deeplab-build-voc2012-data': ['--image_folder', '--list_folder',
                                    '--output_dir'],
     'deeplab-build-cityscapes-data': ['--cityscapes_root', '--output_dir'],

@@ -40,9 +40,28 @@ CITYSCAPES = DatasetDescriptor(
                  'traffic light', 'traffic sign', 'vegetation', 'terrain',
                  'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train',
                  'motorcycle', 'bicycle'])
+# Label 0 of ADE20K is "other", ignored in training and evaluation.
 ADE20K = DatasetDescriptor(
     'ade20k', {'train': 20210, 'val': 2000}, num_classes=151, ignore_label=0,
-    colormap='pascal')
+    colormap='ade20k',
+    class_names=['other'] + (
+        'wall,building,sky,floor,tree,ceiling,road,bed,windowpane,grass,'
+        'cabinet,sidewalk,person,earth,door,table,mountain,plant,curtain,chair,'
+        'car,water,painting,sofa,shelf,house,sea,mirror,rug,field,armchair,'
+        'seat,fence,desk,rock,wardrobe,lamp,bathtub,railing,cushion,base,box,'
+        'column,signboard,chest of drawers,counter,sand,sink,skyscraper,'
+        'fireplace,refrigerator,grandstand,path,stairs,runway,case,pool table,'
+        'pillow,screen door,stairway,river,bridge,bookcase,blind,coffee table,'
+        'toilet,flower,book,hill,bench,countertop,stove,palm,kitchen island,'
+        'computer,swivel chair,boat,bar,arcade machine,hovel,bus,towel,light,'
+        'truck,tower,chandelier,awning,streetlight,booth,television receiver,'
+        'airplane,dirt track,apparel,pole,land,bannister,escalator,ottoman,'
+        'bottle,buffet,poster,stage,van,ship,fountain,conveyer belt,canopy,'
+        'washer,plaything,swimming pool,stool,barrel,basket,waterfall,tent,bag,'
+        'minibike,cradle,oven,ball,food,step,tank,trade name,microwave,pot,'
+        'animal,bicycle,lake,dishwasher,screen,blanket,sculpture,hood,sconce,'
+        'vase,traffic light,tray,ashcan,fan,pier,crt screen,plate,monitor,'
+        'bulletin board,shower,radiator,glass,clock,flag').split(','))
 
 BUILTIN = {d.name: d for d in (PASCAL_VOC_SEG, CITYSCAPES, ADE20K)}
 DESCRIPTION_FILE = 'dataset.json'

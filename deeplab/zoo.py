@@ -1,0 +1,763 @@
+r"""The original's model zoo by name: a published checkpoint to a working model.
+
+Every checkpoint of the original's `g3doc/model_zoo.md` (its latest
+revision) and `g3doc/quantize.md` is an `Entry` of `ENTRIES`: its published
+name, tarball, backbone and every model option, the dataset it was trained
+on, and each published evaluation (`Row`: output stride, eval scales, flip,
+mIoU, Multiply-Adds).
+
+  deeplab-zoo --list [--json]
+  deeplab-zoo --name=xception65_coco_voc_trainaug [--output_stride=8] \
+      [--source=URL|TARBALL|FOLDER] --output_dir=zoo/x65_voc_os8
+
+downloads the tarball (or takes the one given), finds the checkpoint in it,
+loads it strictly into the right model and writes a checkpoint folder of
+this project: the weights under the original names, `model_options.json`
+and `zoo.json` (the entry, the published row chosen by `--output_stride`,
+and the dataset with its class names and colour map). eval.py, vis.py,
+deeplab-predict and export_model.py run such a folder with no model flags
+and with the row's eval scales, flips and crop (flags that are set win).
+In Python, `deeplab.from_preset(name_or_folder)` returns the ready model.
+
+Downloads go to `$DEEPLAB_HOME` (default `~/.cache/deeplab`), resume where
+they stopped, and are checked for size and completeness before use.
+"""
+import dataclasses
+import difflib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from typing import Optional, Tuple
+
+from deeplab import common
+from deeplab.data import datasets
+
+ZOO_FILE = 'zoo.json'
+DOWNLOAD_ROOT = 'http://download.tensorflow.org/models/'
+
+# ASPP rates of the Xception and ResNet entries per output stride (the
+# original's convention: [6, 12, 18] at OS16, doubled at OS8).
+ASPP_RATES = {16: (6, 12, 18), 8: (12, 24, 36), 32: (3, 6, 9)}
+
+# Evaluation settings of each dataset, as the original's g3doc runs them.
+DATASET_EVAL = {
+    'pascal_voc_seg': dict(eval_split='val', eval_crop_size=(513, 513)),
+    'cityscapes': dict(eval_split='val_fine', eval_crop_size=(1025, 2049)),
+    'ade20k': dict(eval_split='val', eval_crop_size=(513, 513)),
+}
+
+
+class ZooError(ValueError):
+  """A zoo name, tarball, download or output folder that does not work (the
+  message says which and what to do)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One published evaluation of a checkpoint.
+
+  Attributes:
+    output_stride: Eval output stride.
+    eval_scales: Eval scales.
+    add_flipped_images: Left-right flips.
+    miou: Published mIoU in percent (None where the page has none).
+    split: The split of `miou`: 'val' or 'test'.
+    multiply_adds: Published Multiply-Adds in billions (None: not given).
+    pixel_accuracy: Published pixel accuracy in percent (ADE20K).
+    quantized: An 8-bit (quantization-aware) checkpoint.
+  """
+  output_stride: int
+  eval_scales: Tuple[float, ...] = (1.0,)
+  add_flipped_images: bool = False
+  miou: Optional[float] = None
+  split: str = 'val'
+  multiply_adds: Optional[float] = None
+  pixel_accuracy: Optional[float] = None
+
+  def to_dict(self):
+    d = dataclasses.asdict(self)
+    d['eval_scales'] = list(self.eval_scales)
+    return d
+
+
+_MS_VOC = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+_MS_CITYSCAPES = (0.75, 1.0, 1.25)
+_MS_DPC = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """A checkpoint of the original's model zoo.
+
+  Attributes:
+    name: The published checkpoint name.
+    tarball: The tarball's file name (under `DOWNLOAD_ROOT`).
+    size: Published size, e.g. '23MB'.
+    dataset: 'pascal_voc_seg', 'cityscapes', 'ade20k', or None for the
+      ImageNet/COCO backbone checkpoints (backbone weights only).
+    model_variant: The backbone.
+    options: Model options besides `output_stride`, `atrous_rates` and the
+      classes (e.g. decoder, depth multiplier, the MobileNetV3 head).
+    aspp: Whether ASPP has atrous branches (`ASPP_RATES` per stride).
+    rows: The published evaluations.
+    pretrained: What it was trained on, as the page says.
+    resize: (min_resize_value, max_resize_value) of its evaluation
+      (ADE20K); the resize factor is the output stride.
+    eval_crop_size: Eval crop when the dataset's default does not apply.
+  """
+  name: str
+  tarball: str
+  size: str
+  dataset: Optional[str]
+  model_variant: str
+  options: dict = dataclasses.field(default_factory=dict)
+  aspp: bool = False
+  rows: Tuple[Row, ...] = ()
+  pretrained: str = ''
+  resize: Optional[Tuple[int, int]] = None
+  eval_crop_size: Optional[Tuple[int, int]] = None
+
+  @property
+  def url(self):
+    return DOWNLOAD_ROOT + self.tarball
+
+  @property
+  def backbone_only(self):
+    return self.dataset is None
+
+  @property
+  def num_classes(self):
+    return datasets.BUILTIN[self.dataset].num_classes if self.dataset else 1
+
+  @property
+  def quantized(self):
+    return self.options.get('quantize_delay_step', -1) >= 0
+
+  def row(self, output_stride=None):
+    """The published row at `output_stride` (None: the first row)."""
+    if not self.rows:
+      return Row(output_stride or 16)
+    if output_stride is None:
+      return self.rows[0]
+    for row in self.rows:
+      if row.output_stride == output_stride:
+        return row
+    return Row(output_stride)  # Unpublished: single scale, no flip.
+
+  def option_values(self, output_stride=None):
+    """Every model option of the entry at `output_stride` (a dict)."""
+    stride = output_stride or self.row().output_stride
+    values = dict(model_variant=self.model_variant, output_stride=stride,
+                  outputs_to_num_classes={common.OUTPUT_TYPE:
+                                          self.num_classes})
+    values['atrous_rates'] = ASPP_RATES.get(stride) if self.aspp else None
+    values.update(self.options)
+    return values
+
+  @property
+  def built(self):
+    """Whether this project builds the entry's architecture."""
+    return self.unbuilt_reason() is None
+
+  def unbuilt_reason(self):
+    """Why the architecture cannot be built here, or None."""
+    try:
+      common.ModelOptions(**self.option_values())
+    except (TypeError, ValueError) as e:
+      return str(e)
+    return None
+
+  def model_options(self, output_stride=None, crop_size=None):
+    """The entry's `ModelOptions` (raises `ZooError` when not built)."""
+    reason = self.unbuilt_reason()
+    if reason:
+      raise ZooError('%s is in the original\'s model zoo, but its '
+                     'architecture (%s) is not built by this project yet: %s'
+                     % (self.name, self.model_variant, reason))
+    return common.ModelOptions(crop_size=crop_size,
+                               **self.option_values(output_stride))
+
+  def eval_defaults(self, output_stride=None):
+    """The flags that reproduce the published row at `output_stride`:
+    dataset, split, crop, scales, flips, resizing."""
+    if self.dataset is None:
+      return {}
+    row = self.row(output_stride)
+    out = dict(dataset=self.dataset, **DATASET_EVAL[self.dataset])
+    if self.eval_crop_size:
+      out['eval_crop_size'] = self.eval_crop_size
+    out['eval_scales'] = row.eval_scales
+    out['add_flipped_images'] = row.add_flipped_images
+    if self.resize:
+      out.update(min_resize_value=self.resize[0],
+                 max_resize_value=self.resize[1],
+                 resize_factor=row.output_stride)
+    # A zoo folder holds one checkpoint: evaluate and visualise it once.
+    out.update(max_number_of_evaluations=1, max_number_of_iterations=1)
+    # The same settings under the names other commands give them.
+    out.update(vis_split=out['eval_split'], vis_crop_size=out['eval_crop_size'],
+               crop_size=out['eval_crop_size'],
+               inference_scales=out['eval_scales'],
+               colormap=datasets.colormap_for(self.dataset),
+               colormap_type=datasets.colormap_for(self.dataset))
+    return out
+
+  def summary(self):
+    """One JSON-friendly dict (the `--json` listing)."""
+    values = self.option_values()
+    return dict(
+        name=self.name, url=self.url, tarball=self.tarball, size=self.size,
+        dataset=self.dataset, model_variant=self.model_variant,
+        output_stride=values['output_stride'],
+        atrous_rates=list(values['atrous_rates'] or []) or None,
+        decoder_output_stride=list(
+            values.get('decoder_output_stride') or []) or None,
+        num_classes=self.num_classes,
+        depth_multiplier=values.get('depth_multiplier', 1.0),
+        eval_scales=list(self.row().eval_scales),
+        add_flipped_images=self.row().add_flipped_images,
+        quantized=self.quantized, backbone_only=self.backbone_only,
+        pretrained=self.pretrained, built=self.built,
+        options={k: (list(v) if isinstance(v, tuple) else v)
+                 for k, v in values.items()},
+        rows=[r.to_dict() for r in self.rows])
+
+
+_MNV2 = dict(model_variant='mobilenet_v2')
+_XCEPTION_DECODER = dict(decoder_output_stride=(4,))
+# The MobileNetV3 Cityscapes flags of model_zoo.md.
+_MNV3_HEAD = dict(
+    image_pooling_crop_size=(769, 769), image_pooling_stride=(4, 5),
+    add_image_level_feature=True, aspp_convs_filters=128,
+    aspp_with_concat_projection=False, aspp_with_squeeze_and_excitation=True,
+    decoder_use_sum_merge=True, decoder_filters=19,
+    decoder_output_is_logits=True, image_se_uses_qsigmoid=True,
+    decoder_output_stride=(8,))
+_DPC = dict(dense_prediction_cell_config={
+    'json': 'dense_prediction_cell_branch5_top1_cityscapes.json'},
+            decoder_output_stride=(4,))
+
+ENTRIES = (
+    # PASCAL VOC 2012 (model_zoo.md).
+    Entry('mobilenetv2_dm05_coco_voc_trainaug',
+          'deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01.tar.gz', '7.6MB',
+          'pascal_voc_seg', 'mobilenet_v2', dict(depth_multiplier=0.5),
+          rows=(Row(16, miou=70.19, multiply_adds=0.88),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug'),
+    Entry('mobilenetv2_dm05_coco_voc_trainval',
+          'deeplabv3_mnv2_dm05_pascal_trainval_2018_10_01.tar.gz', '7.6MB',
+          'pascal_voc_seg', 'mobilenet_v2', dict(depth_multiplier=0.5),
+          rows=(Row(8, miou=71.83, split='test', multiply_adds=2.84),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug + trainval'),
+    Entry('mobilenetv2_coco_voc_trainaug',
+          'deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz', '23MB',
+          'pascal_voc_seg', 'mobilenet_v2',
+          rows=(Row(16, miou=75.32, multiply_adds=2.75),
+                Row(8, _MS_VOC, True, miou=77.33, multiply_adds=152.59)),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug'),
+    Entry('mobilenetv2_coco_voc_trainval',
+          'deeplabv3_mnv2_pascal_trainval_2018_01_29.tar.gz', '23MB',
+          'pascal_voc_seg', 'mobilenet_v2',
+          rows=(Row(8, _MS_VOC, True, miou=80.25, split='test',
+                    multiply_adds=152.59),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug + trainval'),
+    Entry('xception65_coco_voc_trainaug',
+          'deeplabv3_pascal_train_aug_2018_01_04.tar.gz', '439MB',
+          'pascal_voc_seg', 'xception_65', _XCEPTION_DECODER, aspp=True,
+          rows=(Row(16, miou=82.20, multiply_adds=54.17),
+                Row(8, _MS_VOC, True, miou=83.58, multiply_adds=3055.35)),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug'),
+    Entry('xception65_coco_voc_trainval',
+          'deeplabv3_pascal_trainval_2018_01_04.tar.gz', '439MB',
+          'pascal_voc_seg', 'xception_65', _XCEPTION_DECODER, aspp=True,
+          rows=(Row(8, _MS_VOC, True, miou=87.80, split='test',
+                    multiply_adds=3055.35),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug + trainval'),
+    # Quantized (quantize.md): quantization-aware MobileNetV2.
+    Entry('mobilenetv2_dm05_coco_voc_trainaug_8bit',
+          'deeplabv3_mnv2_dm05_pascal_train_aug_8bit_2019_04_26.tar.gz',
+          '8.2MB', 'pascal_voc_seg', 'mobilenet_v2',
+          dict(depth_multiplier=0.5, quantize_delay_step=0),
+          rows=(Row(16, miou=69.65, multiply_adds=0.88),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug; 8-bit'),
+    Entry('mobilenetv2_coco_voc_trainaug_8bit',
+          'deeplabv3_mnv2_pascal_train_aug_8bit_2019_04_26.tar.gz', '24MB',
+          'pascal_voc_seg', 'mobilenet_v2', dict(quantize_delay_step=0),
+          rows=(Row(16, miou=74.26, multiply_adds=2.75),),
+          pretrained='ImageNet, MS-COCO, VOC 2012 train_aug; 8-bit'),
+    # Cityscapes.
+    Entry('mobilenetv2_coco_cityscapes_trainfine',
+          'deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz', '23MB',
+          'cityscapes', 'mobilenet_v2',
+          rows=(Row(16, miou=70.71, multiply_adds=21.27),
+                Row(8, _MS_CITYSCAPES, True, miou=73.57,
+                    multiply_adds=433.24)),
+          pretrained='ImageNet, MS-COCO, Cityscapes train_fine'),
+    Entry('mobilenetv3_large_cityscapes_trainfine',
+          'deeplab_mnv3_large_cityscapes_trainfine_2019_11_15.tar.gz', '17MB',
+          'cityscapes', 'mobilenet_v3_large_seg', _MNV3_HEAD,
+          rows=(Row(32, miou=72.41, multiply_adds=15.95),),
+          pretrained='Cityscapes train_fine (no ImageNet)'),
+    Entry('mobilenetv3_small_cityscapes_trainfine',
+          'deeplab_mnv3_small_cityscapes_trainfine_2019_11_15.tar.gz', '5MB',
+          'cityscapes', 'mobilenet_v3_small_seg', _MNV3_HEAD,
+          rows=(Row(32, miou=68.99, multiply_adds=4.63),),
+          pretrained='Cityscapes train_fine (no ImageNet)'),
+    Entry('xception65_cityscapes_trainfine',
+          'deeplabv3_cityscapes_train_2018_02_06.tar.gz', '439MB',
+          'cityscapes', 'xception_65', _XCEPTION_DECODER, aspp=True,
+          rows=(Row(16, miou=78.79, multiply_adds=418.64),
+                Row(8, _MS_CITYSCAPES, True, miou=80.42,
+                    multiply_adds=8677.92)),
+          pretrained='ImageNet, Cityscapes train_fine'),
+    Entry('xception71_dpc_cityscapes_trainfine',
+          'deeplab_cityscapes_xception71_trainfine_2018_09_08.tar.gz', '445MB',
+          'cityscapes', 'xception_71', _DPC,
+          rows=(Row(16, miou=80.31, multiply_adds=502.07),),
+          pretrained='ImageNet, MS-COCO, Cityscapes train_fine'),
+    Entry('xception71_dpc_cityscapes_trainval',
+          'deeplab_cityscapes_xception71_trainvalfine_2018_09_08.tar.gz',
+          '446MB', 'cityscapes', 'xception_71', _DPC,
+          rows=(Row(8, _MS_DPC, True, miou=82.66, split='test'),),
+          pretrained='ImageNet, MS-COCO, Cityscapes trainval_fine + coarse'),
+    # EdgeTPU-DeepLab (Multiply-Adds as published, for 513x513 inputs).
+    Entry('edgetpu-deeplab', 'edgetpu-deeplab_2020_03_09.tar.gz', '-',
+          'cityscapes', 'mobilenet_edgetpu', dict(aspp_convs_filters=256),
+          rows=(Row(32, miou=70.6, multiply_adds=5.6),
+                Row(16, miou=74.1, multiply_adds=7.1)),
+          pretrained='ImageNet, Cityscapes train_fine'),
+    Entry('edgetpu-deeplab-slim', 'edgetpu-deeplab-slim_2020_03_09.tar.gz',
+          '-', 'cityscapes', 'mobilenet_edgetpu',
+          dict(aspp_convs_filters=128, depth_multiplier=0.75),
+          rows=(Row(32, miou=70.0, multiply_adds=3.5),
+                Row(16, miou=73.2, multiply_adds=4.3)),
+          pretrained='ImageNet, Cityscapes train_fine'),
+    # ADE20K (inputs resized so that the longest side is 257 / 513).
+    Entry('mobilenetv2_ade20k_train',
+          'deeplabv3_mnv2_ade20k_train_2018_12_03.tar.gz', '24.8MB',
+          'ade20k', 'mobilenet_v2', dict(decoder_output_stride=(4,)),
+          rows=(Row(16, miou=32.04, pixel_accuracy=75.41),),
+          pretrained='ImageNet, ADE20K train', resize=(257, 257),
+          eval_crop_size=(257, 257)),
+    Entry('xception65_ade20k_train',
+          'deeplabv3_xception_ade20k_train_2018_05_29.tar.gz', '439MB',
+          'ade20k', 'xception_65', _XCEPTION_DECODER, aspp=True,
+          rows=(Row(8, _MS_VOC, True, miou=45.65, pixel_accuracy=82.52),),
+          pretrained='ImageNet, ADE20K train', resize=(513, 513)),
+    # Backbones pretrained on ImageNet (and COCO), for training.
+    Entry('xception_41_imagenet', 'xception_41_2018_05_09.tar.gz', '288MB',
+          None, 'xception_41', _XCEPTION_DECODER, aspp=True,
+          pretrained='ImageNet'),
+    Entry('xception_65_imagenet', 'deeplabv3_xception_2018_01_04.tar.gz',
+          '447MB', None, 'xception_65', _XCEPTION_DECODER, aspp=True,
+          pretrained='ImageNet'),
+    Entry('xception_65_imagenet_coco',
+          'xception_65_coco_pretrained_2018_10_02.tar.gz', '292MB', None,
+          'xception_65', _XCEPTION_DECODER, aspp=True,
+          pretrained='ImageNet, MS-COCO'),
+    Entry('xception_71_imagenet', 'xception_71_2018_05_09.tar.gz', '474MB',
+          None, 'xception_71', _XCEPTION_DECODER, aspp=True,
+          pretrained='ImageNet'),
+    Entry('resnet_v1_50_beta_imagenet', 'resnet_v1_50_2018_05_04.tar.gz',
+          '274MB', None, 'resnet_v1_50_beta',
+          dict(_XCEPTION_DECODER, multi_grid=(1, 2, 4)), aspp=True,
+          pretrained='ImageNet'),
+    Entry('resnet_v1_101_beta_imagenet', 'resnet_v1_101_2018_05_04.tar.gz',
+          '477MB', None, 'resnet_v1_101_beta',
+          dict(_XCEPTION_DECODER, multi_grid=(1, 2, 4)), aspp=True,
+          pretrained='ImageNet'),
+)
+
+BY_NAME = {e.name: e for e in ENTRIES}
+
+
+def get(name):
+  """The entry called `name`; an unknown name suggests the nearest ones."""
+  if name in BY_NAME:
+    return BY_NAME[name]
+  near = difflib.get_close_matches(name, BY_NAME, n=3, cutoff=0.4)
+  raise ZooError('%r is not in the model zoo.%s Run "deeplab-zoo --list" for '
+                 'every name.' % (name, ' Did you mean %s?' % ', '.join(near)
+                                  if near else ''))
+
+
+# Downloads ------------------------------------------------------------------
+
+
+def cache_dir():
+  """Where downloads go: `$DEEPLAB_HOME`, else `~/.cache/deeplab`."""
+  return os.environ.get('DEEPLAB_HOME') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'deeplab')
+
+
+def tarball_problem(path):
+  """Why `path` is not a whole tarball, or None."""
+  try:
+    with tarfile.open(path, 'r:*') as tar:
+      members = tar.getmembers()
+  except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+    return 'it is not a whole tar archive (%s)' % (str(e) or type(e).__name__)
+  if not any(m.name.endswith('.index') for m in members):
+    return 'it holds no checkpoint (no .index file)'
+  return None
+
+
+class _Progress:
+  """A one-line download progress report on stderr."""
+
+  def __init__(self, label, total):
+    self.label, self.total = label, total
+    self.last = 0.0
+
+  def __call__(self, done, force=False):
+    now = time.time()
+    if not force and now - self.last < 0.5:
+      return
+    self.last = now
+    total = ' of %.1f MB' % (self.total / 1e6) if self.total else ''
+    sys.stderr.write('\r>> downloading %s: %.1f MB%s' % (
+        self.label, done / 1e6, total))
+    if force:
+      sys.stderr.write('\n')
+    sys.stderr.flush()
+
+
+def download(url, path, label=None):
+  """Downloads `url` to `path`, resuming a `.part` file left by an earlier
+  try and checking the size the server announced.
+
+  Raises:
+    ZooError: naming the URL, when it cannot be fetched.
+  """
+  part = path + '.part'
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  start = os.path.getsize(part) if os.path.exists(part) else 0
+  request = urllib.request.Request(url)
+  if start and not url.startswith('file:'):
+    request.add_header('Range', 'bytes=%d-' % start)
+  try:
+    response = urllib.request.urlopen(request, timeout=60)
+  except (urllib.error.URLError, OSError, ValueError) as e:
+    raise ZooError(
+        'Cannot download %s (%s). Without a network, fetch that file '
+        'elsewhere and pass it: --source=/path/to/%s (a tarball, or the '
+        'folder it was unpacked into).' % (
+            url, getattr(e, 'reason', e), os.path.basename(url))) from e
+  with response:
+    status = getattr(response, 'status', 200)
+    if start and status != 206:
+      start = 0  # The server does not resume: start again.
+    length = response.headers.get('Content-Length')
+    total = start + int(length) if length else None
+    progress = _Progress(label or os.path.basename(url), total)
+    done = start
+    with open(part, 'ab' if start else 'wb') as out:
+      while True:
+        chunk = response.read(1 << 20)
+        if not chunk:
+          break
+        out.write(chunk)
+        done += len(chunk)
+        progress(done)
+    progress(done, force=True)
+  if total is not None and done != total:
+    raise ZooError('The download of %s stopped at %d of %d bytes; run the '
+                   'same command again to resume it.' % (url, done, total))
+  os.replace(part, path)
+  return path
+
+
+def fetch(entry, source=None):
+  """A local tarball or folder holding `entry`'s checkpoint.
+
+  Args:
+    entry: The `Entry`.
+    source: None (the cache, downloading the published URL when needed), a
+      URL, a tarball path, or a folder with the unpacked checkpoint.
+  """
+  if source and os.path.isdir(source):
+    return source
+  if source and os.path.exists(source):
+    problem = tarball_problem(source)
+    if problem:
+      raise ZooError('--source=%s cannot be used: %s. Download %s again.'
+                     % (source, problem, entry.url))
+    return source
+  if source and '://' not in source:
+    raise ZooError('--source=%s does not exist (give a URL, a tarball or a '
+                   'folder).' % source)
+  url = source or entry.url
+  path = os.path.join(cache_dir(), os.path.basename(url.split('?')[0]))
+  if os.path.exists(path):
+    if tarball_problem(path) is None:
+      return path
+    os.remove(path)  # A broken copy in our own cache.
+  download(url, path, entry.name)
+  problem = tarball_problem(path)
+  if problem:
+    os.replace(path, path + '.part')  # Resumable, never used as is.
+    raise ZooError('The download of %s is not usable: %s. Run the same '
+                   'command again to resume it.' % (url, problem))
+  return path
+
+
+def _checkpoint_members(names):
+  """The checkpoint prefix among archive or folder names (`model.ckpt`,
+  `model.ckpt-30000`: the highest step when there are several)."""
+  prefixes = [n[:-len('.index')] for n in names if n.endswith('.index')]
+  if not prefixes:
+    return None
+
+  def step(prefix):
+    tail = prefix.rsplit('-', 1)[-1]
+    return int(tail) if '-' in os.path.basename(prefix) and tail.isdigit() \
+        else -1
+
+  return max(prefixes, key=step)
+
+
+def unpack_checkpoint(source, workdir):
+  """The checkpoint prefix of a tarball (its checkpoint files extracted to
+  `workdir`) or of a folder."""
+  if os.path.isdir(source):
+    names = []
+    for root, _, files in os.walk(source):
+      names += [os.path.join(root, f) for f in files]
+    prefix = _checkpoint_members(names)
+    if prefix is None:
+      raise ZooError('--source=%s holds no checkpoint (no .index file).'
+                     % source)
+    return prefix
+  with tarfile.open(source, 'r:*') as tar:
+    members = [m for m in tar.getmembers() if m.isfile()]
+    prefix = _checkpoint_members([m.name for m in members])
+    if prefix is None:
+      raise ZooError('%s holds no checkpoint (no .index file).' % source)
+    base = os.path.basename(prefix)
+    for member in members:
+      name = os.path.basename(member.name)
+      if os.path.dirname(member.name) != os.path.dirname(prefix) or not (
+          name == base + '.index' or name.startswith(base + '.data-')):
+        continue
+      with tar.extractfile(member) as src, open(
+          os.path.join(workdir, name), 'wb') as dst:
+        shutil.copyfileobj(src, dst)
+  return os.path.join(workdir, base)
+
+
+# Import ---------------------------------------------------------------------
+
+
+def is_zoo_folder(path):
+  """Whether `path` is a folder this module wrote (it may be replaced)."""
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(path):
+    return False
+  names = set(os.listdir(path))
+  return ZOO_FILE in names and names <= {
+      ZOO_FILE, checkpoints.OPTIONS_FILE, 'checkpoint',
+      checkpoints.CHECKPOINT_PREFIX + '.index',
+      checkpoints.CHECKPOINT_PREFIX + '.data-00000-of-00001'}
+
+
+def read_zoo_file(folder):
+  """The `zoo.json` of a folder written by `import_checkpoint`, or None."""
+  path = os.path.join(folder if os.path.isdir(folder)
+                      else os.path.dirname(folder), ZOO_FILE)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise ZooError('Cannot read %s: %s' % (path, e)) from e
+
+
+def import_checkpoint(name, output_dir, source=None, output_stride=None):
+  """Imports a zoo checkpoint into a checkpoint folder of this project.
+
+  Args:
+    name: The entry's name.
+    output_dir: The folder to write (refused when it holds anything else
+      than an import of this command).
+    source: See `fetch`.
+    output_stride: The published row to set up (None: the first).
+
+  Returns:
+    (the entry, the `checkpoints.LoadReport`).
+  """
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import files  # pylint: disable=g-import-not-at-top
+  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
+  entry = get(name)
+  options = entry.model_options(output_stride)
+  row = entry.row(output_stride)
+  files.recover_folder(output_dir, is_zoo_folder)
+  files.check_replaceable(output_dir, is_zoo_folder, 'output_dir')
+  previous = read_zoo_file(output_dir) if os.path.isdir(output_dir) else None
+  if previous and (previous.get('name'), previous.get('row', {}).get(
+      'output_stride')) != (entry.name, row.output_stride):
+    raise ZooError('--output_dir=%s already holds another model (%s at output '
+                   'stride %s); it is left untouched. Choose another '
+                   '--output_dir, or remove that folder yourself.' % (
+                       output_dir, previous.get('name'),
+                       previous.get('row', {}).get('output_stride')))
+  local = fetch(entry, source)
+  with tempfile.TemporaryDirectory(prefix='deeplab-zoo-') as workdir:
+    prefix = unpack_checkpoint(local, workdir)
+    model = model_lib.build_model(options)
+    try:
+      report = checkpoints.load_weights(model, prefix,
+                                        backbone_only=entry.backbone_only)
+    except checkpoints.CheckpointMismatchError as e:
+      raise ZooError('The checkpoint in %s is not %s (%s, %s): %s' % (
+          local, entry.name, entry.model_variant, entry.dataset or 'ImageNet',
+          str(e).splitlines()[0] + ' ' + ' '.join(
+              str(e).splitlines()[1:4]))) from e
+    info = dict(name=entry.name, url=entry.url, source=os.path.abspath(local),
+                row=row.to_dict(), defaults=entry.eval_defaults(
+                    row.output_stride),
+                backbone_only=entry.backbone_only, dataset=entry.dataset)
+    if entry.dataset:
+      descriptor = datasets.BUILTIN[entry.dataset]
+      info.update(class_names=descriptor.class_names,
+                  colormap=datasets.colormap_for(entry.dataset))
+    info['defaults'] = {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in info['defaults'].items()}
+
+    def write(folder):
+      checkpoints.save_weights(model, folder, options)
+      files.write_json(os.path.join(folder, ZOO_FILE), info, indent=2)
+
+    files.replace_folder(output_dir, write, is_zoo_folder, 'output_dir')
+  return entry, report
+
+
+def from_preset(name_or_folder, output_stride=None, source=None,
+                inference=None):
+  """A ready inference `DeepLab` model of a zoo name or a checkpoint folder.
+
+  Like keras-hub's `from_preset`: a zoo name is imported once into
+  `<cache_dir>/presets/<name>_os<stride>` (downloading where needed), a
+  folder (this project's checkpoint folder, a training logdir) is read as
+  it is.
+
+      model = deeplab.from_preset('mobilenetv2_coco_voc_trainaug')
+      labels = model.segment(image)   # uint8 [H, W, 3] -> int32 [H, W]
+
+  Args:
+    name_or_folder: A zoo name or a folder.
+    output_stride: The published row (zoo names; None: the first).
+    source: Where the tarball is (`fetch`).
+    inference: `common.InferenceOptions` (default: the published row's
+      scales and flips).
+
+  Returns:
+    A `model.DeepLab` inference model (any input size) with a `segment`
+    method.
+  """
+  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  folder = name_or_folder
+  if not os.path.isdir(folder):
+    entry = get(name_or_folder)
+    stride = output_stride or entry.row().output_stride
+    folder = os.path.join(cache_dir(), 'presets',
+                          '%s_os%d' % (entry.name, stride))
+    if read_zoo_file(folder) is None:
+      import_checkpoint(entry.name, folder, source, stride)
+  options = checkpoints.load_options(folder)
+  if options is None:
+    raise ZooError('%s has no %s: it is not a checkpoint folder of this '
+                   'project.' % (folder, checkpoints.OPTIONS_FILE))
+  info = read_zoo_file(folder) or {}
+  defaults = info.get('defaults', {})
+  if inference is None:
+    inference = common.InferenceOptions(
+        eval_scales=tuple(defaults.get('eval_scales', (1.0,))),
+        add_flipped_images=defaults.get('add_flipped_images', False))
+  model, _ = runtime.load(options.replace(crop_size=None), folder, inference)
+  model.class_names = info.get('class_names')
+  model.eval_crop_size = tuple(defaults.get('eval_crop_size', ())) or None
+  return model
+
+
+# The command ----------------------------------------------------------------
+
+
+_FLAGS = {
+    'list': ('boolean', 'List every entry (name, dataset, backbone, published '
+             'mIoU, size, whether it is built here).', dict(default=False)),
+    'json': ('boolean', 'With --list: one JSON object per entry.',
+             dict(default=False)),
+    'name': ('string', 'The entry to import (a name of --list).',
+             dict(default=None)),
+    'source': ('string', 'Where the tarball is: a URL, a downloaded tarball, '
+               'or the folder it was unpacked into (default: the published '
+               'URL, cached under $DEEPLAB_HOME or ~/.cache/deeplab).',
+               dict(default=None)),
+    'output_dir': ('string', 'The checkpoint folder to write (eval.py, '
+                   'vis.py, deeplab-predict and export_model.py take it '
+                   'with no model flags).', dict(default=None)),
+    'output_stride': ('integer', 'The published evaluation to set up, by '
+                      'its output stride (default: the first one listed).',
+                      dict(default=None)),
+}
+
+
+def _format_row(row):
+  scales = ('%g' % row.eval_scales[0] if len(row.eval_scales) == 1 else
+            '%g:%g' % (row.eval_scales[0], row.eval_scales[-1]))
+  return 'OS%d %s%s: %s' % (
+      row.output_stride, scales, '+flip' if row.add_flipped_images else '',
+      '%.2f%% %s' % (row.miou, row.split) if row.miou else '-')
+
+
+def listing(as_json=False):
+  """The `--list` lines."""
+  if as_json:
+    return [json.dumps(e.summary()) for e in ENTRIES]
+  lines = ['%-40s %-14s %-22s %-6s %-5s %s' % (
+      'name', 'dataset', 'backbone', 'size', 'built', 'published (mIoU)')]
+  for e in ENTRIES:
+    lines.append('%-40s %-14s %-22s %-6s %-5s %s' % (
+        e.name, e.dataset or 'ImageNet', e.model_variant + (
+            ' dm%g' % e.options['depth_multiplier']
+            if 'depth_multiplier' in e.options else ''), e.size,
+        'yes' if e.built else 'no',
+        '; '.join(_format_row(r) for r in e.rows) or 'backbone'))
+  return lines
+
+
+def _job(fv):
+  if fv.list:
+    return listing(fv.json)
+  if not fv.name or not fv.output_dir:
+    raise ZooError('Give --name and --output_dir (or --list).')
+  entry, report = import_checkpoint(fv.name, fv.output_dir, fv.source,
+                                    fv.output_stride)
+  row = entry.row(fv.output_stride)
+  return ['%s: %s' % (entry.name, report.summary()),
+          'Wrote %s (%s at output stride %d%s).' % (
+              fv.output_dir, entry.model_variant, row.output_stride,
+              '; published %s' % _format_row(row) if row.miou else ''),
+          'Run it with no model flags, e.g.: deeplab-predict --checkpoint=%s '
+          '--image=photo.jpg --output_png=labels.png' % fv.output_dir]
+
+
+def run(argv=None):
+  """`deeplab-zoo` / `python -m deeplab.zoo`."""
+  from deeplab import command  # pylint: disable=g-import-not-at-top
+  from deeplab import flags as deeplab_flags  # pylint: disable=g-import-not-at-top
+  command.run_command(__doc__, [deeplab_flags.FlagGroup('Model zoo', _FLAGS)],
+                      _job, argv)
+
+
+if __name__ == '__main__':
+  run()
