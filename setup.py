@@ -12,6 +12,8 @@ setuptools.setup(
     # scripts (train.py, datasets/...) are thin wrappers around it, and a
     # top-level `datasets` or `train` module would shadow other packages.
     packages=setuptools.find_packages(include=['deeplab', 'deeplab.*']),
+    # The training recipes (absl flag files, `--flagfile=<name>`).
+    package_data={'deeplab': ['recipes/*.flags']},
     python_requires='>=3.10,<3.14',
     install_requires=[
         'tensorflow>=2.16,<2.22',
@@ -35,6 +37,7 @@ setuptools.setup(
             'deeplab-convert-checkpoint=deeplab.convert_checkpoint:run',
             'deeplab-quickstart=deeplab.quickstart:run',
             'deeplab-zoo=deeplab.zoo:run',
+            'deeplab-check-data=deeplab.datasets.check_data:run',
             'deeplab-build-voc2012-data=deeplab.datasets.build_voc2012_data:run',
             'deeplab-build-cityscapes-data='
             'deeplab.datasets.build_cityscapes_data:run',

@@ -331,6 +331,12 @@ def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
         lambda m: '%s: checkpoint %s, model %s' % (m[0], list(m[1]),
                                                    list(m[2])))
   hints = []
+  logits = [m for m in mismatched if m[0].startswith(
+      model_lib.LOGITS_SCOPE_NAME + '/') and m[0].endswith('/weights')]
+  if logits:
+    hints.append('the checkpoint has %d classes and the model %d: give '
+                 '--num_classes (or --dataset) of the checkpoint' % (
+                     logits[0][1][-1], logits[0][2][-1]))
   if not backbone_only:
     hints.append('an ImageNet (backbone) checkpoint loads with '
                  'backbone_only=True')
@@ -509,15 +515,17 @@ def vanished(error, checkpoint):
 
 
 def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
-                        flag='--max_number_of_evaluations'):
+                        flag='--max_number_of_evaluations', finished=None):
   """Runs `job(prefix)` on the checkpoints a polling job (eval, vis) sees.
 
   A checkpoint prefix runs once. A folder runs its latest checkpoint once
   when `max_number` is 1; otherwise, as the original, each new checkpoint
   as it appears (`tf.train.checkpoints_iterator`), until `max_number` of
-  them ran (never, when it is not positive). A checkpoint that a trainer's
-  rotation deleted before `job` could read it does not count: the job waits
-  for the next one (or, with `max_number` 1, takes the new latest).
+  them ran (never, when it is not positive), or until `finished(prefix)`
+  says no checkpoint will follow (a training run that is done). A
+  checkpoint that a trainer's rotation deleted before `job` could read it
+  does not count: the job waits for the next one (or, with `max_number` 1,
+  takes the new latest).
 
   Returns:
     The list of `job`'s results, one per checkpoint it ran on.
@@ -555,6 +563,10 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
       continue
     if 0 < max_number <= len(results):
       break
+    if finished is not None and finished(prefix):
+      logging.info('%s is the last checkpoint of a finished training run: '
+                   'done (%s keeps polling a running one).', prefix, flag)
+      break
     logging.info('Waiting for the next checkpoint in %s (%d done%s).', path,
                  len(results), ' of %d' % max_number if max_number > 0
                  else '')
@@ -564,6 +576,21 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
 def resolve_options(options):
   """`options`, or what it returns when it is a function (resolved late)."""
   return options() if callable(options) else options
+
+
+def check_num_classes(checkpoint, num_classes, dataset):
+  """Raises `CheckpointMismatchError` when the options saved beside
+  `checkpoint` have another number of classes than the dataset's."""
+  saved = load_options(checkpoint) if checkpoint and os.path.exists(
+      checkpoint if os.path.isdir(checkpoint) else
+      os.path.dirname(checkpoint) or '.') else None
+  if saved is not None and num_classes and saved.num_classes != num_classes:
+    raise CheckpointMismatchError(
+        'The model of %s has %d classes (its %s) but --dataset=%s has %d: '
+        'use the dataset it was trained on (--dataset and --dataset_dir; a '
+        'training logdir remembers them when the flags are left out).'
+        % (checkpoint, saved.num_classes, OPTIONS_FILE, dataset,
+           num_classes))
 
 
 def load_options(checkpoint: str):

@@ -82,7 +82,7 @@ def run_command(doc, groups, job, argv=None):
   program with status 1 and one message line naming the flag, file or
   record.
   """
-  argv = list(sys.argv if argv is None else argv)
+  argv = resolve_recipes(list(sys.argv if argv is None else argv))
   prog = os.path.basename(argv[0]) if argv else 'deeplab'
   deeplab_flags.define_groups(groups)
   if any(arg in _HELP_ARGS for arg in argv[1:]):
@@ -141,6 +141,34 @@ def _raise_interrupt(signum, frame):
   raise KeyboardInterrupt
 
 
+
+
+RECIPES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           'recipes')
+
+
+def recipes():
+  """{name: path} of the flag files shipped with the package."""
+  return {n[:-len('.flags')]: os.path.join(RECIPES_DIR, n)
+          for n in sorted(os.listdir(RECIPES_DIR)) if n.endswith('.flags')}
+
+
+def resolve_recipes(argv):
+  """`--flagfile=NAME` of a shipped recipe (`deeplab/recipes/NAME.flags`)
+  becomes its path; paths that exist are left as they are."""
+  out = []
+  for arg in argv:
+    if arg.startswith('--flagfile='):
+      name = arg[len('--flagfile='):]
+      known = recipes()
+      if not os.path.exists(name) and name in known:
+        arg = '--flagfile=' + known[name]
+      elif not os.path.exists(name):
+        _fail(os.path.basename(argv[0]) if argv else 'deeplab',
+              '--flagfile=%s: no such file, and not a recipe (%s).'
+              % (name, ', '.join(known)))
+    out.append(arg)
+  return out
 
 
 def _fail(prog, message):

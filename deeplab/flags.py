@@ -304,6 +304,10 @@ TRAIN_EXTRA_FLAGS = {
                                dict(enum_values=['none', 'linear'])),
     'save_interval_steps': ('integer', 'Save every this many steps (0: use '
                             'save_interval_secs).'),
+    'save_summaries_steps': ('integer', 'Also write TensorBoard summaries '
+                             'every this many steps (0: by '
+                             '--save_summaries_secs only), so that short '
+                             'runs show curves.'),
     'max_checkpoints_to_keep': ('integer', 'Checkpoints kept in the logdir.'),
     'distribution_strategy': ('enum', 'auto: multi_worker when TF_CONFIG '
                               'names several workers, mirrored when '
@@ -411,29 +415,30 @@ EXPORT_EXTRA_FLAGS = {
     'num_representative_images': ('integer', 'At most this many.'),
 }
 
-PREDICT_FLAGS = {
+PREDICT_FLAGS = dict(SCALES_FLAGS, **{
     'checkpoint': ('string', 'TF1 checkpoint prefix, directory, or project '
                    'checkpoint.'),
-    'image': ('string', 'Image file (PNG or JPEG).'),
+    'image': ('string', 'An image file (PNG, JPEG, ...), a folder of images '
+              'or a glob; several images need --output_dir.'),
+    'output_dir': ('string', 'Where to write, for each image, '
+                   '<name>_prediction.png (colours), <name>_labels.png (ids) '
+                   'and <name>_overlay.png.'),
     'output_npz': ('string', 'Where to write logits and label ids '
-                   '(predictions).'),
-    'output_png': ('string', 'Where to write the predictions as a colour '
-                   'image (the --colormap colours, not label ids; '
+                   '(predictions) of one image.'),
+    'output_png': ('string', 'Where to write the predictions of one image as '
+                   'a colour image (the --colormap colours, not label ids; '
                    '--output_label_png writes ids).'),
-    'output_label_png': ('string', 'Where to write the label ids as a '
-                         'single-channel PNG.'),
-    'num_classes': ('integer', 'Number of classes (default: the '
-                    'checkpoint\'s, else 21).', dict(default=21)),
+    'output_label_png': ('string', 'Where to write the label ids of one '
+                         'image as a single-channel PNG.'),
+    'num_classes': ('integer', 'Number of classes; without it, the '
+                    'checkpoint\'s (21 for an original checkpoint).'),
     'eval_crop_size': ('crop_size', 'Crop [height, width] to pad the image to '
                        '(the original evaluation path); default: the image '
                        'size.'),
-    'eval_scales': ('multi_float', 'The scales to resize images for '
-                    'evaluation.'),
-    'add_flipped_images': ('boolean', 'Add flipped images for evaluation or '
-                           'not.'),
-    'colormap': ('enum', 'Colour map of --output_png.',
+    'colormap': ('enum', 'Colour map of the colour outputs (default: the '
+                 'training run\'s dataset colours, else pascal).',
                  dict(enum_values=sorted(colormaps.COLORMAPS))),
-}
+})
 
 
 class CropSizeParser(flags.ArgumentParser):
@@ -596,18 +601,73 @@ def _model_flag_values(fv):
   return out
 
 
-def saved_run_defaults(checkpoint):
-  """Flag values saved with a checkpoint's run, {flag: value}: the published
-  evaluation of a model-zoo import (`zoo.json`: dataset, split, crop, eval
-  scales, flips, resizing, colour map)."""
+def _run_folder(checkpoint):
   import os  # pylint: disable=g-import-not-at-top
-  if not checkpoint or not os.path.exists(
-      checkpoint if os.path.isdir(checkpoint) else
-      os.path.dirname(checkpoint) or '.'):
+  if not checkpoint:
+    return None
+  folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
+      checkpoint)
+  return folder if folder and os.path.isdir(folder) else None
+
+
+def run_dataset(checkpoint):
+  """(dataset, dataset_dir) a checkpoint's run was trained or published on
+  (its `train_config.json`, or a model-zoo import's `zoo.json`), else
+  (None, None)."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  folder = _run_folder(checkpoint)
+  if folder is None:
+    return None, None
+  path = os.path.join(folder, trainer.CONFIG_FILE)
+  if os.path.exists(path):
+    try:
+      with open(path) as f:
+        config = json.load(f)
+      return config.get('dataset'), config.get('dataset_dir')
+    except (OSError, ValueError):
+      return None, None
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  info = zoo.read_zoo_file(folder) or {}
+  return info.get('dataset'), None
+
+
+def saved_run_defaults(checkpoint):
+  """Flag values saved with a checkpoint's run, {flag: value}.
+
+  A training logdir gives its dataset and dataset folder (so eval, vis and
+  export follow the run) and, where the dataset recorded its largest image,
+  the evaluation crop; a model-zoo import (`zoo.json`) gives its published
+  evaluation: dataset, split, crop, eval scales, flips, resizing, colour
+  map.
+  """
+  folder = _run_folder(checkpoint)
+  if folder is None:
     return {}
   from deeplab import zoo  # pylint: disable=g-import-not-at-top
-  info = zoo.read_zoo_file(checkpoint) or {}
-  return dict(info.get('defaults', {}))
+  from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
+  out = {}
+  dataset, dataset_dir = run_dataset(checkpoint)
+  if dataset:
+    out['dataset'] = dataset
+    if dataset_dir:
+      out['dataset_dir'] = dataset_dir
+    try:
+      crop = datasets.get_dataset(dataset, dataset_dir).eval_crop_size()
+    except (ValueError, FileNotFoundError):
+      crop = None
+    if crop:
+      out.update(eval_crop_size=crop, vis_crop_size=crop, crop_size=crop)
+  info = zoo.read_zoo_file(folder) or {}
+  out.update(info.get('defaults', {}))
+  return out
+
+
+# Saved settings that belong to the run's dataset.
+_DATASET_SETTINGS = ('dataset', 'dataset_dir', 'eval_crop_size',
+                     'vis_crop_size', 'crop_size', 'eval_split', 'vis_split',
+                     'colormap', 'colormap_type', 'min_resize_value',
+                     'max_resize_value', 'resize_factor')
 
 
 def apply_run_defaults(flag_values, checkpoint, log=True):
@@ -620,8 +680,13 @@ def apply_run_defaults(flag_values, checkpoint, log=True):
   """
   fv = flag_values
   applied = {}
+  # Another dataset than the run's: nothing that follows from the run's.
+  other_data = any(name in fv and fv[name].present
+                   for name in ('dataset', 'dataset_dir'))
   for name, value in saved_run_defaults(checkpoint).items():
     if name not in fv or fv[name].present or value is None:
+      continue
+    if other_data and name in _DATASET_SETTINGS:
       continue
     kind = fv[name].flag_type()
     if kind == 'multi crop size':

@@ -60,6 +60,18 @@ def list_images(path, flag='--image_path'):
   return files
 
 
+def output_stems(paths):
+  """Output file stems named after the input files (`photo.jpg` ->
+  `photo`); stems that two inputs share get their folder's name too."""
+  stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+  seen = {}
+  for stem in stems:
+    seen[stem] = seen.get(stem, 0) + 1
+  return [stem if seen[stem] == 1 else '%s_%s' % (
+      os.path.basename(os.path.dirname(os.path.abspath(path))), stem)
+          for stem, path in zip(stems, paths)]
+
+
 def pad_to_crop(image, crop_size, model_variant):
   """Pads bottom/right to the crop with the variant's mean pixel (float32)."""
   h, w = image.shape[:2]

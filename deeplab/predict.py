@@ -1,10 +1,18 @@
-r"""Segments one image with an original or a project checkpoint.
+r"""Segments images with an original or a project checkpoint.
 
   deeplab-predict --checkpoint=<TF1 prefix, directory or project
       checkpoint> --image=photo.jpg [--output_npz=out.npz]
       [--output_png=colours.png] [--output_label_png=ids.png] [model flags]
       [--eval_crop_size=513,513]
       [--eval_scales=0.5 --eval_scales=1.0 ...] [--add_flipped_images]
+  deeplab-predict --checkpoint=runs/leaves --image=photos/ (or 'photos/*.jpg')
+      --output_dir=predictions/
+
+For a folder or a glob, each image gets <name>_prediction.png (colours),
+<name>_labels.png (label ids) and <name>_overlay.png in --output_dir, named
+after the input. A training logdir or a model-zoo folder brings its
+dataset: the printed classes are its class names and the colours its
+colour map.
 
 With `--eval_crop_size` it follows the original's evaluation path exactly: the
 image is padded bottom/right to the crop with the variant's mean pixel, run,
@@ -21,6 +29,7 @@ A project checkpoint (written by `deeplab.convert_checkpoint`) carries its
 model options; flags given explicitly override them.
 """
 import dataclasses
+import os
 from typing import Optional, Tuple
 
 import numpy as np
@@ -36,15 +45,16 @@ from deeplab import inference
 
 @dataclasses.dataclass
 class PredictConfig:
-  """The single-image tool's flags."""
+  """The prediction tool's flags."""
   checkpoint: Optional[str] = None
   image: Optional[str] = None
+  output_dir: Optional[str] = None
   output_npz: Optional[str] = None
   output_png: Optional[str] = None
   output_label_png: Optional[str] = None
-  num_classes: int = 21
+  num_classes: Optional[int] = None
   eval_crop_size: Optional[Tuple[int, int]] = None
-  colormap: str = 'pascal'
+  colormap: Optional[str] = None
   inference: common.InferenceOptions = dataclasses.field(
       default_factory=common.InferenceOptions)
 
@@ -54,7 +64,22 @@ class PredictConfig:
     if self.eval_crop_size:
       self.eval_crop_size = common.parse_crop_size(self.eval_crop_size,
                                                    'eval_crop_size')
+    single = [f for f in ('output_npz', 'output_png', 'output_label_png')
+              if getattr(self, f)]
+    if self.several_images:
+      if not self.output_dir:
+        raise ValueError('--image=%s is %s: give --output_dir=DIR for one '
+                         'output per image (or vis.py --image_path).' % (
+                             self.image, 'a folder' if os.path.isdir(
+                                 self.image) else 'a glob'))
+      if single:
+        raise ValueError('--%s writes one image\'s result; with several '
+                         'images use --output_dir.' % single[0])
     return self
+
+  @property
+  def several_images(self):
+    return os.path.isdir(self.image) or any(c in self.image for c in '*?[')
 
 
 def save_outputs(result, output_npz=None, output_png=None, colormap='pascal',
@@ -76,26 +101,81 @@ def save_outputs(result, output_npz=None, output_png=None, colormap='pascal',
         labels).save(tmp, format='PNG'))
 
 
+def run_dataset(checkpoint):
+  """(class names or None, colour map) of the dataset a checkpoint's run
+  was trained or published on (pascal's colours when unknown)."""
+  from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
+  dataset, dataset_dir = deeplab_flags.run_dataset(checkpoint)
+  if not dataset:
+    return None, 'pascal'
+  try:
+    descriptor = datasets.get_dataset(dataset, dataset_dir)
+  except (ValueError, FileNotFoundError):
+    return None, 'pascal'
+  return descriptor.class_names, datasets.colormap_for(dataset, dataset_dir)
+
+
+def describe(path, labels, class_names=None):
+  """'photo.jpg: 480x640, classes background (70.1%), cat (29.9%)'."""
+  ids, counts = np.unique(labels, return_counts=True)
+
+  def name(i):
+    return (class_names[i] if class_names and i < len(class_names)
+            else str(i))
+
+  return '%s: %dx%d, classes %s' % (
+      path, labels.shape[0], labels.shape[1],
+      ', '.join('%s (%.1f%%)' % (name(int(l)), 100.0 * c / labels.size)
+                for l, c in zip(ids, counts)))
+
+
 def run(config, options):
-  """Segments `config.image` and writes the outputs asked for.
+  """Segments `config.image` (or every image of a folder or glob) and
+  writes the outputs asked for.
 
   Returns:
     Lines describing the result.
   """
   config.validate()
+  class_names, run_colormap = run_dataset(config.checkpoint)
+  colormap = config.colormap or run_colormap
+  if config.several_images:
+    return _run_many(config, options, class_names, colormap)
   image = inference.read_image(config.image)
   result = inference.predict_image(image, options, config.checkpoint,
                                    inference=config.inference)
-  save_outputs(result, config.output_npz, config.output_png, config.colormap,
+  save_outputs(result, config.output_npz, config.output_png, colormap,
                config.output_label_png)
-  labels, counts = np.unique(result['predictions'], return_counts=True)
-  lines = ['%s: %dx%d, classes %s' % (
-      config.image, image.shape[0], image.shape[1],
-      ', '.join('%d (%.1f%%)' % (l, 100.0 * c / result['predictions'].size)
-                for l, c in zip(labels, counts)))]
+  lines = [describe(config.image, result['predictions'], class_names)]
   for path in (config.output_npz, config.output_png, config.output_label_png):
     if path:
       lines.append('wrote %s' % path)
+  return lines
+
+
+def _run_many(config, options, class_names, colormap):
+  """One model, every image: outputs named after the inputs."""
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  from deeplab.datasets import build_data  # pylint: disable=g-import-not-at-top
+  paths = inference.list_images(config.image, '--image')
+  stems = inference.output_stems(paths)
+  model, _ = runtime.load(options.replace(crop_size=None), config.checkpoint,
+                          config.inference)
+  progress = build_data.Progress(len(paths), 'predicting')
+  lines = []
+  for index, (path, stem) in enumerate(zip(paths, stems)):
+    image = inference.read_image(path)
+    labels = inference.segment(model, image[None], options.model_variant,
+                               config.eval_crop_size)['predictions'][0].numpy()
+    base = os.path.join(config.output_dir, stem)
+    save_outputs({'predictions': labels}, output_png=base + '_prediction.png',
+                 colormap=colormap, output_label_png=base + '_labels.png')
+    files.save_png(colormaps.overlay(image, labels, colormap),
+                   base + '_overlay.png')
+    lines.append(describe(path, labels, class_names))
+    progress.update(index + 1)
+  lines.append('wrote %d images\' predictions to %s' % (len(paths),
+                                                      config.output_dir))
   return lines
 
 

@@ -7,7 +7,8 @@ For a TFRecord split it writes, as the original:
     (with --also_save_raw_predictions; Cityscapes train ids mapped back to
     label ids for the official evaluation)
 and, beyond it, `%06d_overlay.png` (image blended with the colours) and the
-same outputs for plain image files or a folder (no TFRecords).
+same outputs for plain image files, a folder or a glob (no TFRecords),
+named after the input files (`photo_prediction.png`).
 
 As the original, one iteration is one pass over the whole split with one
 checkpoint; `run` polls the checkpoint folder for new checkpoints and
@@ -33,13 +34,12 @@ from deeplab import files
 from deeplab import inference
 from deeplab import runtime
 from deeplab.data import data_generator
+from deeplab.datasets import build_data
+from deeplab.training import trainer
 from deeplab.data import datasets
 
 SEMANTIC_FOLDER = 'segmentation_results'
 RAW_FOLDER = 'raw_segmentation_results'
-IMAGE_FORMAT = '%06d_image'
-PREDICTION_FORMAT = '%06d_prediction'
-OVERLAY_FORMAT = '%06d_overlay'
 
 # Cityscapes train id -> label id (for the official evaluation scripts).
 CITYSCAPES_TRAIN_ID_TO_EVAL_ID = np.array(
@@ -73,6 +73,8 @@ class VisConfig:
       default_factory=common.InferenceOptions)
 
   def validate(self):
+    self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
+                                                    self.dataset_dir)
     if not self.checkpoint_dir:
       raise ValueError('--checkpoint_dir is required.')
     if not self.vis_logdir:
@@ -96,22 +98,25 @@ save_png = files.save_png
 
 
 def write_outputs(index, image, prediction, config, colormap, image_name=None,
-                  ignore_label=None):
-  """Writes the image, the colour prediction, the overlay and raw labels."""
+                  ignore_label=None, stem=None):
+  """Writes the image, the colour prediction, the overlay and raw labels,
+  named `%06d_*.png` by index as the original's vis.py, or `<stem>_*.png`
+  after the input file when `stem` is given."""
   folder = os.path.join(config.vis_logdir, SEMANTIC_FOLDER)
-  save_png(image, os.path.join(folder, IMAGE_FORMAT % index + '.png'))
+  base = stem if stem is not None else '%06d' % index
+  save_png(image, os.path.join(folder, base + '_image.png'))
   save_png(colormaps.label_to_color_image(prediction, colormap),
-           os.path.join(folder, PREDICTION_FORMAT % index + '.png'))
+           os.path.join(folder, base + '_prediction.png'))
   if config.save_overlays:
     save_png(colormaps.overlay(image, prediction, colormap,
                                config.overlay_alpha, ignore_label),
-             os.path.join(folder, OVERLAY_FORMAT % index + '.png'))
+             os.path.join(folder, base + '_overlay.png'))
   if config.also_save_raw_predictions:
     raw = prediction
     if config.dataset == 'cityscapes':
       raw = CITYSCAPES_TRAIN_ID_TO_EVAL_ID[prediction]
     name = os.path.splitext(os.path.basename(image_name or
-                                             IMAGE_FORMAT % index))[0]
+                                             base + '_image'))[0]
     save_png(raw.astype(np.uint8 if raw.max() < 256 else np.uint16),
              os.path.join(config.vis_logdir, RAW_FOLDER, name + '.png'))
 
@@ -143,6 +148,8 @@ def visualize_split(config, options, checkpoint=None):
   dataset = data_generator.Dataset.from_config(
       config, config.vis_split, config.vis_crop_size, config.vis_batch_size,
       options.model_variant, crop_flag='vis_crop_size')
+  checkpoints.check_num_classes(checkpoint or config.checkpoint_dir,
+                                dataset.num_classes, config.dataset)
   options = options.for_data(dataset.num_classes, config.vis_crop_size)
   model = _load_model(config, options, checkpoint or config.checkpoint_dir)
   colormap = config.colormap_type or datasets.colormap_for(
@@ -207,12 +214,16 @@ def visualize_images(config, options):
   colormap = config.colormap_type or datasets.colormap_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
+  stems = inference.output_stems(files)
+  progress = build_data.Progress(len(files), 'visualizing')
   for index, path in enumerate(files):
     image = inference.read_image(path)
     prediction = inference.segment(
         model, image[None], options.model_variant, config.vis_crop_size,
         config.resize)['predictions'][0].numpy()
-    write_outputs(index, image, prediction, config, colormap, path)
+    write_outputs(index, image, prediction, config, colormap, path,
+                  stem=stems[index])
+    progress.update(index + 1)
   logging.info('Wrote %d visualisation%s to %s.', len(files),
                '' if len(files) == 1 else 's', config.vis_logdir)
   return len(files)
@@ -240,5 +251,6 @@ def run(config, options):
 
   counts = checkpoints.for_each_checkpoint(
       config.checkpoint_dir, visualize, config.max_number_of_iterations,
-      config.eval_interval_secs, '--max_number_of_iterations')
+      config.eval_interval_secs, '--max_number_of_iterations',
+      finished=trainer.run_finished)
   return counts[-1] if counts else 0

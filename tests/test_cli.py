@@ -54,6 +54,8 @@ EXPECTED = {
     'deeplab-convert-checkpoint': ['--checkpoint', '--output'],
     'deeplab-quickstart': ['--workdir', '--training_number_of_steps'],
     'deeplab-zoo': ['--list', '--name', '--source', '--output_dir'],
+    'deeplab-check-data': ['--image_folder', '--label_folder',
+                           '--num_classes', '--dataset_dir', '--chart'],
     'deeplab-build-voc2012-data': ['--image_folder', '--list_folder',
                                    '--output_dir'],
     'deeplab-build-cityscapes-data': ['--cityscapes_root', '--output_dir'],

@@ -76,7 +76,7 @@ def test_plain_images_cli(voc_raw, zoo_checkpoint, tmp_path):
   files = sorted(os.listdir(tmp_path / visualize.SEMANTIC_FOLDER))
   assert len(files) == 9
   pred = Image.open(tmp_path / visualize.SEMANTIC_FOLDER /
-                    '000000_prediction.png')
+                    '2026_000000_prediction.png')  # Named after the input.
   assert pred.size == (88, 72)  # Back at the image size after resizing.
   missing = subprocess.run(
       [sys.executable, 'vis.py', '--checkpoint_dir=' + zoo_checkpoint,

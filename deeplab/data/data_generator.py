@@ -144,6 +144,8 @@ class Dataset:
 
   def __post_init__(self):
     self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
+    self.dataset_dir = datasets.implied_dataset_dir(self.dataset_name,
+                                                    self.dataset_dir)
     if self.dataset_name.startswith(TFDS_PREFIX):
       self.descriptor = None
       return
@@ -177,7 +179,11 @@ class Dataset:
 
   def files(self):
     """The TFRecord files of the split (errors name the path)."""
-    if not os.path.isdir(self.dataset_dir or ''):
+    if not self.dataset_dir:
+      raise FileNotFoundError('--dataset_dir is required: the folder of the '
+                              'TFRecords (or give --dataset as the path of '
+                              'its dataset.json).')
+    if not os.path.isdir(self.dataset_dir):
       raise FileNotFoundError('--dataset_dir %s does not exist.'
                               % self.dataset_dir)
     if os.path.exists(os.path.join(self.dataset_dir,

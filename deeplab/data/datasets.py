@@ -21,6 +21,16 @@ class DatasetDescriptor:
   class_names: Optional[List[str]] = None
   colormap: object = 'pascal'  # A colormap name or a list of [r, g, b].
   file_pattern: str = '%s-*'
+  # The largest image (height, width), when the converter recorded it.
+  max_image_size: Optional[List[int]] = None
+
+  def eval_crop_size(self, stride=16):
+    """The smallest crop `k * stride + 1` holding every image (the
+    original's evaluation pads, never crops), or None when unknown."""
+    if not self.max_image_size:
+      return None
+    return tuple(-(-max(int(n) - 1, 1) // stride) * stride + 1
+                 for n in self.max_image_size)
 
 
 PASCAL_VOC_SEG = DatasetDescriptor(
@@ -82,9 +92,22 @@ def load_description(path):
         ignore_label=int(doc['ignore_label']),
         class_names=doc.get('class_names'),
         colormap=doc.get('colormap', 'pascal'),
-        file_pattern=doc.get('file_pattern', '%s-*'))
+        file_pattern=doc.get('file_pattern', '%s-*'),
+        max_image_size=doc.get('max_image_size'))
   except (ValueError, KeyError, TypeError) as e:
     raise ValueError('Dataset description %s is not valid: %r' % (path, e))
+
+
+def implied_dataset_dir(dataset, dataset_dir=None):
+  """`dataset_dir`, or the folder of a `--dataset` given as a dataset.json
+  path (or as the records folder itself)."""
+  if dataset_dir or not dataset or dataset in BUILTIN:
+    return dataset_dir
+  if dataset.endswith('.json'):
+    return os.path.dirname(os.path.abspath(dataset))
+  if os.path.isdir(dataset):
+    return dataset
+  return dataset_dir
 
 
 def get_dataset(dataset, dataset_dir=None):

@@ -115,6 +115,8 @@ def convert(name, image_folder, label_folder, output_dir, num_classes=None,
       'colormap': colormap or colormaps.pascal_colormap()[
           :num_classes].tolist(),
       'file_pattern': '%s-*',
+      'max_image_size': [max(s.max_size[0] for s in summaries),
+                         max(s.max_size[1] for s in summaries)],
   }
   files.write_json(os.path.join(output_dir, 'dataset.json'), description,
                    indent=2)

@@ -59,6 +59,9 @@ class SplitSummary:
   class_histogram: Dict[int, int] = dataclasses.field(
       default_factory=collections.Counter)
   files: List[str] = dataclasses.field(default_factory=list)
+  # The largest height and width of its images (the evaluation crop must
+  # hold them).
+  max_size: List[int] = dataclasses.field(default_factory=lambda: [0, 0])
 
 
 def _int64(values):
@@ -283,6 +286,8 @@ def write_split(items: Sequence[Item], output_dir: str, split: str,
       sys.stderr.write('\nskipped: %s\n' % e)
       continue
     summary.converted_images += int(converted)
+    summary.max_size = [max(summary.max_size[0], height),
+                        max(summary.max_size[1], width)]
     examples.append(image_seg_to_tfexample(
         image_data, item.name, height, width, seg_data, fmt))
     progress.update(i + 1)

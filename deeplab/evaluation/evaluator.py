@@ -21,7 +21,9 @@ from deeplab import common
 from deeplab import files
 from deeplab import runtime
 from deeplab.data import data_generator
+from deeplab.data import datasets
 from deeplab.evaluation import metrics
+from deeplab.training import trainer
 
 
 @dataclasses.dataclass
@@ -44,6 +46,8 @@ class EvalConfig:
       default_factory=common.InferenceOptions)
 
   def validate(self):
+    self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
+                                                    self.dataset_dir)
     if not self.checkpoint_dir:
       raise ValueError('--checkpoint_dir is required.')
     self.eval_crop_size = common.parse_crop_size(self.eval_crop_size,
@@ -104,6 +108,8 @@ def evaluate_checkpoint(config, options, checkpoint, cache=None,
     'num_images', 'seconds'.
   """
   dataset = dataset or make_dataset(config, options.model_variant)
+  checkpoints.check_num_classes(checkpoint, dataset.num_classes,
+                                config.dataset)
   options = options.for_data(dataset.num_classes, config.eval_crop_size)
   num_classes = options.num_classes
   prefix = checkpoints.resolve_checkpoint(checkpoint)
@@ -184,9 +190,12 @@ def write_results(result, eval_logdir, writer=None):
     tag = predictions_tag(result['eval_scales'], result['add_flipped_images'])
     with writer.as_default(step=step):
       tf.summary.scalar('eval/%s_overall' % tag, result['miou'])
+      names = result.get('class_names') or []
       for c, iou in enumerate(result['per_class_iou']):
         if iou is not None:
           tf.summary.scalar('eval/%s_class_%d' % (tag, c), iou)
+          if c < len(names):  # The same figure under the class's name.
+            tf.summary.scalar('eval/class_iou/%s' % names[c], iou)
       tf.summary.scalar('eval/pixel_accuracy', result['pixel_accuracy'])
       for width, values in result.get('trimap', {}).items():
         tf.summary.scalar('eval/trimap_%s_miou' % width, values['miou'])
@@ -242,7 +251,8 @@ def run(config, options):
 
   return checkpoints.for_each_checkpoint(
       config.checkpoint_dir, evaluate, config.max_number_of_evaluations,
-      config.eval_interval_secs, '--max_number_of_evaluations')
+      config.eval_interval_secs, '--max_number_of_evaluations',
+      finished=trainer.run_finished)
 
 
 def warn_if_degenerate(result):

@@ -88,6 +88,7 @@ class TrainConfig:
   save_summaries_secs: int = 600
   save_summaries_images: bool = False
   # Beyond the original.
+  save_summaries_steps: int = 0
   save_interval_steps: int = 0
   max_checkpoints_to_keep: int = 5
   distribution_strategy: str = 'auto'
@@ -105,6 +106,8 @@ class TrainConfig:
 
   def validate(self):
     """Raises ValueError naming the flag of the first bad value."""
+    self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
+                                                    self.dataset_dir)
     if not self.train_logdir:
       raise ValueError('--train_logdir is required.')
     self.train_crop_size = common.parse_crop_size(self.train_crop_size,
@@ -467,6 +470,20 @@ def find_resume_checkpoint(logdir, chief=True):
   return latest
 
 
+def run_finished(prefix):
+  """Whether checkpoint `prefix` is the last of a finished training run: its
+  step reached the run's --training_number_of_steps (`train_config.json`)
+  and no trainer holds the logdir."""
+  logdir = os.path.dirname(prefix)
+  try:
+    with open(os.path.join(logdir, CONFIG_FILE)) as f:
+      steps = json.load(f).get('training_number_of_steps')
+  except (OSError, ValueError):
+    return False
+  return (bool(steps) and checkpoints.step_of(prefix) >= steps and
+          not os.path.exists(os.path.join(logdir, logdir_lock.LOCK_FILE)))
+
+
 def has_checkpoints(logdir):
   """Whether `logdir` holds training checkpoints (a run to resume)."""
   return bool(logdir) and bool(tf.io.gfile.glob(
@@ -619,7 +636,10 @@ class _Loop:
     self.steps.append(dict(result, step=step, learning_rate=rate))
     if step % config.log_steps == 0 or step == config.training_number_of_steps:
       self._log_progress(now, rate)
-    if self.chief and (now - self.last_summary >= config.save_summaries_secs
+    by_steps = (config.save_summaries_steps and
+                step % config.save_summaries_steps == 0)
+    if self.chief and (by_steps or
+                       now - self.last_summary >= config.save_summaries_secs
                        or step == self.start_step + 1):
       self._write_summaries(batch, rate)
       self.last_summary = now
