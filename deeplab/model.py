@@ -16,6 +16,7 @@ head, folding, precision) is `deeplab.runtime`'s.
 import keras
 
 from deeplab import common
+from deeplab.core import dense_prediction_cell
 from deeplab.core import feature_extractor
 from deeplab.core import layers
 
@@ -35,7 +36,8 @@ def get_extra_layer_scopes(last_layers_contain_logits_only=False):
   if last_layers_contain_logits_only:
     return [LOGITS_SCOPE_NAME]
   return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE,
-          CONCAT_PROJECTION_SCOPE, DECODER_SCOPE]
+          CONCAT_PROJECTION_SCOPE, DECODER_SCOPE,
+          dense_prediction_cell.SCOPE]
 
 
 class _Geometry:
@@ -64,27 +66,49 @@ class _Geometry:
         [x, self.images])
 
 
+def image_pooling_window(options):
+  """The window of the image-pooling average (None: the whole map): from
+  `image_pooling_crop_size` where set (MobileNetV3's 769x769), else from the
+  crop; None without either (any input size)."""
+  pool_crop = options.image_pooling_crop_size or options.crop_size
+  if pool_crop is None:
+    return None
+  return (layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
+          layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
+
+
 def aspp(factory, features, options, geometry):
-  """Atrous spatial pyramid pooling with image-level feature (DeepLabv3)."""
+  """Atrous spatial pyramid pooling with image-level feature (DeepLabv3).
+
+  With `aspp_with_squeeze_and_excitation` (MobileNetV3) the image-level
+  branch is a gate (a 1x1 conv with biases and a sigmoid or q-sigmoid, no
+  BatchNorm) that multiplies ASPP's output instead of being concatenated.
+  """
   depth = options.aspp_convs_filters
   branches = []
+  gate = None
   if options.add_image_level_feature:
-    pool_size = None
-    if options.crop_size is not None:
-      pool_crop = options.image_pooling_crop_size or options.crop_size
-      pool_size = (
-          layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
-          layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
     pooled = factory.layer(layers.ImagePooling, 'image_pooling/pool',
-                           pool_size, options.image_pooling_stride)(features)
-    pooled = factory.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
+                           image_pooling_window(options),
+                           options.image_pooling_stride)(features)
+    if options.aspp_with_squeeze_and_excitation:
+      pooled = factory.conv(
+          pooled, depth, 1, IMAGE_POOLING_SCOPE, batch_norm=False,
+          use_bias=True, activation=('q_sigmoid' if
+                                     options.image_se_uses_qsigmoid
+                                     else 'sigmoid'))
+    else:
+      pooled = factory.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
     if geometry.crop_size is not None:
       pooled = geometry.resize(factory, pooled, 1. / options.output_stride,
                                'image_pooling/resize')
     else:
       pooled = factory.layer(layers.ResizeBilinear, 'image_pooling/resize')(
           [pooled, features])
-    branches.append(pooled)
+    if options.aspp_with_squeeze_and_excitation:
+      gate = pooled
+    else:
+      branches.append(pooled)
   branches.append(factory.conv(features, depth, 1, ASPP_SCOPE + '0'))
   for i, rate in enumerate(options.atrous_rates or (), 1):
     scope = ASPP_SCOPE + str(i)
@@ -104,13 +128,26 @@ def aspp(factory, features, options, geometry):
       net = factory.layer(keras.layers.Dropout,
                           CONCAT_PROJECTION_SCOPE + '_dropout',
                           1.0 - factory.dropout_keep_prob)(net)
+  if gate is not None:
+    net = factory.gate(net, gate, ASPP_SCOPE + '/gate')
   return net
 
 
 def decoder(factory, features, end_points, options, geometry):
-  """The DeepLabv3+ decoder (paper section 3.1, Fig. 2)."""
+  """The DeepLabv3+ decoder (paper section 3.1, Fig. 2).
+
+  With `decoder_use_sum_merge` one conv on the (resized) features is added
+  to the projected low-level features; with `decoder_output_is_logits`
+  (MobileNetV3) both are 1x1 convs with biases and no BatchNorm or
+  activation, and their sum is the logits.
+  """
   depth = options.decoder_filters
   projected = depth if options.decoder_use_sum_merge else 48
+  logits_out = options.decoder_output_is_logits
+  if logits_out:  # The class scores: in the logits' dtype.
+    factory = factory.for_logits()
+  conv_kwargs = (dict(activation=None, batch_norm=False, use_bias=True)
+                 if logits_out else {})
   net = features
   for stage, stride in enumerate(options.decoder_output_stride):
     suffix = '_%d' % stage if stage else ''
@@ -119,18 +156,20 @@ def decoder(factory, features, end_points, options, geometry):
     i = 0  # One low-level feature per stage, as every original table has.
     projection = factory.conv(
         low_level, projected, 1,
-        '%s/feature_projection%d%s' % (DECODER_SCOPE, i, suffix))
+        '%s/feature_projection%d%s' % (DECODER_SCOPE, i, suffix),
+        **conv_kwargs)
     merged = [geometry.resize(factory, t, 1. / stride,
                               DECODER_SCOPE + '/resize')
               for t in (net, projection)]
     if options.decoder_use_sum_merge:
-      if options.decoder_use_separable_conv:
+      if options.decoder_use_separable_conv and not logits_out:
         net = factory.split_separable_conv(
             merged[0], depth,
             '%s/decoder_split_sep_conv0%s' % (DECODER_SCOPE, suffix))
       else:
-        net = factory.conv(merged[0], depth, 3,
-                     '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix))
+        net = factory.conv(merged[0], depth, 1 if logits_out else 3,
+                           '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix),
+                           **conv_kwargs)
       net = factory.add([net, merged[1]], DECODER_SCOPE + '/sum')
       continue
     net = factory.layer(keras.layers.Concatenate, DECODER_SCOPE + '/concat')(
@@ -144,7 +183,8 @@ def decoder(factory, features, end_points, options, geometry):
       base = 'decoder_conv%d%s' % (i, suffix)
       for j in range(2):
         net = factory.conv(net, depth, 3,
-                     '%s/%s/%s_%d' % (DECODER_SCOPE, base, base, j + 1))
+                           '%s/%s/%s_%d' % (DECODER_SCOPE, base, base, j + 1),
+                           **conv_kwargs)
   return net
 
 
@@ -180,9 +220,15 @@ def get_logits(factory, images, options):
   head = factory.with_batch_norm(HEAD_BATCH_NORM_EPSILON,
                                  options.batch_norm_decay)
   if options.aspp_with_batch_norm:
-    features = aspp(head, features, options, geometry)
+    if options.dense_prediction_cell_config:
+      features = dense_prediction_cell.build_cell(head, features, options,
+                                                  geometry)
+    else:
+      features = aspp(head, features, options, geometry)
   if options.decoder_output_stride:
     features = decoder(head, features, end_points, options, geometry)
+    if options.decoder_output_is_logits:
+      return features
   return branch_logits(head, features, options)
 
 

@@ -110,6 +110,10 @@ class Entry:
     resize: (min_resize_value, max_resize_value) of its evaluation
       (ADE20K); the resize factor is the output stride.
     eval_crop_size: Eval crop when the dataset's default does not apply.
+    multiply_adds_crop: The input size of the published Multiply-Adds when
+      it is not the eval crop (EdgeTPU-DeepLab's are for 513x513).
+    multiply_adds_are_flops: The page's column counts floating-point
+      operations (about two per Multiply-Add), not Multiply-Adds.
   """
   name: str
   tarball: str
@@ -122,6 +126,8 @@ class Entry:
   pretrained: str = ''
   resize: Optional[Tuple[int, int]] = None
   eval_crop_size: Optional[Tuple[int, int]] = None
+  multiply_adds_crop: Optional[Tuple[int, int]] = None
+  multiply_adds_are_flops: bool = False
 
   @property
   def url(self):
@@ -303,12 +309,14 @@ ENTRIES = (
           'deeplab_mnv3_large_cityscapes_trainfine_2019_11_15.tar.gz', '17MB',
           'cityscapes', 'mobilenet_v3_large_seg', _MNV3_HEAD,
           rows=(Row(32, miou=72.41, multiply_adds=15.95),),
-          pretrained='Cityscapes train_fine (no ImageNet)'),
+          pretrained='Cityscapes train_fine (no ImageNet)',
+          multiply_adds_are_flops=True),
     Entry('mobilenetv3_small_cityscapes_trainfine',
           'deeplab_mnv3_small_cityscapes_trainfine_2019_11_15.tar.gz', '5MB',
           'cityscapes', 'mobilenet_v3_small_seg', _MNV3_HEAD,
           rows=(Row(32, miou=68.99, multiply_adds=4.63),),
-          pretrained='Cityscapes train_fine (no ImageNet)'),
+          pretrained='Cityscapes train_fine (no ImageNet)',
+          multiply_adds_are_flops=True),
     Entry('xception65_cityscapes_trainfine',
           'deeplabv3_cityscapes_train_2018_02_06.tar.gz', '439MB',
           'cityscapes', 'xception_65', _XCEPTION_DECODER, aspp=True,
@@ -331,13 +339,15 @@ ENTRIES = (
           'cityscapes', 'mobilenet_edgetpu', dict(aspp_convs_filters=256),
           rows=(Row(32, miou=70.6, multiply_adds=5.6),
                 Row(16, miou=74.1, multiply_adds=7.1)),
-          pretrained='ImageNet, Cityscapes train_fine'),
+          pretrained='ImageNet, Cityscapes train_fine',
+          multiply_adds_crop=(513, 513)),
     Entry('edgetpu-deeplab-slim', 'edgetpu-deeplab-slim_2020_03_09.tar.gz',
           '-', 'cityscapes', 'mobilenet_edgetpu',
           dict(aspp_convs_filters=128, depth_multiplier=0.75),
           rows=(Row(32, miou=70.0, multiply_adds=3.5),
                 Row(16, miou=73.2, multiply_adds=4.3)),
-          pretrained='ImageNet, Cityscapes train_fine'),
+          pretrained='ImageNet, Cityscapes train_fine',
+          multiply_adds_crop=(513, 513)),
     # ADE20K (inputs resized so that the longest side is 257 / 513).
     Entry('mobilenetv2_ade20k_train',
           'deeplabv3_mnv2_ade20k_train_2018_12_03.tar.gz', '24.8MB',

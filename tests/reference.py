@@ -14,8 +14,13 @@ import numpy as np
 from deeplab import common
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), 'data', 'reference')
-VECTOR_IDS = ('P1', 'P2', 'P3', 'P4', 'P5', 'P6')
+VECTOR_IDS = ('P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10',
+              'P11', 'P12')
 MANIFESTS = ('xception_41', 'xception_65', 'xception_71', 'resnet_v1_101_beta',
+             'mobilenet_v3_large_seg_cityscapes',
+             'mobilenet_v3_small_seg_cityscapes', 'xception_71_dpc_cityscapes',
+             'mobilenet_edgetpu_cityscapes',
+             'mobilenet_edgetpu_dm0.75_cityscapes', 'mobilenet_v2_ade20k',
              'mobilenet_v2_modelzoo')
 
 _UNIFORM = {'moving_variance': (0.5, 1.5), 'moving_mean': (-0.1, 0.1),
@@ -77,6 +82,17 @@ def options_from_build_kwargs(variant, build_kwargs, **overrides):
       depth_multiplier=kw['depth_multiplier'],
       image_pooling_crop_size=kw['image_pooling_crop_size'],
       model_variant=variant)
+  # The options of the later vectors (P7-P12), where given.
+  for name in ('image_pooling_stride', 'aspp_convs_filters',
+               'aspp_with_concat_projection',
+               'aspp_with_squeeze_and_excitation', 'decoder_use_sum_merge',
+               'decoder_filters', 'decoder_output_is_logits',
+               'image_se_uses_qsigmoid'):
+    if name in kw:
+      kwargs[name] = kw[name]
+  if kw.get('dense_prediction_cell_json'):
+    kwargs['dense_prediction_cell_config'] = {
+        'json': kw['dense_prediction_cell_json']}
   kwargs.update(overrides)
   return common.ModelOptions(**kwargs)
 

@@ -13,15 +13,19 @@ CROP = 65  # (n - 1) divisible by 32: every stride samples aligned pixels.
 @pytest.mark.parametrize('variant', common.MODEL_VARIANTS)
 @pytest.mark.parametrize('output_stride', [8, 16, 32])
 def test_feature_and_end_point_shapes(variant, output_stride):
-  options = conftest.small_options(variant, CROP, output_stride)
   points = feature_extractor.get_backbone(variant).decoder_end_points
-  names = [points[s] for s in (4, 8, 16)]
+  options = conftest.small_options(variant, CROP, output_stride,
+                                   decoder_output_stride=(4,) if points
+                                   else None)
+  names = [points[s] for s in sorted(points)]
   model = conftest.backbone_model(options, names)
-  features, *low = model.outputs
+  features, *low = model.outputs if names else (model.output,)
   size = (CROP - 1) // output_stride + 1
-  depth = 320 if variant == 'mobilenet_v2' else 2048
+  depth = {'mobilenet_v2': 320, 'mobilenet_v3_large_seg': 480,
+           'mobilenet_v3_small_seg': 288, 'mobilenet_edgetpu': 1280,
+           'resnet_v1_18': 512, 'resnet_v1_18_beta': 512}.get(variant, 2048)
   assert tuple(features.shape) == (None, size, size, depth)
-  for stride, tensor in zip((4, 8, 16), low):
+  for stride, tensor in zip(sorted(points), low):
     expected = (CROP - 1) // min(stride, output_stride) + 1
     assert tuple(tensor.shape[1:3]) == (expected, expected), (stride, names)
 
@@ -38,7 +42,11 @@ def test_output_stride_4_is_all_atrous():
 @pytest.mark.parametrize('variant, multi_grid', [
     ('xception_41', None), ('xception_41', (1, 2, 1)),
     ('resnet_v1_50', (1, 2, 4)), ('resnet_v1_50_beta', None),
-    ('mobilenet_v2', None)])
+    ('resnet_v1_18_beta', (1, 2)), ('mobilenet_v2', None),
+    ('mobilenet_edgetpu', None)])
+# (MobileNetV3 is not atrous-consistent, in the original either: its
+# squeeze-and-excitation averages the whole denser map, not the subsampled
+# positions.)
 def test_atrous_features_equal_subsampled_dense_features(variant, multi_grid):
   """As the original's tests: with shared weights, features at output stride
   8 and 16, subsampled, equal those at the nominal stride 32."""
@@ -46,8 +54,10 @@ def test_atrous_features_equal_subsampled_dense_features(variant, multi_grid):
   outputs = {}
   nominal = None
   for output_stride in (32, 16, 8):
-    options = conftest.small_options(variant, CROP, output_stride,
-                                     multi_grid=multi_grid)
+    options = conftest.small_options(
+        variant, CROP, output_stride, multi_grid=multi_grid,
+        decoder_output_stride=None if variant == 'mobilenet_edgetpu'
+        else (4,))
     model = conftest.backbone_model(options)
     if nominal is None:
       nominal = conftest.assign_recipe_values(model, seed=3)
@@ -68,6 +78,9 @@ def test_mean_pixel_and_normalisation_per_variant():
   assert feature_extractor.mean_pixel('resnet_v1_50') == (123.15, 115.90,
                                                            103.06)
   assert feature_extractor.mean_pixel(None) == (123.15, 115.90, 103.06)
+  # As the original: ResNet-18 subtracts the ImageNet mean, yet pads with
+  # 127.5.
+  assert feature_extractor.mean_pixel('resnet_v1_18') == (127.5,) * 3
   norm = {v: feature_extractor.get_backbone(v).normalization
           for v in common.MODEL_VARIANTS}
   assert norm['resnet_v1_101'] == 'imagenet_mean'

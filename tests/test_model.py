@@ -16,7 +16,8 @@ def test_weights_equal_the_original_manifest(manifest_name):
   manifest = reference.load_manifest(manifest_name)
   # The variable set does not depend on crop or rates: build small.
   options = reference.options_from_build_kwargs(
-      manifest['variant'], manifest['build_kwargs'], crop_size=(65, 65))
+      manifest['variant'], manifest['build_kwargs'], crop_size=(65, 65),
+      image_pooling_crop_size=None)
   model = model_lib.build_model(options)
   got = {k: tuple(v.shape)
          for k, v in model_lib.tf1_variable_map(model).items()}
@@ -55,7 +56,8 @@ def _run_vector(vector_id):
   assert mismatch.sum() == 0, (vector_id, int(mismatch.sum()))
 
 
-@pytest.mark.parametrize('vector_id', ['P2', 'P3', 'P4', 'P5', 'P6'])
+@pytest.mark.parametrize('vector_id', ['P2', 'P3', 'P4', 'P5', 'P6', 'P7',
+                                       'P8', 'P9', 'P10', 'P11', 'P12'])
 def test_logits_equal_the_original(vector_id):
   _run_vector(vector_id)
 
@@ -69,9 +71,15 @@ def test_logits_equal_the_original_full_size():
 @pytest.mark.parametrize('output_stride', [8, 16, 32])
 def test_output_shapes(variant, output_stride):
   crop = 65
-  options = conftest.small_options(variant, crop, output_stride)
-  model = model_lib.build_model(options)
-  assert tuple(model.output.shape) == (None, 17, 17, 5)
+  if variant == 'mobilenet_edgetpu':  # No decoder end points (the original).
+    with pytest.raises(ValueError, match='has no decoder end points'):
+      conftest.small_options(variant, crop, output_stride)
+    options = conftest.small_options(variant, crop, output_stride,
+                                     decoder_output_stride=None)
+  else:
+    options = conftest.small_options(variant, crop, output_stride)
+    model = model_lib.build_model(options)
+    assert tuple(model.output.shape) == (None, 17, 17, 5)
   no_decoder = model_lib.build_model(options.replace(
       decoder_output_stride=None, add_image_level_feature=False))
   size = (crop - 1) // output_stride + 1

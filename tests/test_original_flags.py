@@ -100,3 +100,34 @@ def test_differences_are_listed_in_the_readme():
     readme = f.read()
   for (_, name) in original_flags.DIFFERENCES:
     assert '`--%s`' % name in readme, name
+
+
+# Every --model_variant of the original's core/feature_extractor.py.
+_ORIGINAL_VARIANTS = (
+    'mobilenet_v2', 'mobilenet_edgetpu', 'mobilenet_v3_large_seg',
+    'mobilenet_v3_small_seg', 'resnet_v1_18', 'resnet_v1_18_beta',
+    'resnet_v1_50', 'resnet_v1_50_beta', 'resnet_v1_101', 'resnet_v1_101_beta',
+    'xception_41', 'xception_65', 'xception_71')
+
+
+def _train_flags(*argv):
+  fv = flags.FlagValues()
+  deeplab_flags.define_groups(cli.TRAIN_GROUPS, fv)
+  fv(['train.py'] + list(argv))
+  return fv
+
+
+@pytest.mark.parametrize('variant', _ORIGINAL_VARIANTS)
+def test_every_model_variant_of_the_original_is_accepted(variant):
+  extra = ['--decoder_output_stride='] if variant == 'mobilenet_edgetpu' else []
+  options, sources = deeplab_flags.model_options(
+      _train_flags('--model_variant=' + variant, *extra), log=False)
+  assert sources['model_variant'] == 'flag'
+  assert options.model_variant == variant
+
+
+@pytest.mark.parametrize('variant', ['nas_pnasnet', 'nas_hnasnet'])
+def test_nas_variants_are_a_clear_error(variant):
+  with pytest.raises(ValueError, match='--model_variant=%s.*NAS' % variant):
+    deeplab_flags.model_options(
+        _train_flags('--model_variant=' + variant), log=False)

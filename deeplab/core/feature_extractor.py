@@ -9,6 +9,7 @@ import collections
 
 from deeplab.core import layers
 from deeplab.core import mobilenet_v2
+from deeplab.core import mobilenet_v3
 from deeplab.core import resnet_v1_beta
 from deeplab.core import xception
 
@@ -34,6 +35,12 @@ def _resnet_end_points(scope, last_block3_unit):
 _XCEPTION_41_65 = {4: 'entry_flow/block2', 8: 'entry_flow/block3',
                    16: 'exit_flow/block1'}
 
+def _lite_end_points(scope):
+  return {4: scope + '/block1/unit_1/lite_bottleneck_v1/conv2',
+          8: scope + '/block2/unit_1/lite_bottleneck_v1/conv2',
+          16: scope + '/block3/unit_1/lite_bottleneck_v1/conv2'}
+
+
 BACKBONES = {
     'xception_41': Backbone('xception_41', 'unit_range',
                             xception.BATCH_NORM_EPSILON,
@@ -52,6 +59,14 @@ BACKBONES = {
                                 'xception_71',
                                 {4: 'entry_flow/block3', 8: 'entry_flow/block5',
                                  16: 'exit_flow/block1'})),
+    'resnet_v1_18': Backbone('resnet_v1_18', 'imagenet_mean',
+                             resnet_v1_beta.BATCH_NORM_EPSILON,
+                             resnet_v1_beta.BATCH_NORM_DECAY,
+                             _lite_end_points('resnet_v1_18')),
+    'resnet_v1_18_beta': Backbone('resnet_v1_18', 'unit_range',
+                                  resnet_v1_beta.BATCH_NORM_EPSILON,
+                                  resnet_v1_beta.BATCH_NORM_DECAY,
+                                  _lite_end_points('resnet_v1_18')),
     'resnet_v1_50': Backbone('resnet_v1_50', 'imagenet_mean',
                              resnet_v1_beta.BATCH_NORM_EPSILON,
                              resnet_v1_beta.BATCH_NORM_DECAY,
@@ -74,6 +89,22 @@ BACKBONES = {
                              {4: 'layer_4/depthwise_output',
                               8: 'layer_7/depthwise_output',
                               16: 'layer_14/depthwise_output'}),
+    'mobilenet_v3_large_seg': Backbone(mobilenet_v3.LARGE_SCOPE, 'unit_range',
+                                       mobilenet_v3.BATCH_NORM_EPSILON,
+                                       mobilenet_v3.BATCH_NORM_DECAY,
+                                       {4: 'layer_4/depthwise_output',
+                                        8: 'layer_7/depthwise_output',
+                                        16: 'layer_13/depthwise_output'}),
+    'mobilenet_v3_small_seg': Backbone(mobilenet_v3.LARGE_SCOPE, 'unit_range',
+                                       mobilenet_v3.BATCH_NORM_EPSILON,
+                                       mobilenet_v3.BATCH_NORM_DECAY,
+                                       {4: 'layer_2/depthwise_output',
+                                        8: 'layer_4/depthwise_output',
+                                        16: 'layer_9/depthwise_output'}),
+    # The original has no decoder end points for EdgeTPU-MobileNet.
+    'mobilenet_edgetpu': Backbone(mobilenet_v3.EDGETPU_SCOPE, 'unit_range',
+                                  mobilenet_v3.BATCH_NORM_EPSILON,
+                                  mobilenet_v3.BATCH_NORM_DECAY, {}),
 }
 
 
@@ -86,12 +117,16 @@ def get_backbone(model_variant):
 
 
 def mean_pixel(model_variant=None):
-  """The pixel that becomes 0 after the variant's normalisation.
+  """The pixel images are padded with: the one that becomes 0 after the
+  variant's normalisation, so padding is neutral for the network.
 
-  Images are padded with it, so padding is neutral for the network.
+  As the original, ResNet-18 is the exception: it subtracts the ImageNet
+  mean but is padded with 127.5 (the original's `mean_pixel` lists only
+  ResNet-50 and -101).
   """
   if model_variant is None or (
-      get_backbone(model_variant).normalization == 'imagenet_mean'):
+      get_backbone(model_variant).normalization == 'imagenet_mean' and
+      not model_variant.startswith('resnet_v1_18')):
     return MEAN_RGB
   return (127.5, 127.5, 127.5)
 
@@ -129,6 +164,10 @@ def extract_features(factory, images, options):
     return resnet_v1_beta.resnet_v1_beta(factory, x, variant,
                                          options.output_stride,
                                          options.multi_grid)
+  if variant in mobilenet_v3.VARIANTS:
+    return mobilenet_v3.mobilenet_v3(factory, x, variant,
+                                     options.output_stride,
+                                     options.depth_multiplier)
   return mobilenet_v2.mobilenet_v2(factory, x, options.output_stride,
                                    options.depth_multiplier,
                                    options.divisible_by)

@@ -44,11 +44,28 @@ DILATED_DEPTHWISE_CHOICES = common.DILATED_DEPTHWISE_CHOICES
 # the README's "Fast inference").
 CONV_1X1_MAX_CHANNELS = 128
 
-_ACTIVATIONS = {
+def hard_swish(x):
+  """MobileNetV3's x * relu6(x + 3) / 6, as slim computes it."""
+  return x * tf.nn.relu6(x + tf.constant(3, x.dtype)) * tf.constant(
+      np.float32(1. / 6.), x.dtype)
+
+
+def q_sigmoid(x):
+  """The original's hard sigmoid: relu6(x + 3) * 0.16667 (that constant)."""
+  return tf.nn.relu6(x + tf.constant(3, x.dtype)) * tf.constant(
+      0.16667, x.dtype)
+
+
+# Every activation a conv of the original ends with.
+ACTIVATIONS = {
     None: lambda x: x,
     'relu': tf.nn.relu,
     'relu6': tf.nn.relu6,
+    'hard_swish': hard_swish,
+    'q_sigmoid': q_sigmoid,
+    'sigmoid': tf.nn.sigmoid,
 }
+_ACTIVATIONS = ACTIVATIONS
 
 
 @functools.lru_cache(maxsize=None)
@@ -120,7 +137,11 @@ class _Folded(keras.layers.Layer):
       raise ValueError('Unknown activation %r.' % activation)
     self.kernel_size = int(kernel_size)
     self.strides = int(strides)
-    self.rate = int(rate)
+    # A rate per axis: the Dense Prediction Cell's are rectangular.
+    self.rates = ((int(rate[0]), int(rate[1])) if isinstance(
+        rate, (list, tuple)) else (int(rate), int(rate)))
+    self.rate = self.rates[0] if self.rates[0] == self.rates[1] else list(
+        self.rates)
     self.fixed_padding = bool(fixed_padding)
     self.activation = activation
     self.bn_epsilon = bn_epsilon
@@ -136,7 +157,7 @@ class _Folded(keras.layers.Layer):
     """(input, padding) realising this layer's padding for `x`."""
     if not self.fixed_padding or self.strides == 1:
       return x, 'SAME'
-    k_eff = self.kernel_size + (self.kernel_size - 1) * (self.rate - 1)
+    k_eff = self.kernel_size + (self.kernel_size - 1) * (max(self.rates) - 1)
     fixed = ((k_eff - 1) // 2, k_eff - 1 - (k_eff - 1) // 2)
     if all(n is not None and _same_padding(n, k_eff, self.strides) == fixed
            for n in x.shape[1:3]):
@@ -185,7 +206,7 @@ class FoldedConv2D(_Folded):
       return tf.reshape(y, tf.concat([shape[:3], [self.filters]], 0))
     x, padding = self._pad(x)
     y = tf.nn.convolution(x, kernel, strides=self.strides, padding=padding,
-                          dilations=self.rate)
+                          dilations=self.rates)
     return self._finish(y)
 
   def compute_output_shape(self, input_shape):
@@ -212,7 +233,7 @@ class FoldedDepthwiseConv2D(_Folded):
 
   def __init__(self, kernel_size, dilated_depthwise='auto', **kwargs):
     super().__init__(kernel_size, **kwargs)
-    self.dilated_depthwise = choose_dilated_depthwise(self.rate,
+    self.dilated_depthwise = choose_dilated_depthwise(max(self.rates),
                                                       dilated_depthwise)
 
   def build(self, input_shape):
@@ -226,11 +247,11 @@ class FoldedDepthwiseConv2D(_Folded):
     if self.dilated_depthwise == 'native':
       y = tf.raw_ops.DepthwiseConv2dNative(
           input=x, filter=kernel, strides=strides, padding=padding,
-          dilations=[1, self.rate, self.rate, 1])
+          dilations=[1, self.rates[0], self.rates[1], 1])
     else:
       # tf.nn.depthwise_conv2d wraps a rate > 1 in space_to_batch.
       y = tf.nn.depthwise_conv2d(x, kernel, strides, padding,
-                                 dilations=[self.rate, self.rate])
+                                 dilations=list(self.rates))
     return self._finish(y)
 
   def compute_output_shape(self, input_shape):

@@ -331,6 +331,39 @@ class ImagePooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package='deeplab')
+class Activation(keras.layers.Layer):
+  """One of the original's activations by name (`folding.ACTIVATIONS`):
+  hard-swish and the q-sigmoid with the original's own constants."""
+
+  def __init__(self, kind, **kwargs):
+    super().__init__(**kwargs)
+    if kind not in folding.ACTIVATIONS:
+      raise ValueError('Unknown activation %r.' % kind)
+    self.kind = kind
+
+  def call(self, x):
+    return folding.ACTIVATIONS[self.kind](x)
+
+  def get_config(self):
+    config = super().get_config()
+    config['kind'] = self.kind
+    return config
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
+class Gate(keras.layers.Layer):
+  """`x * gate` with the gate broadcast over height and width (squeeze-and-
+  excitation, and the gated ASPP of MobileNetV3)."""
+
+  def call(self, inputs):
+    x, gate = inputs
+    return x * tf.cast(gate, x.dtype)
+
+  def compute_output_shape(self, input_shape):
+    return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
 class FixedPadding(keras.layers.Layer):
   """Pads spatially as the original's `fixed_padding` (independent of size).
 
@@ -601,7 +634,22 @@ class LayerFactory:
       return self.layer(keras.layers.ReLU, scope + '/Relu')(x)
     if activation == 'relu6':
       return self.layer(keras.layers.ReLU, scope + '/Relu6', max_value=6.0)(x)
-    raise ValueError('Unknown activation %r.' % activation)
+    return self.layer(Activation, '%s/%s' % (scope, activation), activation)(x)
+
+  def squeeze_excite(self, x, scope, squeeze_channels):
+    """slim's `squeeze_excite` (MobileNetV3): the mean over height and
+    width, a 1x1 conv with biases and ReLU to `squeeze_channels`, a 1x1 conv
+    with biases and the q-sigmoid back to the channels, times `x`."""
+    pooled = self.layer(ImagePooling, scope + '/pool')(x)
+    squeezed = self.conv(pooled, squeeze_channels, 1, scope + '/Conv',
+                         batch_norm=False, use_bias=True)
+    gate = self.conv(squeezed, x.shape[-1], 1, scope + '/Conv_1',
+                     activation='q_sigmoid', batch_norm=False, use_bias=True)
+    return self.gate(x, gate, scope + '/mul')
+
+  def gate(self, x, gate, scope):
+    """`x` times a gate broadcast over height and width."""
+    return self.layer(Gate, scope)([x, gate])
 
   def conv(self, x, filters, kernel_size, scope, stride=1, rate=1,
            activation='relu', batch_norm=True, use_bias=False,

@@ -34,6 +34,30 @@ def make_divisible(value, divisor, min_value=None):
   return int(new_value)
 
 
+class AtrousSchedule:
+  """`mobilenet_base`'s rule: once the output stride is reached, a layer's
+  stride becomes a dilation of the layers after it. Called with each
+  layer's stride, gives the (stride, rate) the layer runs with."""
+
+  def __init__(self, output_stride=None):
+    self.output_stride = output_stride
+    self.current_stride, self.rate = 1, 1
+
+  def __call__(self, stride):
+    if self.output_stride is not None and (
+        self.current_stride == self.output_stride):
+      layer_rate = self.rate
+      self.rate *= stride
+      return 1, layer_rate
+    self.current_stride *= stride
+    return stride, 1
+
+  def check_reached(self):
+    if self.output_stride is not None and (
+        self.current_stride != self.output_stride):
+      raise ValueError('The target output_stride cannot be reached.')
+
+
 def mobilenet_v2(factory, images, output_stride=None, depth_multiplier=1.0,
                  divisible_by=None):
   """Builds MobileNetV2 on normalised `images`.
@@ -59,17 +83,7 @@ def mobilenet_v2(factory, images, output_stride=None, depth_multiplier=1.0,
     return make_divisible(d * depth_multiplier, divisible_by, min_depth)
 
   end_points = {}
-  current_stride, rate = 1, 1
-
-  def next_stride_and_rate(stride):
-    nonlocal current_stride, rate
-    if output_stride is not None and current_stride == output_stride:
-      layer_stride, layer_rate = 1, rate
-      rate *= stride
-    else:
-      layer_stride, layer_rate = stride, 1
-      current_stride *= stride
-    return layer_stride, layer_rate
+  next_stride_and_rate = AtrousSchedule(output_stride)
 
   stride, layer_rate = next_stride_and_rate(2)
   net = factory.conv(images, depth(32), 3, SCOPE + '/Conv', stride=stride,
@@ -96,6 +110,5 @@ def mobilenet_v2(factory, images, output_stride=None, depth_multiplier=1.0,
       net = factory.add([net, inputs], scope + '/add')
     end_points[layer + '/output'] = net
     end_points[layer] = net
-  if output_stride is not None and current_stride != output_stride:
-    raise ValueError('The target output_stride cannot be reached.')
+  next_stride_and_rate.check_reached()
   return net, end_points
