@@ -1,6 +1,8 @@
 """Installs the `deeplab` package (DeepLabv3+ for TensorFlow 2 / Keras 3)."""
 import setuptools
 
+_ONNX = ['tf2onnx>=1.17', 'onnx>=1.16', 'onnxruntime>=1.18']
+
 setuptools.setup(
     name='deeplab-tf2',
     version='0.1.0',
@@ -13,7 +15,7 @@ setuptools.setup(
     # top-level `datasets` or `train` module would shadow other packages.
     packages=setuptools.find_packages(include=['deeplab', 'deeplab.*']),
     # The training recipes (absl flag files, `--flagfile=<name>`).
-    package_data={'deeplab': ['recipes/*.flags']},
+    package_data={'deeplab': ['recipes/*.flags', 'core/*.json']},
     python_requires='>=3.10,<3.14',
     install_requires=[
         'tensorflow>=2.16,<2.22',
@@ -25,7 +27,12 @@ setuptools.setup(
         # installed; TF 2.21 no longer pulls it in.
         'tensorboard',
     ],
-    extras_require={'test': ['pytest']},
+    extras_require={
+        # export_model.py --export_path=model.onnx, and ONNX Runtime.
+        'onnx': _ONNX,
+        # CI proves every export format.
+        'test': ['pytest'] + _ONNX,
+    },
     entry_points={
         'console_scripts': [
             'deeplab-train=deeplab.cli:train',

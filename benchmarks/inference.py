@@ -2,7 +2,7 @@ r"""Inference latency of DeepLab at 513x513, batch 1, against the FLOP floor.
 
   python benchmarks/inference.py [--model_variant=xception_65|mobilenet_v2]
       [--precisions=float32,bfloat16] [--threads=both|1|default]
-      [--runs=9] [--noserving] [--tflite] [--json]
+      [--runs=9] [--noserving] [--noonnx] [--tflite] [--json]
 
 Models: Xception-65 DeepLabv3+ (OS16, ASPP 6/12/18, decoder) or MobileNetV2
 DeepLabv3 (OS16, the model zoo's head); 2 x their Multiply-Adds (paper
@@ -22,6 +22,8 @@ spell of a shared machine hits every figure alike:
       - savedmodel: the exported SavedModel's serving_default, loaded
         (uint8 image in, labels out: padding, cropping, resizing inside);
       - frozen_graph: the original's frozen_inference_graph.pb, imported;
+      - onnxruntime: the .onnx export (same contract as the SavedModel) on
+        ONNX Runtime's CPU execution provider with the same threads;
       - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
         export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
         4 random images), run by the TFLite interpreter with XNNPACK and as
@@ -68,6 +70,9 @@ flags.DEFINE_enum('threads', 'both', ['both', '1', 'default'],
 flags.DEFINE_boolean('serving', True, 'Also time the exported SavedModel and '
                      'frozen graph.')
 flags.DEFINE_boolean('json', False, 'Also print one JSON object per graph.')
+flags.DEFINE_boolean('onnx', True, 'Also time the ONNX export on ONNX Runtime '
+                     '(CPU execution provider, the same threads); needs the '
+                     'onnx extra.')
 flags.DEFINE_boolean('tflite', False, 'Also time the float32 and int8 TFLite '
                      'models.')
 flags.DEFINE_enum('dilated_depthwise', 'auto',
@@ -203,6 +208,21 @@ def _serving_graphs(checkpoint, options, workdir):
   }
 
 
+def _onnx_graph(checkpoint, options, workdir, threads):
+  """ONNX Runtime running the .onnx export of `checkpoint` (uint8 image in,
+  labels out, as the SavedModel)."""
+  from deeplab import common  # pylint: disable=g-import-not-at-top
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  module = export.DeepLabServing(
+      options, checkpoint, crop_size=options.crop_size,
+      inference=common.InferenceOptions(
+          dilated_depthwise='space_to_batch', argmax_shortcut=False))
+  path = export.export_onnx(module, os.path.join(workdir, 'model.onnx'))
+  session = export.onnx_session(path, 1 if threads == '1' else os.cpu_count())
+  return lambda image: session.run([export.OUTPUT_NAME],
+                                   {export.INPUT_NAME: image})[0]
+
+
 def _tflite_graphs(plain, calibration, threads):
   """Functions running the float32 and int8 TFLite models of `plain`."""
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -279,6 +299,9 @@ def _measure(threads):
       graphs[name] = fn
       keep.append(owner)
       inputs[name] = tf.constant(image8)
+  if FLAGS.onnx:
+    graphs['onnxruntime'] = _onnx_graph(checkpoint, options, workdir, threads)
+    inputs['onnxruntime'] = image8
   if FLAGS.tflite:
     calibration = rng.uniform(0, 255, (4,) + options.crop_size + (3,))
     for name, fn in _tflite_graphs(plain, calibration, threads).items():
@@ -419,6 +442,7 @@ def main(unused_argv):
         '--precisions=' + ','.join(FLAGS.precisions),
         '--dilated_depthwise=' + FLAGS.dilated_depthwise,
         '--serving' if FLAGS.serving else '--noserving',
+        '--onnx' if FLAGS.onnx else '--noonnx',
         '--tflite' if FLAGS.tflite else '--notflite'])
     head = [r for r in results if r['graph'] == 'head'][0]
     results = [r for r in results if r['graph'] != 'head']

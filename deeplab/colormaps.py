@@ -135,10 +135,20 @@ def overlay(image, label, colormap='pascal', alpha=0.5, ignore_label=None):
   if image.shape[:2] != label.shape:
     raise ValueError('Image %s and label %s sizes differ.'
                      % (image.shape[:2], label.shape))
-  colors = label_to_color_image(np.where(label == ignore_label, 0, label)
-                                if ignore_label is not None else label,
-                                colormap).astype(np.float32)
-  blended = (1 - alpha) * image.astype(np.float32) + alpha * colors
-  if ignore_label is not None:
-    blended[label == ignore_label] = image[label == ignore_label]
-  return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+  out = np.empty(image.shape[:2] + (3,), np.uint8)
+  # A band of rows at a time: the float temporaries of a huge image would
+  # take several times its size.
+  for top in range(0, label.shape[0], _OVERLAY_ROWS):
+    rows = slice(top, top + _OVERLAY_ROWS)
+    part, picture = label[rows], image[rows]
+    colors = label_to_color_image(np.where(part == ignore_label, 0, part)
+                                  if ignore_label is not None else part,
+                                  colormap).astype(np.float32)
+    blended = (1 - alpha) * picture.astype(np.float32) + alpha * colors
+    if ignore_label is not None:
+      blended[part == ignore_label] = picture[part == ignore_label]
+    out[rows] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+  return out
+
+
+_OVERLAY_ROWS = 512

@@ -12,22 +12,66 @@ from typing import Dict, Optional, Tuple
 # Output type of semantic segmentation (the original's common.OUTPUT_TYPE).
 OUTPUT_TYPE = 'semantic'
 
+import json
+import os
+
 MODEL_VARIANTS = (
     'xception_41', 'xception_65', 'xception_71',
-    'resnet_v1_50', 'resnet_v1_50_beta', 'resnet_v1_101', 'resnet_v1_101_beta',
-    'mobilenet_v2',
+    'resnet_v1_18', 'resnet_v1_18_beta', 'resnet_v1_50', 'resnet_v1_50_beta',
+    'resnet_v1_101', 'resnet_v1_101_beta', 'mobilenet_v2',
+    'mobilenet_v3_large_seg', 'mobilenet_v3_small_seg',
+    'mobilenet_edgetpu',
 )
+# The original's NAS backbones, not built here.
+NAS_VARIANTS = ('nas_pnasnet', 'nas_hnasnet')
 
 # Options of the original that this implementation does not build. They are
 # accepted at their default values only, so a flag file written for the
 # original keeps working, and anything else is a clear error.
 _UNSUPPORTED = {
-    'dense_prediction_cell_config': None,
     'use_bounded_activation': False,
-    'aspp_with_squeeze_and_excitation': False,
-    'decoder_output_is_logits': False,
-    'image_se_uses_qsigmoid': False,
 }
+
+# The Dense Prediction Cells shipped with the package (bare names of
+# --dense_prediction_cell_json).
+CELLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'core')
+
+
+def load_dense_prediction_cell(value):
+  """The operations of a Dense Prediction Cell (a list of dicts) from
+  `--dense_prediction_cell_json`: a JSON file, the bare name of a cell
+  shipped with the package (`dense_prediction_cell_branch5_top1_
+  cityscapes.json`), a `{'json': path}` dict, or the list itself.
+
+  Raises:
+    ValueError: naming the flag when the file is missing or not a cell.
+  """
+  if value is None or value == '':
+    return None
+  if isinstance(value, dict):
+    value = value.get('json', value.get('config'))
+  if isinstance(value, str):
+    path = value
+    shipped = os.path.join(CELLS_DIR, os.path.basename(path))
+    if not os.path.exists(path) and os.path.exists(shipped):
+      path = shipped
+    if not os.path.exists(path):
+      raise ValueError('--dense_prediction_cell_json=%s does not exist (the '
+                       'package ships dense_prediction_cell_branch5_top1_'
+                       'cityscapes.json).' % value)
+    try:
+      with open(path) as f:
+        value = json.load(f)
+    except ValueError as e:
+      raise ValueError('--dense_prediction_cell_json=%s is not JSON: %s'
+                       % (path, e)) from e
+  if not isinstance(value, (list, tuple)) or not value or not all(
+      isinstance(op, dict) and op.get('op') in ('conv', 'pyramid_pooling')
+      and isinstance(op.get('input'), int) for op in value):
+    raise ValueError('--dense_prediction_cell_json: a cell is a list of '
+                     '{"op": "conv" or "pyramid_pooling", "input": ..., ...} '
+                     'operations, got %r.' % (value,))
+  return [dict(op) for op in value]
 
 
 def _tuple_or_none(value, cast=int):
@@ -77,10 +121,16 @@ class ModelOptions:
       train, eval and export): >= 0 puts 8-bit fake-quant ops after every
       conv and residual sum, quantizing in training from this step on and
       always in inference (`core/quantize.py`); -1: a float model.
-    dense_prediction_cell_config, use_bounded_activation,
-    aspp_with_squeeze_and_excitation, decoder_output_is_logits,
-    image_se_uses_qsigmoid: Present for compatibility with the original's
-      flags; only their default values are supported.
+    dense_prediction_cell_config: The operations of a Dense Prediction Cell
+      (`load_dense_prediction_cell`) used instead of ASPP; None for ASPP.
+    aspp_with_squeeze_and_excitation: The image-pooling branch gates ASPP's
+      output (multiplies it) instead of being concatenated (MobileNetV3).
+    decoder_output_is_logits: The decoder's sum is the logits (1x1 convs
+      with biases, no BatchNorm or activation; no `logits/semantic`).
+    image_se_uses_qsigmoid: The gate is relu6(x + 3) * 0.16667 instead of a
+      sigmoid.
+    use_bounded_activation: Present for compatibility with the original's
+      flags; only its default value is supported.
   """
   outputs_to_num_classes: Dict[str, int] = dataclasses.field(
       default_factory=lambda: {OUTPUT_TYPE: 21})
@@ -131,6 +181,8 @@ class ModelOptions:
     norm(self, 'decoder_output_stride', _tuple_or_none(dos))
     norm(self, 'label_weights', _tuple_or_none(self.label_weights, float))
     norm(self, 'outputs_to_num_classes', dict(self.outputs_to_num_classes))
+    norm(self, 'dense_prediction_cell_config',
+         load_dense_prediction_cell(self.dense_prediction_cell_config))
     self.validate()
 
   @property
@@ -157,6 +209,10 @@ class ModelOptions:
 
   def validate(self):
     """Raises ValueError naming the flag of any option that cannot be built."""
+    if self.model_variant in NAS_VARIANTS:
+      raise ValueError('--model_variant=%s: the original\'s NAS backbones '
+                       'are not built by this project; choose one of %s.'
+                       % (self.model_variant, ', '.join(MODEL_VARIANTS)))
     if self.model_variant not in MODEL_VARIANTS:
       raise ValueError('--model_variant=%r is not supported; choose one of %s.'
                        % (self.model_variant, ', '.join(MODEL_VARIANTS)))
@@ -172,9 +228,13 @@ class ModelOptions:
         len(self.crop_size) != 2 or min(self.crop_size) < 1):
       raise ValueError('crop size must be two positive integers "H,W", got %r.'
                        % (self.crop_size,))
-    if self.multi_grid is not None and len(self.multi_grid) != 3:
-      raise ValueError('--multi_grid needs exactly three values (e.g. 1,2,4), '
-                       'got %r.' % (self.multi_grid,))
+    grid = 2 if self.model_variant.startswith('resnet_v1_18') else 3
+    if self.multi_grid is not None and len(self.multi_grid) != grid:
+      raise ValueError('--multi_grid needs exactly %s values (e.g. %s) for '
+                       '%s, got %r.' % ('two' if grid == 2 else 'three',
+                                        '1,2' if grid == 2 else '1,2,4',
+                                        self.model_variant,
+                                        self.multi_grid))
     if self.merge_method not in ('max', 'avg'):
       raise ValueError('--merge_method must be max or avg, got %r.'
                        % self.merge_method)
@@ -184,6 +244,35 @@ class ModelOptions:
           raise ValueError('--decoder_output_stride=%r: the backbones expose '
                            'low-level features at strides 4, 8 and 16 only.'
                            % (self.decoder_output_stride,))
+    if self.decoder_output_stride and self.model_variant == 'mobilenet_edgetpu':
+      raise ValueError('--decoder_output_stride: mobilenet_edgetpu has no '
+                       'decoder end points in the original (its models use '
+                       'none); leave the flag out.')
+    if self.decoder_output_is_logits:
+      if not self.decoder_output_stride:
+        raise ValueError('--decoder_output_is_logits needs a decoder '
+                         '(--decoder_output_stride).')
+      if self.decoder_filters != self.num_classes:
+        raise ValueError('--decoder_output_is_logits: the decoder\'s '
+                         'output is the logits, so --decoder_filters=%d must '
+                         'be the number of classes (%d).'
+                         % (self.decoder_filters, self.num_classes))
+    pool_crop = self.image_pooling_crop_size
+    if (self.add_image_level_feature and pool_crop and self.crop_size and
+        not self.dense_prediction_cell_config):
+      window = [int((c - 1) / self.output_stride + 1) for c in pool_crop]
+      features = [int((c - 1) / self.output_stride + 1)
+                  for c in self.crop_size]
+      if window[0] > features[0] or window[1] > features[1]:
+        raise ValueError(
+            '--image_pooling_crop_size=%d,%d pools a %dx%d window at output '
+            'stride %d, larger than the %dx%d features of a %dx%d crop: use '
+            'a crop of at least %dx%d (the original fails here too), or a '
+            'smaller --image_pooling_crop_size.' % (
+                pool_crop[0], pool_crop[1], window[0], window[1],
+                self.output_stride, features[0], features[1],
+                self.crop_size[0], self.crop_size[1], pool_crop[0],
+                pool_crop[1]))
     if self.aspp_with_batch_norm and self.logits_kernel_size != 1:
       raise ValueError('--logits_kernel_size must be 1 when '
                        '--aspp_with_batch_norm is set (as in the original).')
@@ -250,6 +339,11 @@ class InferenceOptions:
       `layers.upsampled_argmax` (the argmax of the upsampled logits,
       upsampling only near class boundaries); False upsamples everywhere
       (converters whose op sets lack the shortcut).
+    tile_size: (height, width) of the tiles an image larger than one tile
+      is segmented in (`deeplab/tiling.py`); None: the whole image at once.
+    tile_overlap: Overlap of neighbouring tiles: pixels when >= 1, else a
+      fraction of the tile size.
+    tile_batch_size: Tiles run together.
   """
   eval_scales: Tuple[float, ...] = (1.0,)
   add_flipped_images: bool = False
@@ -257,6 +351,9 @@ class InferenceOptions:
   inference_precision: str = 'float32'
   dilated_depthwise: str = 'auto'
   argmax_shortcut: bool = True
+  tile_size: Optional[Tuple[int, int]] = None
+  tile_overlap: float = 0.25
+  tile_batch_size: int = 1
 
   def __post_init__(self):
     scales = self.eval_scales
@@ -264,6 +361,12 @@ class InferenceOptions:
       scales = (1.0,)
     object.__setattr__(self, 'eval_scales',
                        _tuple_or_none(scales, float) or (1.0,))
+    if self.tile_size is not None and not (
+        isinstance(self.tile_size, (list, tuple)) and not self.tile_size):
+      object.__setattr__(self, 'tile_size',
+                         parse_crop_size(self.tile_size, 'tile_size'))
+    else:
+      object.__setattr__(self, 'tile_size', None)
     self.validate()
 
   @property
@@ -291,6 +394,39 @@ class InferenceOptions:
       raise ValueError('--dilated_depthwise must be one of %s, got %r.'
                        % (', '.join(DILATED_DEPTHWISE_CHOICES),
                           self.dilated_depthwise))
+    if self.tile_batch_size < 1:
+      raise ValueError('--tile_batch_size must be at least 1, got %r.'
+                       % self.tile_batch_size)
+    if self.tile_size:
+      self.tile_overlap_pixels()  # Raises on an overlap that cannot tile.
+
+  def tile_overlap_pixels(self, output_stride=None) -> Tuple[int, int]:
+    """The overlap of neighbouring tiles in pixels, (rows, columns).
+
+    With `output_stride`, the step from one tile to the next is rounded
+    down to a multiple of it (the overlap grows by less than a stride), so
+    that every tile samples the pixel grid the whole image's features do.
+    """
+    overlap = self.tile_overlap
+    if overlap < 0:
+      raise ValueError('--tile_overlap must be pixels (>= 1) or a fraction '
+                       'of the tile (0 <= f < 1), got %r.' % overlap)
+    if overlap < 1:
+      pixels = tuple(int(round(overlap * t)) for t in self.tile_size)
+    elif overlap != int(overlap):
+      raise ValueError('--tile_overlap=%r: pixels must be a whole number (a '
+                       'fraction of the tile is below 1).' % overlap)
+    else:
+      pixels = (int(overlap),) * 2
+    if max(p - t for p, t in zip(pixels, self.tile_size)) >= 0:
+      raise ValueError('--tile_overlap=%r (%dx%d pixels) must be smaller '
+                       'than --tile_size=%d,%d: each tile must add new '
+                       'pixels.' % ((overlap,) + pixels + self.tile_size))
+    if output_stride:
+      pixels = tuple(
+          t - max(output_stride, (t - p) // output_stride * output_stride)
+          for p, t in zip(pixels, self.tile_size))
+    return pixels
 
   def replace(self, **changes) -> 'InferenceOptions':
     return dataclasses.replace(self, **changes)
@@ -298,6 +434,8 @@ class InferenceOptions:
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)
     d['eval_scales'] = list(self.eval_scales)
+    if self.tile_size:
+      d['tile_size'] = list(self.tile_size)
     return d
 
   @classmethod

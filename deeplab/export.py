@@ -5,7 +5,10 @@ The SavedModel's `serving_default` signature takes `ImageTensor`, a uint8
 [batch, height, width, 3] tensor of any size, and returns
 `SemanticPredictions` (int32 [batch, height, width], labels at the input
 size); `serving_probabilities` also returns `SemanticProbabilities` (float32
-[batch, height, width, classes]).
+[batch, height, width, classes]); `serving_tiled` takes one image
+[1, height, width, 3] of any size and segments it in blended tiles of
+`--tile_size` (default: the crop size) when it is larger than one, with
+memory that follows the tile, not the image.
 Inside, as the original: resize to range when asked, pad bottom/right with
 the mean pixel to the crop size (or to the image when it is larger), the
 evaluation graph (inference scales, flips), crop the valid region, and
@@ -27,6 +30,7 @@ trained with `--quantize_delay_step` (quantization-aware training,
 takes instead, calibrating only the tensors without one.
 """
 import dataclasses
+import json
 import os
 from typing import ClassVar, Dict, Optional, Tuple
 
@@ -39,12 +43,23 @@ from deeplab import common
 from deeplab import files
 from deeplab import inference
 from deeplab import runtime
+from deeplab import tiling
+from deeplab.core import feature_extractor
+from deeplab.core import layers
 
 INPUT_NAME = 'ImageTensor'
 OUTPUT_NAME = 'SemanticPredictions'
 PROBABILITIES_NAME = 'SemanticProbabilities'
 PROBABILITIES_SIGNATURE = 'serving_probabilities'
+TILED_SIGNATURE = 'serving_tiled'
 FROZEN_GRAPH_SUFFIX = '.pb'
+ONNX_SUFFIX = '.onnx'
+# The ONNX opset written (ONNX Runtime 1.14 and later, TensorRT 8.6 and
+# later, OpenVINO 2023 and later read it).
+ONNX_OPSET = 17
+# The metadata entry that marks an ONNX file as this project's (its model
+# options, as JSON).
+ONNX_MARK = 'deeplab.model_options'
 INFERENCE_GRAPH_TEXT = 'inference_graph.pbtxt'
 
 
@@ -59,6 +74,7 @@ class ExportConfig:
   # Beyond the original.
   tflite: bool = False
   tflite_quantize: str = 'none'
+  onnx_probabilities: bool = False
   representative_images: Optional[str] = None
   num_representative_images: int = 16
   resize: common.ResizeOptions = dataclasses.field(
@@ -85,15 +101,29 @@ class ExportConfig:
                        '(an image folder or glob): they calibrate the '
                        'tensors without learned ranges, and measure the '
                        'agreement with the float model.')
-    if self.frozen_graph and (self.tflite or self.tflite_quantize != 'none'):
+    single_file = self.frozen_graph or self.onnx
+    if single_file and (self.tflite or self.tflite_quantize != 'none'):
       raise ValueError('--tflite needs a folder as --export_path, not the '
-                       '.pb file %s.' % self.export_path)
+                       'file %s.' % self.export_path)
+    if self.onnx_probabilities and not self.onnx:
+      raise ValueError('--onnx_probabilities needs an --export_path ending '
+                       'in %s.' % ONNX_SUFFIX)
+    if self.onnx and self.inference.low_precision:
+      raise ValueError('--export_path=%s: ONNX exports are float32; '
+                       '--inference_precision=%s is for TensorFlow graphs '
+                       '(leave it out).' % (self.export_path,
+                                            self.inference.inference_precision))
     return self
 
   @property
   def frozen_graph(self):
     """Whether the export is the original's frozen GraphDef (a .pb path)."""
     return self.export_path.endswith(FROZEN_GRAPH_SUFFIX)
+
+  @property
+  def onnx(self):
+    """Whether the export is an ONNX model (a .onnx path)."""
+    return self.export_path.endswith(ONNX_SUFFIX)
 
 
 def checked_images(images):
@@ -133,6 +163,15 @@ class DeepLabServing(tf.Module):
     self.crop_size = tuple(crop_size) if crop_size else None
     self.resize = resize or common.ResizeOptions()
     self.options = options
+    # serving_tiled cuts images larger than a tile (--tile_size, else the
+    # crop) into blended tiles.
+    tiles = inference.replace(tile_size=inference.tile_size or
+                              tiling.default_tile_size(options,
+                                                       self.crop_size))
+    tiling.check(options, tiles)
+    self.tile_size = tiles.tile_size
+    self.tile_overlap = tiles.tile_overlap_pixels(options.output_stride)
+    self.tile_batch_size = tiles.tile_batch_size
 
   @classmethod
   def from_config(cls, config, options):
@@ -162,6 +201,45 @@ class DeepLabServing(tf.Module):
     return {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME),
             PROBABILITIES_NAME: tf.identity(out['probabilities'],
                                             name=PROBABILITIES_NAME)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec(None, tf.uint8, name=INPUT_NAME)])
+  def serve_tiled(self, images):
+    """One uint8 image [1, H, W, 3] of any size -> {SemanticPredictions}
+    int32 [1, H, W], segmented in blended tiles when larger than a tile
+    (memory follows the tile, `deeplab/tiling.py`), else whole."""
+    images = checked_images(images)
+    with tf.control_dependencies([tf.debugging.assert_equal(
+        tf.shape(images)[0], 1, message='%s takes one image at a time, '
+        '[1, height, width, 3]' % TILED_SIGNATURE)]):
+      images = tf.identity(images)
+    size = tf.shape(images)[1:3]
+    # Without resizing the tiles take the uint8 image as it is: a float copy
+    # would be four times its size.
+    resized = inference.resize_images_to_range(
+        images, *self.resize.as_tuple()) if self.resize.active else images
+    resized_size = tf.shape(resized)[1:3]
+    fits = tf.reduce_all(resized_size <= tf.constant(self.tile_size))
+
+    def whole():
+      return self._segment(images, probabilities=False)['predictions'][0]
+
+    def probabilities(tiles):
+      return self.model(tiles, training=False)['probabilities']
+
+    def tiled():
+      labels = tiling.segment(
+          probabilities, resized[0], self.tile_size, self.tile_overlap,
+          self.options.num_classes,
+          feature_extractor.mean_pixel(self.options.model_variant),
+          self.tile_batch_size)
+      labels = tf.cast(labels, tf.int32)
+      if self.resize.active:
+        labels = inference.resize_nearest(labels[None], size)[0]
+      return labels
+
+    labels = tf.cond(fits, whole, tiled)
+    return {OUTPUT_NAME: tf.identity(labels[None], name=OUTPUT_NAME)}
 
   def frozen_graph_def(self):
     """The original's frozen inference graph: ImageTensor:0 uint8
@@ -261,7 +339,8 @@ def export_saved_model(module, export_dir):
     tf.saved_model.save(module, path, signatures={
         'serving_default': module.serve.get_concrete_function(),
         PROBABILITIES_SIGNATURE:
-            module.serve_with_probabilities.get_concrete_function()})
+            module.serve_with_probabilities.get_concrete_function(),
+        TILED_SIGNATURE: module.serve_tiled.get_concrete_function()})
     files.write_json(os.path.join(path, checkpoints.OPTIONS_FILE),
                      module.options.to_dict(), indent=2, sort_keys=True)
 
@@ -293,6 +372,101 @@ def export_frozen_graph(module, path, save_inference_graph=False):
         graph_def, os.path.dirname(tmp), os.path.basename(tmp),
         as_text=True))
   return path
+
+
+class MissingExtraError(ImportError):
+  """An optional dependency of an export format is not installed."""
+
+
+def _onnx_packages():
+  """(onnx, tf2onnx), or MissingExtraError saying how to install them."""
+  try:
+    import onnx  # pylint: disable=g-import-not-at-top
+    import tf2onnx  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise MissingExtraError(
+        'ONNX export needs the optional packages of the onnx extra: pip '
+        'install -e ".[onnx]" (tf2onnx, onnx, onnxruntime); %s.' % e) from None
+  import logging as std_logging  # pylint: disable=g-import-not-at-top
+  # tf2onnx logs every graph rewrite at INFO.
+  std_logging.getLogger('tf2onnx').setLevel(std_logging.WARNING)
+  return onnx, tf2onnx
+
+
+def onnx_model(module, probabilities=False):
+  """The serving contract of `module` as an ONNX ModelProto (checked).
+
+  `ImageTensor` uint8 [batch, height, width, 3] of any size in,
+  `SemanticPredictions` int32 [batch, height, width] out (and
+  `SemanticProbabilities` float32 [batch, height, width, classes] with
+  `probabilities`): resize to range, padding, the inference graph (scales,
+  flips), cropping and resizing back inside, as `serving_default`.
+  `module`'s model must be built without the argmax shortcut (converters
+  have no bitwise ops; `run` builds it so).
+  """
+  onnx, tf2onnx = _onnx_packages()
+  if any(isinstance(layer, layers.UpsampledArgmax)
+         for layer in module.model.layers):
+    raise ValueError('ONNX export needs a model built with '
+                     'argmax_shortcut=False.')
+  spec = [tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_NAME)]
+
+  @tf.function(input_signature=spec)
+  def serve(images):
+    out = module._segment(images, probabilities)  # pylint: disable=protected-access
+    result = {OUTPUT_NAME: tf.identity(out['predictions'], name=OUTPUT_NAME)}
+    if probabilities:
+      result[PROBABILITIES_NAME] = tf.identity(out['probabilities'],
+                                               name=PROBABILITIES_NAME)
+    return result
+
+  proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec,
+                                           opset=ONNX_OPSET)
+  entry = proto.metadata_props.add()
+  entry.key, entry.value = ONNX_MARK, json.dumps(module.options.to_dict(),
+                                                 sort_keys=True)
+  onnx.checker.check_model(proto)
+  return proto
+
+
+def is_onnx_export(path):
+  """Whether the file `path` is an ONNX model this project wrote."""
+  try:
+    import onnx  # pylint: disable=g-import-not-at-top
+    proto = onnx.load(path, load_external_data=False)
+  except Exception:  # pylint: disable=broad-except
+    return False  # Anything unreadable as ONNX (or no onnx) is not ours.
+  return any(p.key == ONNX_MARK for p in proto.metadata_props)
+
+
+def export_onnx(module, path, probabilities=False):
+  """Writes the ONNX model of `module` (atomically; a file this project
+  did not write is never replaced). Returns `path`."""
+  proto = onnx_model(module, probabilities)
+  return replace_file(path, proto.SerializeToString(), is_onnx_export)
+
+
+def onnx_session(path, threads=None):
+  """An ONNX Runtime session (CPU) of an exported model."""
+  try:
+    import onnxruntime  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise MissingExtraError(
+        'Running ONNX models needs onnxruntime: pip install -e ".[onnx]"; '
+        '%s.' % e) from None
+  options = onnxruntime.SessionOptions()
+  if threads:
+    options.intra_op_num_threads = threads
+  return onnxruntime.InferenceSession(path, options,
+                                      providers=['CPUExecutionProvider'])
+
+
+def onnx_agreement(path, module, images):
+  """Share of pixels whose ONNX Runtime label equals the TensorFlow
+  serving graph's, on uint8 `images` [batch, height, width, 3]."""
+  labels = onnx_session(path).run([OUTPUT_NAME], {INPUT_NAME: images})[0]
+  want = module.serve(tf.constant(images))[OUTPUT_NAME].numpy()
+  return float(np.mean(labels == want))
 
 
 def folder_size(path):
@@ -436,16 +610,36 @@ def run(config, options):
   config.validate()
   # Before anything is built: a path holding what this project did not
   # write is never replaced.
-  if not config.frozen_graph:
+  if not (config.frozen_graph or config.onnx):
     files.recover_folder(config.export_path, is_export)
     files.check_replaceable(config.export_path, is_export, 'export_path')
-  elif os.path.lexists(config.export_path) and not (
-      os.path.isfile(config.export_path) and
-      is_frozen_graph(config.export_path)):
-    raise files.NotOursError(
-        '--export_path=%s exists and is not a frozen inference graph written '
-        'by this project; it is left untouched. Choose a new path.'
-        % config.export_path)
+  else:
+    kind, is_ours = (('an ONNX model', is_onnx_export) if config.onnx else
+                     ('a frozen inference graph', is_frozen_graph))
+    if os.path.lexists(config.export_path) and not (
+        os.path.isfile(config.export_path) and is_ours(config.export_path)):
+      raise files.NotOursError(
+          '--export_path=%s exists and is not %s written by this project; '
+          'it is left untouched. Choose a new path.'
+          % (config.export_path, kind))
+  if config.onnx:
+    _onnx_packages()  # Before building: a missing extra is said at once.
+    # Converters have no bitwise ops: labels from the full upsampling.
+    module = DeepLabServing(options, config.checkpoint_path,
+                            config.crop_size, config.resize,
+                            config.inference.replace(argmax_shortcut=False))
+    export_onnx(module, config.export_path, config.onnx_probabilities)
+    check = np.random.RandomState(0).randint(0, 256, (2, 71, 93, 3)).astype(
+        np.uint8)
+    agreement = onnx_agreement(config.export_path, module, check)
+    return ['ONNX: %s (%.1f MB, opset %d); %s uint8 [batch, height, width, '
+            '3] -> %s int32 [batch, height, width]%s; labels of ONNX Runtime '
+            'equal TensorFlow\'s on %.2f%% of the pixels of two random '
+            '71x93 images' % (
+                config.export_path, os.path.getsize(config.export_path) / 1e6,
+                ONNX_OPSET, INPUT_NAME, OUTPUT_NAME,
+                ', %s float32' % PROBABILITIES_NAME
+                if config.onnx_probabilities else '', 100 * agreement)]
   module = DeepLabServing.from_config(config, options)
   if config.frozen_graph:
     export_frozen_graph(module, config.export_path,
@@ -456,10 +650,13 @@ def run(config, options):
                 INPUT_NAME, OUTPUT_NAME)]
   export_saved_model(module, config.export_path)
   lines = ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
-           '[batch, height, width, 3] -> %s; %s: -> %s, %s' % (
-               config.export_path, folder_size(config.export_path) / 1e6,
-               INPUT_NAME, OUTPUT_NAME, PROBABILITIES_SIGNATURE, OUTPUT_NAME,
-               PROBABILITIES_NAME)]
+           '[batch, height, width, 3] -> %s; %s: -> %s, %s; %s: one image '
+           '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d -> %s'
+           % (config.export_path, folder_size(config.export_path) / 1e6,
+              INPUT_NAME, OUTPUT_NAME, PROBABILITIES_SIGNATURE, OUTPUT_NAME,
+              PROBABILITIES_NAME, TILED_SIGNATURE,
+              module.tile_size[0], module.tile_size[1],
+              module.tile_overlap[0], module.tile_overlap[1], OUTPUT_NAME)]
   if config.tflite or config.tflite_quantize != 'none':
     for name, entry in export_tflite(config, options).items():
       lines.append('%s: %.1f MB%s' % (

@@ -43,7 +43,8 @@ class FlagGroup:
 
 # The original's common.py model flags (defaults: `common.ModelOptions`).
 MODEL_FLAGS = {
-    'model_variant': ('string', 'DeepLab model variant: %s.'
+    'model_variant': ('string', 'DeepLab model variant: %s (the original\'s '
+                      'NAS variants are not built).'
                       % ', '.join(common.MODEL_VARIANTS)),
     'output_stride': ('integer', 'The ratio of input to output spatial '
                       'resolution.', dict(default=16)),
@@ -99,15 +100,17 @@ MODEL_FLAGS = {
                             '--tflite_quantize=int8 uses the learned ranges. '
                             '< 0: a float model.'),
     'dense_prediction_cell_json': ('string', 'A JSON file that specifies the '
-                                   'dense prediction cell (not supported).',
+                                   'dense prediction cell (or the bare name '
+                                   'of the shipped dense_prediction_cell_'
+                                   'branch5_top1_cityscapes.json).',
                                    dict(default='')),
     'use_bounded_activation': ('boolean', 'Whether or not to use bounded '
                                'activations (not supported).'),
     'aspp_with_squeeze_and_excitation': ('boolean', 'ASPP with squeeze and '
-                                         'excitation (not supported).'),
+                                         'excitation.'),
     'decoder_output_is_logits': ('boolean', 'Use decoder output as logits or '
-                                 'not (not supported).'),
-    'image_se_uses_qsigmoid': ('boolean', 'Use q-sigmoid (not supported).'),
+                                 'not.'),
+    'image_se_uses_qsigmoid': ('boolean', 'Use q-sigmoid.'),
 }
 
 # The original's resize flags (common.py), read by the input pipeline and the
@@ -145,6 +148,14 @@ INFERENCE_FLAGS = {
     'argmax_shortcut': ('boolean', 'With one scale and no flip, take the '
                         'labels of the upsampled logits by upsampling only '
                         'near class boundaries (the same labels, faster).'),
+    'tile_size': ('crop_size', 'Segment images larger than this "H,W" in '
+                  'overlapping tiles, blended over the overlaps: memory '
+                  'follows the tile, not the image (e.g. 513,513; default: '
+                  'the whole image at once).'),
+    'tile_overlap': ('float', 'Overlap of neighbouring tiles with '
+                     '--tile_size: pixels when >= 1, else a fraction of the '
+                     'tile.'),
+    'tile_batch_size': ('integer', 'Tiles run together with --tile_size.'),
 }
 
 
@@ -354,6 +365,9 @@ EVAL_EXTRA_FLAGS = {
                    'whole split).'),
 }
 
+_ALLOW_LARGE = ('Read images above Pillow\'s decompression-bomb limit '
+                '(about 89 megapixels; trust the files first).')
+
 VIS_FLAGS = dict(_POLLING_FLAGS, **_DATASET_FLAGS, **SCALES_FLAGS, **{
     'vis_logdir': ('string', 'Where to write the images.'),
     'vis_split': ('string', 'Which split of the dataset is used for '
@@ -383,13 +397,15 @@ VIS_EXTRA_FLAGS = {
                    'instead of a TFRecord split.'),
     'num_classes': ('integer', 'Number of classes with --image_path '
                     '(default: the checkpoint\'s).'),
+    'allow_large_images': ('boolean', _ALLOW_LARGE),
 }
 
 EXPORT_FLAGS = {
     'checkpoint_path': ('string', 'Checkpoint prefix or directory (original '
                         'TF1 checkpoints or ours).'),
-    'export_path': ('string', 'Folder of the SavedModel, or a .pb file for '
-                    'the original\'s frozen inference graph.'),
+    'export_path': ('string', 'Folder of the SavedModel, a .pb file for '
+                    'the original\'s frozen inference graph, or a .onnx '
+                    'file (the onnx extra).'),
     'num_classes': ('integer', 'Number of classes.'),
     'crop_size': ('crop_size', 'Crop size [height, width]: images are '
                   'padded to it (larger ones to their size).'),
@@ -413,6 +429,8 @@ EXPORT_EXTRA_FLAGS = {
     'representative_images': ('string', 'Image folder or glob for int8 '
                               'calibration and the TFLite agreement report.'),
     'num_representative_images': ('integer', 'At most this many.'),
+    'onnx_probabilities': ('boolean', 'With a .onnx --export_path: also '
+                           'output SemanticProbabilities.'),
 }
 
 PREDICT_FLAGS = dict(SCALES_FLAGS, **{
@@ -438,6 +456,7 @@ PREDICT_FLAGS = dict(SCALES_FLAGS, **{
     'colormap': ('enum', 'Colour map of the colour outputs (default: the '
                  'training run\'s dataset colours, else pascal).',
                  dict(enum_values=sorted(colormaps.COLORMAPS))),
+    'allow_large_images': ('boolean', _ALLOW_LARGE),
 })
 
 
@@ -555,7 +574,7 @@ def resize_group(config):
 
 
 def inference_group(config):
-  return FlagGroup('Inference speed (beyond the original)', INFERENCE_FLAGS,
+  return FlagGroup('Inference (beyond the original)', INFERENCE_FLAGS,
                    config)
 
 

@@ -13,11 +13,13 @@ returns the logits.
 import glob
 import os
 
+from absl import logging
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 
 from deeplab import runtime
+from deeplab import tiling
 from deeplab.core import feature_extractor
 from deeplab.core import layers
 from deeplab.data import input_preprocess
@@ -25,25 +27,91 @@ from deeplab.data import input_preprocess
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
 
 
-def read_image(path):
+# Pillow's decompression-bomb limit (pixels), which `read_image` enforces
+# unless the caller allows large images.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+
+
+def read_image(path, allow_large=False, flag='--allow_large_images'):
   """RGB uint8 [H, W, 3] of an image file, naming the file on any error.
 
-  Grayscale, palette, RGBA, CMYK and 16-bit images are converted to 8-bit RGB
-  (alpha dropped).
+  Grayscale, palette, RGBA and CMYK images are converted to RGB (alpha
+  dropped). 16-bit images are read at 8 bits with a warning that says how
+  (their top byte: value / 257, or as they are when no value exceeds 255).
+  A multi-page file (TIFF) gives its first page, with a warning.
+
+  Args:
+    path: The image file.
+    allow_large: Read images above Pillow's decompression-bomb limit
+      (`MAX_IMAGE_PIXELS`, about 89 megapixels); otherwise they are an error
+      naming `flag`.
+    flag: The flag that allows them, for the error.
   """
   if not os.path.exists(path):
     raise FileNotFoundError('Image %s does not exist.' % path)
+  limit = Image.MAX_IMAGE_PIXELS
   try:
+    # Pillow's own check warns or raises at open; ours below says what to do.
+    Image.MAX_IMAGE_PIXELS = None
     with Image.open(path) as img:
+      width, height = img.size
+      if not allow_large and MAX_IMAGE_PIXELS and (
+          width * height > MAX_IMAGE_PIXELS):
+        raise LargeImageError(
+            'Image %s is %dx%d (%.0f megapixels), above Pillow\'s '
+            'decompression-bomb limit of %.0f megapixels. If you trust the '
+            'file, pass %s (and --tile_size=513,513 to segment it in tiles '
+            'with bounded memory).' % (path, width, height,
+                                        width * height / 1e6,
+                                        MAX_IMAGE_PIXELS / 1e6, flag))
+      if getattr(img, 'n_frames', 1) > 1:
+        logging.warning('%s has %d pages; reading the first.', path,
+                        img.n_frames)
       img.load()
+      bits = _bits_per_sample(img)
       if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
         arr = np.asarray(img, dtype=np.float64)
-        scale = 65535.0 if arr.max() > 255 else 255.0
-        arr = np.clip(arr / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        scale = 257.0 if arr.max() > 255 else 1.0
+        _warn_16_bit(path, scale)
+        arr = np.clip(arr / scale + 0.5, 0, 255).astype(np.uint8)
         return np.stack([arr] * 3, axis=-1)
-      return np.asarray(img.convert('RGB'), dtype=np.uint8)
-  except (OSError, SyntaxError, ValueError) as e:
+      if bits > 8:
+        # Pillow reads 16-bit colour as its top byte (value / 256).
+        _warn_16_bit(path, 256.0)
+      if img.mode != 'RGB':
+        img = img.convert('RGB')
+      # One copy (np.array of an image would make two).
+      return np.frombuffer(img.tobytes(), np.uint8).reshape(
+          img.size[1], img.size[0], 3)
+  except LargeImageError:
+    raise
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise ValueError('Cannot read image %s: %s' % (path, e)) from e
+  finally:
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+class LargeImageError(ValueError):
+  """An image above the decompression-bomb limit, not allowed."""
+
+
+def _bits_per_sample(img):
+  tags = getattr(img, 'tag_v2', None)
+  bits = tags.get(258) if tags is not None else None
+  if bits is None:
+    return 8
+  return max(bits) if isinstance(bits, (tuple, list)) else int(bits)
+
+
+def _warn_16_bit(path, scale):
+  if scale == 1.0:
+    logging.warning('%s is a 16-bit image whose values are all below 256: '
+                    'read as 8-bit values unchanged.', path)
+  else:
+    logging.warning('%s is a 16-bit image: read at 8 bits as value / %d. '
+                    'Models are trained on 8-bit RGB; if the values use '
+                    'less than the 16-bit range (a 12-bit sensor, say), '
+                    'rescale the image to 8 bits yourself.', path, scale)
 
 
 def list_images(path, flag='--image_path'):
@@ -170,8 +238,107 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
   return result
 
 
+# Above this many pixels an image segmented whole gets a hint to tile it.
+LARGE_IMAGE_PIXELS = 4096 * 4096
+# Images of at least this many tiles get a progress report over them.
+PROGRESS_TILES = 16
+
+
+def tiles_for(model, image_hw):
+  """The model's (tile size, overlap pixels) when `image_hw` is larger than
+  one tile, else None (the whole image runs at once)."""
+  options = getattr(model, 'inference_options', None)
+  if options is None or not options.tile_size:
+    if image_hw[0] * image_hw[1] > LARGE_IMAGE_PIXELS:
+      logging.warning('Segmenting a %dx%d image whole: memory grows with its '
+                      'pixels. --tile_size=513,513 segments it in tiles with '
+                      'bounded memory.', image_hw[0], image_hw[1])
+    return None
+  if tiling.fits_one_tile(image_hw, options.tile_size):
+    return None
+  return options.tile_size, options.tile_overlap_pixels(
+      model.model_options.output_stride)
+
+
+def tile_runner(model):
+  """The `run_tiles` of `tiling.segment` for an inference model: tiles ->
+  the probabilities of its evaluation graph (scales, flips)."""
+
+  def probabilities(tiles):
+    return model(tiles, training=False)['probabilities']
+
+  return tf.function(probabilities, reduce_retracing=True)
+
+
+def segment_image(model, image, model_variant, crop_size=None, resize=None,
+                  runner=None, label=None):
+  """Labels int [H, W] (numpy) of one image, the evaluation path: whole,
+  or in blended tiles when the model's inference options give a tile size
+  the image exceeds (`deeplab/tiling.py`; the crop then plays no part).
+
+  Args:
+    model: An inference model (`runtime.load`) taking any input size.
+    image: [H, W, 3] pixels.
+    model_variant: Sets the mean pixel of the padding.
+    crop_size: Minimum padded size of the whole-image path.
+    resize: `common.ResizeOptions`, or None.
+    runner: A `tile_runner(model)` kept across images (traced once).
+    label: Names the image in the progress report over its tiles.
+  """
+  size = tuple(int(d) for d in image.shape[:2])
+  if min(size) == 0:
+    raise ValueError('%s is empty (%dx%d pixels): nothing to segment.'
+                     % (label or 'The image', size[0], size[1]))
+  if resize and resize.active:
+    resized = resize_images_to_range(image[None], *resize.as_tuple())[0]
+  else:
+    resized = image
+  tiles = tiles_for(model, tuple(int(d) for d in resized.shape[:2]))
+  if not isinstance(resized, np.ndarray):
+    resized = np.asarray(resized)  # Bands converted one at a time.
+  if tiles is None:
+    return segment(model, image[None], model_variant, crop_size,
+                   resize)['predictions'][0].numpy()
+  from deeplab.datasets import build_data  # pylint: disable=g-import-not-at-top
+  tile_size, overlap = tiles
+  total = tiling.num_tiles(resized.shape[:2], tile_size, overlap)
+  progress = None
+  if total >= PROGRESS_TILES:
+    progress = build_data.Progress(total, label or 'segmenting',
+                                   unit='tiles').update
+  labels = tiling.segment(
+      runner or tile_runner(model), resized, tile_size, overlap,
+      model.model_options.num_classes,
+      feature_extractor.mean_pixel(model_variant),
+      model.inference_options.tile_batch_size, progress)
+  if tuple(labels.shape) != size:
+    labels = resize_nearest(tf.cast(labels, tf.int32)[None], size)[0]
+  return np.asarray(labels)
+
+
+def batch_predictor(model, model_variant):
+  """images [B, H, W, 3] (padded to the crop by the input pipeline) ->
+  numpy labels [B, H, W]: one graph call, or each image in tiles when the
+  model's inference options tile images of that size."""
+
+  def labels(images):
+    return model(images, training=False)['predictions']
+
+  whole = tf.function(labels)
+  runner = tile_runner(model)
+
+  def predict(images):
+    if tiles_for(model, tuple(int(d) for d in images.shape[1:3])) is None:
+      return whole(images).numpy()
+    return np.stack([segment_image(model, image, model_variant,
+                                   runner=runner).astype(np.int32)
+                     for image in images])
+
+  return predict
+
+
 def predict_image(image, options, checkpoint=None, model=None,
-                  inference=None):
+                  inference=None, label=None):
   """Runs the original's evaluation on one image (no resizing).
 
   Args:
@@ -182,14 +349,25 @@ def predict_image(image, options, checkpoint=None, model=None,
     model: An inference model already built for `options` (with weights).
     inference: `common.InferenceOptions` of the model to load (default: the
       defaults).
+    label: Names the image in the progress report over its tiles.
 
   Returns:
     dict with 'logits' (merged logits of the unflipped scale-1.0 pass at the
     model's output resolution, float32 [1, h, w, C]), 'predictions' (int32
     [H, W]) and, with several passes, 'probabilities' (float32
     [1, Hc, Wc, C], the mean of the per-pass softmaxes at crop resolution).
+    An image segmented in tiles (`inference.tile_size`) has 'predictions'
+    only (uint8 up to 256 classes).
   """
   h, w = image.shape[:2]
+  inference = inference or getattr(model, 'inference_options', None)
+  if inference and inference.tile_size and not tiling.fits_one_tile(
+      (h, w), inference.tile_size):
+    if model is None:
+      model, _ = runtime.load(options.replace(crop_size=None), checkpoint,
+                              inference)
+    return {'predictions': segment_image(model, image, options.model_variant,
+                                         label=label)}
   if options.crop_size is None:
     options = options.replace(crop_size=(h, w))
   padded = pad_to_crop(image, options.crop_size, options.model_variant)

@@ -55,6 +55,7 @@ class PredictConfig:
   num_classes: Optional[int] = None
   eval_crop_size: Optional[Tuple[int, int]] = None
   colormap: Optional[str] = None
+  allow_large_images: bool = False
   inference: common.InferenceOptions = dataclasses.field(
       default_factory=common.InferenceOptions)
 
@@ -117,7 +118,15 @@ def run_dataset(checkpoint):
 
 def describe(path, labels, class_names=None):
   """'photo.jpg: 480x640, classes background (70.1%), cat (29.9%)'."""
-  ids, counts = np.unique(labels, return_counts=True)
+  labels = np.asarray(labels)
+  counts = np.zeros(0, np.int64)
+  # Row bands: bincount widens its input to int64 (8 bytes a pixel).
+  for top in range(0, labels.shape[0], 1024):
+    band = np.bincount(labels[top:top + 1024].ravel())
+    counts = np.pad(counts, (0, max(0, len(band) - len(counts))))
+    counts[:len(band)] += band
+  ids = np.flatnonzero(counts)
+  counts = counts[ids]
 
   def name(i):
     return (class_names[i] if class_names and i < len(class_names)
@@ -141,9 +150,10 @@ def run(config, options):
   colormap = config.colormap or run_colormap
   if config.several_images:
     return _run_many(config, options, class_names, colormap)
-  image = inference.read_image(config.image)
+  image = inference.read_image(config.image, config.allow_large_images)
   result = inference.predict_image(image, options, config.checkpoint,
-                                   inference=config.inference)
+                                   inference=config.inference,
+                                   label=config.image)
   save_outputs(result, config.output_npz, config.output_png, colormap,
                config.output_label_png)
   lines = [describe(config.image, result['predictions'], class_names)]
@@ -161,12 +171,14 @@ def _run_many(config, options, class_names, colormap):
   stems = inference.output_stems(paths)
   model, _ = runtime.load(options.replace(crop_size=None), config.checkpoint,
                           config.inference)
+  runner = inference.tile_runner(model)
   progress = build_data.Progress(len(paths), 'predicting')
   lines = []
   for index, (path, stem) in enumerate(zip(paths, stems)):
-    image = inference.read_image(path)
-    labels = inference.segment(model, image[None], options.model_variant,
-                               config.eval_crop_size)['predictions'][0].numpy()
+    image = inference.read_image(path, config.allow_large_images)
+    labels = inference.segment_image(model, image, options.model_variant,
+                                     config.eval_crop_size, runner=runner,
+                                     label=path)
     base = os.path.join(config.output_dir, stem)
     save_outputs({'predictions': labels}, output_png=base + '_prediction.png',
                  colormap=colormap, output_label_png=base + '_labels.png')

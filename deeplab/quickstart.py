@@ -55,6 +55,9 @@ _FLAGS = {
                                           common.MODEL_VARIANTS))),
     'seed': ('integer', 'Seed of the data and the training run.',
              dict(default=0)),
+    'deterministic': ('boolean', 'Train with deterministic ops: the same '
+                      'figures on every run on one machine (slower).',
+                      dict(default=False)),
     'int8': ('boolean', 'Also quantize to int8 TFLite, after training and '
              'with quantization-aware training, and compare with float.',
              dict(default=False)),
@@ -105,7 +108,8 @@ def train_config(train_logdir, dataset, records, training_number_of_steps=300,
 def run_quickstart(workdir, num_train=48, num_val=12,
                    training_number_of_steps=300, train_batch_size=8,
                    base_learning_rate=0.02, model_variant='mobilenet_v2',
-                   seed=0, log=lambda line: print(line, flush=True)):
+                   seed=0, log=lambda line: print(line, flush=True),
+                   deterministic=False):
   """Runs every step; returns a dict of results and paths."""
   timings = {}
   start = time.time()
@@ -133,7 +137,8 @@ def run_quickstart(workdir, num_train=48, num_val=12,
       model_variant, training_number_of_steps, train_logdir))
   config = train_config(train_logdir, dataset, records,
                         training_number_of_steps, train_batch_size,
-                        base_learning_rate, seed)
+                        base_learning_rate, seed,
+                        deterministic=deterministic)
   t = time.time()
   trained = trainer.train(config, model_options(model_variant))
   timings['train'] = time.time() - t
@@ -306,7 +311,7 @@ def _job(fv):
   out = run_quickstart(fv.workdir, fv.num_train, fv.num_val,
                        fv.training_number_of_steps, fv.train_batch_size,
                        fv.base_learning_rate, fv.quickstart_model_variant,
-                       fv.seed)
+                       fv.seed, deterministic=fv.deterministic)
   names = synthetic.class_names(NUM_OBJECT_CLASSES)
   present = [(names[c], v) for c, v in enumerate(out['per_class_iou'])
              if v is not None]

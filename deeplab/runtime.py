@@ -23,6 +23,7 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import tiling
 from deeplab.core import folding
 from deeplab.core import layers
 from deeplab.core import quantize
@@ -238,6 +239,7 @@ def load(options, checkpoint, inference=None, cache=None):
       quantization ranges were never learned.
   """
   inference = inference or common.InferenceOptions()
+  tiling.check(options, inference)
   cache = {} if cache is None else cache
   if 'source' not in cache:
     cache['source'] = build_graph(options, inference.replace(

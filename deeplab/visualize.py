@@ -67,6 +67,7 @@ class VisConfig:
   overlay_alpha: float = 0.5
   image_path: Optional[str] = None
   num_classes: Optional[int] = None
+  allow_large_images: bool = False
   resize: common.ResizeOptions = dataclasses.field(
       default_factory=common.ResizeOptions)
   inference: common.InferenceOptions = dataclasses.field(
@@ -129,6 +130,8 @@ def _prepare(config):
 
 
 def _load_model(config, options, checkpoint):
+  if config.inference.tile_size:  # Tiles and crops of any size.
+    options = options.replace(crop_size=None)
   return runtime.load(options, checkpoint, config.inference)[0]
 
 
@@ -155,12 +158,12 @@ def visualize_split(config, options, checkpoint=None):
   colormap = config.colormap_type or datasets.colormap_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
-  predict_fn = tf.function(lambda x: model(x, training=False)['predictions'])
+  predict_fn = inference.batch_predictor(model, options.model_variant)
   index = 0
   predicted = set()
   resize = config.resize.active
   for batch in dataset:
-    predictions = predict_fn(batch['image']).numpy()
+    predictions = predict_fn(batch['image'])
     for i in range(predictions.shape[0]):
       if config.max_images and index >= config.max_images:
         break
@@ -215,12 +218,13 @@ def visualize_images(config, options):
       config.dataset, config.dataset_dir)
   _prepare(config)
   stems = inference.output_stems(files)
+  runner = inference.tile_runner(model)
   progress = build_data.Progress(len(files), 'visualizing')
   for index, path in enumerate(files):
-    image = inference.read_image(path)
-    prediction = inference.segment(
-        model, image[None], options.model_variant, config.vis_crop_size,
-        config.resize)['predictions'][0].numpy()
+    image = inference.read_image(path, config.allow_large_images)
+    prediction = inference.segment_image(
+        model, image, options.model_variant, config.vis_crop_size,
+        config.resize, runner=runner, label=path)
     write_outputs(index, image, prediction, config, colormap, path,
                   stem=stems[index])
     progress.update(index + 1)

@@ -52,6 +52,58 @@ def test_cli_reproduces_vector_p3(mobilenet_ckpt, tmp_path):
         colored, colormaps.label_to_color_image(result['predictions']))
 
 
+def original_flags(build_kwargs):
+  """The original's command-line flags for a vector's build options."""
+  kw, flags = dict(build_kwargs), []
+  for rate in kw.get('atrous_rates') or ():
+    flags.append('--atrous_rates=%d' % rate)
+  if kw.get('decoder_output_stride'):
+    flags.append('--decoder_output_stride=%s' % ','.join(
+        str(s) for s in kw['decoder_output_stride']))
+  for name in ('model_variant', 'output_stride', 'num_classes',
+               'depth_multiplier', 'aspp_convs_filters', 'decoder_filters',
+               'dense_prediction_cell_json'):
+    if kw.get(name) is not None:
+      flags.append('--%s=%s' % (name, kw[name]))
+  for name in ('image_pooling_crop_size', 'image_pooling_stride'):
+    if kw.get(name):
+      flags.append('--%s=%s' % (name, ','.join(str(v) for v in kw[name])))
+  for name in ('aspp_with_concat_projection',
+               'aspp_with_squeeze_and_excitation', 'decoder_use_sum_merge',
+               'decoder_output_is_logits', 'image_se_uses_qsigmoid'):
+    if name in kw:
+      flags.append('--%s%s' % ('' if kw[name] else 'no', name))
+  return flags
+
+
+@pytest.mark.parametrize('vector_id', ['P7', 'P8', 'P9', 'P10', 'P11', 'P12'])
+def test_cli_reproduces_the_later_vectors(vector_id, tmp_path):
+  """MobileNetV3 large/small (P7, P8), Xception-71 + DPC (P9),
+  EdgeTPU-DeepLab and -slim (P10, P11), MobileNetV2 ADE20K (P12): their
+  checkpoints (from the manifests) through deeplab-predict with the
+  original's flags, BatchNorm folded as by default."""
+  arrays, sidecar = reference.load_vector(vector_id)
+  checkpoint = reference.write_reference_checkpoint(
+      reference.vector_manifest_name(sidecar), str(tmp_path / 'ckpt'))
+  image = tmp_path / 'c.png'
+  Image.fromarray(arrays['image']).save(image)
+  npz = tmp_path / 'out.npz'
+  crop = sidecar['build_kwargs']['crop_size']
+  out = _run(['--checkpoint=' + checkpoint, '--image=%s' % image,
+              '--output_npz=%s' % npz,
+              '--eval_crop_size=%d,%d' % tuple(crop)] +
+             original_flags(sidecar['build_kwargs']))
+  assert out.returncode == 0, out.stderr[-2000:]
+  with np.load(npz) as result:
+    ref = arrays['logits']
+    assert result['logits'].shape == ref.shape
+    assert np.abs(result['logits'] - ref).max() <= 1e-3 * ref.std()
+    h, w = arrays['image'].shape[:2]
+    ties = reference.near_tie_mask(ref, tuple(crop), (h, w))
+    mismatch = (result['predictions'] != arrays['predictions']) & ~ties
+    assert mismatch.sum() == 0
+
+
 def test_smaller_image_is_padded_with_the_mean_pixel(mobilenet_ckpt):
   arrays, sidecar = reference.load_vector('P3')
   image = arrays['image'][:100, :90]

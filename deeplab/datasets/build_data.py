@@ -202,8 +202,9 @@ def shard_filename(output_dir, split, shard_id, num_shards):
 class Progress:
   """A one-line progress report on stderr, at most every `interval` s."""
 
-  def __init__(self, total, label, interval=2.0, stream=None):
+  def __init__(self, total, label, interval=2.0, stream=None, unit='images'):
     self.total, self.label, self.interval = total, label, interval
+    self.unit = unit
     self.stream = stream or sys.stderr
     self.start = self.last = time.time()
     self.done = -1
@@ -217,8 +218,8 @@ class Progress:
     self.last = now
     rate = done / max(now - self.start, 1e-9)
     eta = (self.total - done) / rate if rate > 0 else 0
-    self.stream.write('\r>> %s: %d/%d images (%.1f/s, ETA %ds)' % (
-        self.label, done, self.total, rate, eta))
+    self.stream.write('\r>> %s: %d/%d %s (%.1f/s, ETA %ds)' % (
+        self.label, done, self.total, self.unit, rate, eta))
     if done >= self.total:
       self.stream.write('\n')
     self.stream.flush()

@@ -19,6 +19,7 @@ from absl import logging
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import files
+from deeplab import inference
 from deeplab import runtime
 from deeplab.data import data_generator
 from deeplab.data import datasets
@@ -113,9 +114,10 @@ def evaluate_checkpoint(config, options, checkpoint, cache=None,
   options = options.for_data(dataset.num_classes, config.eval_crop_size)
   num_classes = options.num_classes
   prefix = checkpoints.resolve_checkpoint(checkpoint)
+  if config.inference.tile_size:  # Tiles and crops of any size.
+    options = options.replace(crop_size=None)
   runner, _ = runtime.load(options, prefix, config.inference, cache)
-  predict = tf.function(lambda images: runner(images, training=False)[
-      'predictions'])
+  predict = inference.batch_predictor(runner, options.model_variant)
   total = metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
   bands = {w: metrics.ConfusionMatrix(num_classes, dataset.ignore_label)
            for w in config.trimap_widths}
@@ -124,7 +126,7 @@ def evaluate_checkpoint(config, options, checkpoint, cache=None,
   start = last_log = time.time()
   count = 0
   for batch in dataset:
-    predictions = predict(batch['image']).numpy()
+    predictions = predict(batch['image'])
     labels = batch['label'].numpy()[..., 0]
     names = batch['image_name'].numpy()
     for i in range(labels.shape[0]):

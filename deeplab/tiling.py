@@ -1,0 +1,207 @@
+"""Tiled (sliding-window) inference: images of any size in bounded memory.
+
+An image larger than one tile is cut into overlapping tiles of
+`tile_size`, `tile_overlap` pixels apart from a full step: tile k of a row
+starts at k * (tile - overlap), and the last row and column run past the
+image into padding of the variant's mean pixel (the padding the original's
+evaluation adds below and right of every image). Each tile runs the whole
+inference graph (scales and flips included) and gives its class
+probabilities; they are blended with a weight that ramps linearly from the
+tile's edge to one over the overlap, so that no tile's border, where its
+context is cut, decides a pixel another tile sees in the middle, and the
+weights of the tiles covering a pixel sum to one (no seams: the blend is
+continuous across every tile border).
+
+Memory follows the tile, not the image: tiles run `batch_size` at a time,
+a band of tiles is never held whole. Blended columns are arg-maxed as soon
+as no later tile reaches them; only the overlap carried to the next tile
+(tile height x overlap x classes) and to the next band (overlap x image
+width x classes) is kept. The labels (uint8 up to 256 classes) are the only
+thing the size of the image.
+
+`segment` is written in TensorFlow ops with `tf.range` loops, so it runs
+eagerly (with a progress report) and inside a `tf.function` (the
+SavedModel's `serving_tiled` signature) alike.
+"""
+import numpy as np
+import tensorflow as tf
+
+
+def check_tile_size(tile_size, output_stride, flag='tile_size'):
+  """Raises ValueError when a tile is too small for the network: its
+  feature map must be at least 4x4 at the output stride."""
+  smallest = 3 * output_stride + 1
+  if min(tile_size) < smallest:
+    raise ValueError(
+        '--%s=%d,%d is too small for output stride %d: a tile needs at least '
+        '%d pixels on a side (a 4x4 feature map); use e.g. %d,%d.' % (
+            flag, tile_size[0], tile_size[1], output_stride, smallest,
+            32 * output_stride + 1, 32 * output_stride + 1))
+
+
+def check(model_options, inference_options):
+  """Raises ValueError naming --tile_size when the tiles cannot run the
+  model (too small for its output stride or its image-pooling window)."""
+  tile = inference_options.tile_size
+  if not tile:
+    return
+  check_tile_size(tile, model_options.output_stride)
+  try:
+    model_options.replace(crop_size=tile)
+  except ValueError as e:
+    raise ValueError('--tile_size=%d,%d: each tile is a crop, and %s'
+                     % (tile[0], tile[1], e)) from None
+
+
+def default_tile_size(model_options, crop_size=None):
+  """The tiles of an export without --tile_size: its crop (513x513 without
+  one), enlarged where the network needs more (`check`)."""
+  tile = list(crop_size or (513, 513))
+  smallest = [3 * model_options.output_stride + 1] * 2
+  if model_options.add_image_level_feature and (
+      model_options.image_pooling_crop_size):
+    smallest = [max(a, b) for a, b in zip(
+        smallest, model_options.image_pooling_crop_size)]
+  return tuple(max(t, s) for t, s in zip(tile, smallest))
+
+
+def tile_counts(size, tile, stride):
+  """Tiles along one axis (ints or tensors): one when the image fits."""
+  count = (size - tile + stride - 1) // stride + 1
+  return max(1, int(count)) if isinstance(size, int) else tf.maximum(1, count)
+
+
+def num_tiles(image_hw, tile_size, overlap):
+  """How many tiles an image of `image_hw` is cut into."""
+  return int(np.prod([tile_counts(int(s), t, t - o) for s, t, o in zip(
+      image_hw, tile_size, overlap)]))
+
+
+def fits_one_tile(image_hw, tile_size):
+  return image_hw[0] <= tile_size[0] and image_hw[1] <= tile_size[1]
+
+
+def ramp(length, overlap):
+  """The blending weight across a tile: rising linearly from its edges to
+  one over `overlap` pixels (ones without overlap)."""
+  if overlap <= 0:
+    return np.ones(length, np.float32)
+  centres = np.arange(length, dtype=np.float64) + 0.5
+  return np.minimum(1.0, np.minimum(centres, length - centres) /
+                    overlap).astype(np.float32)
+
+
+def _normalised_weights(window, count, stride):
+  """[count, len(window)] weights of the tiles along one axis, divided by
+  their sum at every pixel (so that they sum to one)."""
+  length = len(window)
+  frames = tf.tile(tf.constant(window)[None], [count, 1])
+  total = tf.signal.overlap_and_add(frames, stride)
+  positions = tf.range(count)[:, None] * stride + tf.range(length)[None]
+  return frames / tf.gather(total, positions)
+
+
+def _pad(strip, height, width, mean_pixel):
+  """A [h, w, 3] float strip padded below and right with the mean pixel."""
+  from deeplab import inference  # pylint: disable=g-import-not-at-top
+  return inference.pad_bottom_right(strip[None], (height, width),
+                                    mean_pixel)[0]
+
+
+def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
+            batch_size=1, progress=None):
+  """Labels of one image of any size, segmented in blended tiles.
+
+  Args:
+    run_tiles: float32 pixels [n, tile_h, tile_w, 3] -> class probabilities
+      float32 [n, tile_h, tile_w, num_classes] (the inference graph).
+    image: [H, W, 3] pixels (uint8 or float), H, W >= 1.
+    tile_size: (tile_h, tile_w).
+    overlap: (rows, columns) of overlap, each smaller than the tile.
+    num_classes: Channels of the probabilities.
+    mean_pixel: The variant's padding value (per channel or one).
+    batch_size: Tiles per call of `run_tiles`.
+    progress: Called with the number of tiles done (eager only).
+
+  Returns:
+    Labels [H, W]: uint8 for up to 256 classes, else int32 (a NumPy array
+    for a NumPy image, else a tensor).
+  """
+  th, tw = tile_size
+  oy, ox = overlap
+  sy, sx = th - oy, tw - ox
+  from_numpy = isinstance(image, np.ndarray)
+  if from_numpy:
+    # Eager, from NumPy: each band is converted as it is needed, never the
+    # whole image (a copy of its size), and the labels are written into
+    # their final array as they come.
+    height, width = image.shape[:2]
+    rows = lambda top: image[int(top):int(top) + th]
+    out = np.empty((height, width),
+                   np.uint8 if num_classes <= 256 else np.int32)
+  else:
+    image = tf.convert_to_tensor(image)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    rows = lambda top: image[top:top + th]
+  ny, nx = tile_counts(height, th, sy), tile_counts(width, tw, sx)
+  padded_width = (nx - 1) * sx + tw
+  weights_y = _normalised_weights(ramp(th, oy), ny, sy)
+  weights_x = _normalised_weights(ramp(tw, ox), nx, sx)
+  label_dtype = tf.uint8 if num_classes <= 256 else tf.int32
+  batches = (nx + batch_size - 1) // batch_size
+  band_labels = tf.TensorArray(label_dtype, size=ny, infer_shape=False)
+  # What the bands above left for the overlap rows of this band, column
+  # first: [padded_width, oy, classes].
+  carry_down = tf.zeros([padded_width, oy, num_classes])
+  for band in tf.range(ny):
+    tf.autograph.experimental.set_loop_options(shape_invariants=[
+        (carry_down, tf.TensorShape([None, oy, num_classes]))])
+    y0 = band * sy
+    final_rows = tf.where(band == ny - 1, th, sy)
+    strip = _pad(tf.cast(rows(y0), tf.float32), th, padded_width, mean_pixel)
+    carry_right = tf.zeros([th, ox, num_classes])
+    column_labels = tf.TensorArray(label_dtype, size=batches,
+                                   infer_shape=False)
+    column_carry = tf.TensorArray(tf.float32, size=batches, infer_shape=False)
+    for batch in tf.range(batches):
+      k0 = batch * batch_size
+      k1 = tf.minimum(k0 + batch_size, nx)
+      x0 = k0 * sx
+      length = (k1 - k0 - 1) * sx + tw
+      tiles = tf.transpose(
+          tf.signal.frame(strip[:, x0:x0 + length], tw, sx, axis=1),
+          [1, 0, 2, 3])
+      probabilities = run_tiles(tiles) * (
+          weights_y[band][None, :, None, None] *
+          weights_x[k0:k1][:, None, :, None])
+      # Sum the tiles where they overlap: [th, length, classes].
+      blended = tf.transpose(tf.signal.overlap_and_add(
+          tf.transpose(probabilities, [1, 3, 0, 2]), sx), [0, 2, 1])
+      blended = tf.concat([blended[:, :ox] + carry_right, blended[:, ox:]], 1)
+      carry_right = tf.ensure_shape(blended[:, length - ox:],
+                                    [th, ox, num_classes])
+      done = tf.where(k1 == nx, length, length - ox)
+      columns = blended[:, :done]
+      columns = tf.concat(
+          [columns[:oy] + tf.transpose(carry_down[x0:x0 + done], [1, 0, 2]),
+           columns[oy:]], 0)
+      labels = tf.cast(tf.argmax(columns[:final_rows], axis=-1,
+                                 output_type=tf.int32), label_dtype)
+      if from_numpy:
+        top, left = int(y0), int(x0)
+        piece = labels.numpy()[:height - top, :width - left]
+        out[top:top + piece.shape[0], left:left + piece.shape[1]] = piece
+      else:
+        column_labels = column_labels.write(batch, tf.transpose(labels))
+      column_carry = column_carry.write(
+          batch, tf.transpose(columns[sy:], [1, 0, 2]))
+      if progress is not None:
+        progress(int(band * nx + k1))
+    carry_down = tf.ensure_shape(column_carry.concat(),
+                                 [None, oy, num_classes])
+    if not from_numpy:
+      band_labels = band_labels.write(band,
+                                      tf.transpose(column_labels.concat()))
+  if from_numpy:
+    return out
+  return band_labels.concat()[:height, :width]
