@@ -335,8 +335,9 @@ TRAIN_EXTRA_FLAGS = {
     'precision': ('enum', 'float32, mixed_float16 or mixed_bfloat16.',
                   dict(enum_values=list(trainer.PRECISIONS))),
     'seed': ('integer', 'Seed of initialisation, shuffling and augmentation.'),
-    'deterministic': ('boolean', 'Reproducible runs: seeds (0 unless given) '
-                      'and deterministic ops.'),
+    'deterministic': ('boolean', 'Reproducible runs: seeds (0 unless given), '
+                      'deterministic ops and, without a GPU, one thread per '
+                      'op.'),
     'num_readers': ('integer', 'Parallel TFRecord readers.'),
     'out_of_range_labels': ('enum', 'Label values that are neither a class '
                             'id nor the ignore label: error (stop, naming '
