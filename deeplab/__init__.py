@@ -60,6 +60,24 @@ class filtered_stderr:  # pylint: disable=invalid-name
     return False
 
 
+# TensorFlow's oneDNN build logs once per process, as an error, that it runs
+# int32 element-wise ops with Eigen; it does so on every CPU, AVX-512 or not,
+# and it says nothing about the run. `quiet_int32_notice` spends that one
+# line inside a filter before a command's first inference.
+_INT32_NOTICE = _re.compile(r'oneDNN supports DT_INT32 only on platforms')
+_int32_notice_spent = []
+
+
+def quiet_int32_notice():
+  """Runs one int32 graph op with the oneDNN notice filtered (once)."""
+  if _int32_notice_spent or _os.environ.get('DEEPLAB_TF_STARTUP_LOGS'):
+    return
+  _int32_notice_spent.append(True)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with filtered_stderr(_INT32_NOTICE):
+    tf.function(lambda x: tf.transpose(x * 3 + x))(tf.ones([2, 2], tf.int32))
+
+
 def _import_tensorflow_quietly():
   """Imports TensorFlow with its start-up chatter filtered out of stderr.
 

@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+import deeplab
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import model as model_lib
@@ -240,6 +241,7 @@ def load(options, checkpoint, inference=None, cache=None):
   """
   inference = inference or common.InferenceOptions()
   tiling.check(options, inference)
+  deeplab.quiet_int32_notice()
   cache = {} if cache is None else cache
   if 'source' not in cache:
     cache['source'] = build_graph(options, inference.replace(
