@@ -2,6 +2,8 @@
 import setuptools
 
 _ONNX = ['tf2onnx>=1.17', 'onnx>=1.16', 'onnxruntime>=1.18']
+# Runs notebooks/deeplab_demo.ipynb headless (tests/test_notebook.py).
+_NOTEBOOK = ['nbclient>=0.10', 'nbformat>=5.10', 'ipykernel>=6.29']
 
 setuptools.setup(
     name='deeplab-tf2',
@@ -30,8 +32,8 @@ setuptools.setup(
     extras_require={
         # export_model.py --export_path=model.onnx, and ONNX Runtime.
         'onnx': _ONNX,
-        # CI proves every export format.
-        'test': ['pytest'] + _ONNX,
+        # CI proves every export format and runs the demo notebook.
+        'test': ['pytest'] + _ONNX + _NOTEBOOK,
     },
     entry_points={
         'console_scripts': [

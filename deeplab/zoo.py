@@ -670,7 +670,8 @@ def from_preset(name_or_folder, output_stride=None, source=None,
 
   Returns:
     A `model.DeepLab` inference model (any input size) with a `segment`
-    method.
+    method, `class_names` (None when unknown) and `colormap` (for
+    `colormaps.label_to_color_image`).
   """
   from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
   from deeplab import runtime  # pylint: disable=g-import-not-at-top
@@ -693,7 +694,12 @@ def from_preset(name_or_folder, output_stride=None, source=None,
         eval_scales=tuple(defaults.get('eval_scales', (1.0,))),
         add_flipped_images=defaults.get('add_flipped_images', False))
   model, _ = runtime.load(options.replace(crop_size=None), folder, inference)
-  model.class_names = info.get('class_names')
+  # A training logdir names its dataset in train_config.json: its classes
+  # and colours, as deeplab-predict shows them.
+  from deeplab import predict  # pylint: disable=g-import-not-at-top
+  run_names, run_colormap = predict.run_dataset(folder)
+  model.class_names = info.get('class_names') or run_names
+  model.colormap = run_colormap
   model.eval_crop_size = tuple(defaults.get('eval_crop_size', ())) or None
   return model
 

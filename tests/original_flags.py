@@ -167,7 +167,7 @@ CONVERTERS = {
     },
 }
 
-# Where this project deliberately differs (also listed in the README):
+# Where this project deliberately differs (also listed in docs/parity.md):
 # (script, flag) -> what differs and why.
 DIFFERENCES = {
     ('vis', 'colormap_type'): 'default: the dataset\'s colour map (cityscapes '

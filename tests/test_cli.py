@@ -1,5 +1,5 @@
 """Every script and console entry point: --help, one-line errors, quiet start."""
-import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -30,11 +30,51 @@ def _run(args, **kw):
                         text=True, timeout=300, **kw)
 
 
-def _run_entry_point(name, target, args):
-  module, function = target.split(':')
-  code = ('import sys; sys.argv[0] = %r; from %s import %s; %s()'
-          % (name, module, function, function))
-  return _run([sys.executable, '-c', code] + args)
+# Every --help in one process: TensorFlow is imported once (the slow part
+# of a start-up), then each command runs in a forked child whose file
+# descriptors 1 and 2 go to files, exactly as a user's console would see
+# them. The parent's own stderr is checked too: it holds the start-up lines.
+_ALL_HELP = r'''
+import json, os, runpy, sys, tempfile, traceback
+import deeplab  # Imports TensorFlow (quietly) before the forks.
+import keras
+results = {}
+for name, target in json.loads(sys.argv[1]):
+  out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+  pid = os.fork()
+  if pid == 0:
+    os.dup2(out.fileno(), 1)
+    os.dup2(err.fileno(), 2)
+    code = 0
+    try:
+      sys.argv = [name, '--help']
+      if target.endswith('.py'):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+        runpy.run_path(target, run_name='__main__')
+      else:
+        module, function = target.split(':')
+        getattr(__import__(module, fromlist=[function]), function)()
+    except SystemExit as e:
+      code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    except BaseException:
+      traceback.print_exc()
+      code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+  _, status = os.waitpid(pid, 0)
+  out.seek(0)
+  err.seek(0)
+  results[name] = [os.waitstatus_to_exitcode(status),
+                   out.read().decode('utf-8', 'replace'),
+                   err.read().decode('utf-8', 'replace')]
+sys.stdout.write(json.dumps(results))
+'''
+
+# The repository's scripts call the same functions as the entry points; one
+# of each kind runs here.
+SCRIPTS = {'train.py': '--train_logdir',
+           'datasets/build_voc2012_data.py': '--semantic_segmentation_folder'}
 
 
 # Own flags each command must list in --help (a few of each group).
@@ -52,7 +92,8 @@ EXPECTED = {
                         '--output_label_png'],
     'deeplab-model-stats': ['--crop_size', '--model_variant'],
     'deeplab-convert-checkpoint': ['--checkpoint', '--output'],
-    'deeplab-quickstart': ['--workdir', '--training_number_of_steps'],
+    'deeplab-quickstart': ['--workdir', '--training_number_of_steps',
+                           '--[no]deterministic'],
     'deeplab-zoo': ['--list', '--name', '--source', '--output_dir'],
     'deeplab-check-data': ['--image_folder', '--label_folder',
                            '--num_classes', '--dataset_dir', '--chart'],
@@ -70,18 +111,26 @@ def test_every_entry_point_is_covered():
 
 
 @pytest.fixture(scope='module')
-def entry_point_help():
-  """--help of every entry point, two at a time (each starts TensorFlow)."""
-  with concurrent.futures.ThreadPoolExecutor(2) as pool:
-    runs = {name: pool.submit(_run_entry_point, name, target, ['--help'])
-            for name, target in _entry_points()}
-    return {name: run.result() for name, run in runs.items()}
+def all_help():
+  """name -> (exit code, stdout, stderr) of --help of every entry point and
+  script, and 'startup' -> the one process's own stderr."""
+  targets = _entry_points() + [(script, script) for script in SCRIPTS]
+  out = _run([sys.executable, '-c', _ALL_HELP, json.dumps(targets)])
+  assert out.returncode == 0, out.stderr[-3000:]
+  runs = {name: subprocess.CompletedProcess(name, *result)
+          for name, result in json.loads(out.stdout).items()}
+  runs['startup'] = out.stderr
+  return runs
+
+
+def test_starting_tensorflow_is_quiet(all_help):
+  assert not NOISE.search(all_help['startup']), all_help['startup']
 
 
 @pytest.mark.parametrize('name,target', _entry_points())
-def test_entry_point_help_lists_its_own_flags(name, target, entry_point_help):
+def test_entry_point_help_lists_its_own_flags(name, target, all_help):
   del target
-  out = entry_point_help[name]
+  out = all_help[name]
   assert out.returncode == 0, out.stderr[-2000:]
   for flag in EXPECTED[name]:
     assert flag in out.stdout, (name, flag)
@@ -89,13 +138,9 @@ def test_entry_point_help_lists_its_own_flags(name, target, entry_point_help):
   assert not NOISE.search(out.stderr), out.stderr
 
 
-# The repository's scripts call the same functions as the entry points; one
-# of each kind runs here.
-@pytest.mark.parametrize('script,flag', [
-    ('train.py', '--train_logdir'),
-    ('datasets/build_voc2012_data.py', '--semantic_segmentation_folder')])
-def test_repository_scripts_help(script, flag):
-  out = _run([sys.executable, script, '--help'])
+@pytest.mark.parametrize('script,flag', sorted(SCRIPTS.items()))
+def test_repository_scripts_help(script, flag, all_help):
+  out = all_help[script]
   assert out.returncode == 0, out.stderr[-2000:]
   assert flag in out.stdout
   assert not NOISE.search(out.stderr), out.stderr

@@ -32,6 +32,7 @@ np.savez(sys.argv[3], labels=out['SemanticPredictions'].numpy(),
 '''
 
 
+@pytest.mark.slow
 def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
   module = export.DeepLabServing(OPTIONS, zoo_checkpoint, crop_size=(81, 81))
   export_dir = str(tmp_path / 'export')
@@ -100,6 +101,7 @@ def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
         export.OUTPUT_NAME].shape == (1, 50, 60)
 
 
+@pytest.mark.slow
 def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
   crop = (65, 65)
   model = export.tflite_model(OPTIONS, zoo_checkpoint, crop)
@@ -121,6 +123,7 @@ def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
     export.convert_tflite(model, 'int8', None)
 
 
+@pytest.mark.slow
 def test_export_flags_win_and_saved_options_fill_the_rest(zoo_logdir,
                                                           tmp_path):
   for stride_flags, stride in (([], 16), (['--output_stride=8'], 8)):
@@ -135,6 +138,7 @@ def test_export_flags_win_and_saved_options_fill_the_rest(zoo_logdir,
     assert saved['output_stride'] == stride
 
 
+@pytest.mark.slow
 def test_frozen_inference_graph_runs_like_the_original_demo(zoo_logdir,
                                                             tmp_path):
   """export_model.py --export_path=.../frozen_inference_graph.pb writes the

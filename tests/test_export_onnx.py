@@ -69,6 +69,7 @@ def test_onnx_export_runs_on_onnx_runtime_like_the_saved_model(
   _export(options, zoo_checkpoint, path)
 
 
+@pytest.mark.slow
 def test_onnx_with_scales_flips_and_probabilities(zoo_checkpoint, tmp_path):
   options = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
   path = str(tmp_path / 'ms.onnx')

@@ -59,6 +59,7 @@ def example(name, label=None, size=(24, 28)):
 # Data lost ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missing_index_of_the_latest_checkpoint_resumes_from_the_last_whole(
     voc_records, tmp_path):
   logdir = str(tmp_path / 'train')
@@ -82,6 +83,7 @@ def test_missing_index_of_the_latest_checkpoint_resumes_from_the_last_whole(
   assert not glob.glob(os.path.join(logdir, '*_temp'))
 
 
+@pytest.mark.slow
 def test_non_finite_weights_are_never_saved(voc_records, tmp_path):
   logdir = str(tmp_path / 'train')
   out = conftest.run_script(train_args(
@@ -138,6 +140,7 @@ def _interrupt_commit(voc_raw, out, how):
       capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_interrupted_shard_commit_is_finished_by_the_next_run(voc_raw,
                                                              tmp_path):
   out = str(tmp_path / 'tfrecord')
@@ -186,6 +189,7 @@ cli.export_model(['export_model.py'] + sys.argv[1:])
 '''
 
 
+@pytest.mark.slow
 def test_export_killed_mid_swap_is_rolled_back_then_replaced(zoo_logdir,
                                                             tmp_path):
   export_dir = str(tmp_path / 'export')
@@ -209,6 +213,7 @@ def test_export_killed_mid_swap_is_rolled_back_then_replaced(zoo_logdir,
 # Silent wrong results -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_records_without_labels_are_an_error(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('a'), example('b')])
@@ -220,6 +225,7 @@ def test_training_records_without_labels_are_an_error(tmp_path):
   assert not glob.glob(str(tmp_path / 'train' / 'model.ckpt-*'))
 
 
+@pytest.mark.slow
 def test_val_records_without_labels_are_an_error(zoo_logdir, tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'val', [example('a'), example('b')])
@@ -233,6 +239,7 @@ def test_val_records_without_labels_are_an_error(zoo_logdir, tmp_path):
   assert 'mIoU' not in out.stdout
 
 
+@pytest.mark.slow
 def test_label_out_of_range_in_training(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('cat', 50), example('dog', 3)])
@@ -247,6 +254,7 @@ def test_label_out_of_range_in_training(tmp_path):
   assert ignored.returncode == 0, ignored.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_degenerate_batch_norm_is_named(voc_records, tmp_path):
   # (Small fine-tuned batches are warned about at train start: see the
   # missing-index test.) From scratch with frozen BatchNorm the statistics
@@ -284,6 +292,7 @@ def _wait_for(lines, text, timeout):
   return False
 
 
+@pytest.mark.slow
 def test_eval_beside_training_waits_and_tolerates_rotation(voc_records,
                                                           tmp_path):
   """eval.py started before the trainer says it waits, evaluates the
@@ -322,6 +331,7 @@ def test_eval_beside_training_waits_and_tolerates_rotation(voc_records,
 # Errors that name the culprit -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_empty_shard_names_the_file(tmp_path):
   records = str(tmp_path / 'records')
   os.makedirs(records)
@@ -348,6 +358,7 @@ def test_truncated_checkpoint_data_is_named(zoo_logdir, voc_records,
   assert 'model.ckpt' in out.stderr and 'IndexError' not in out.stderr
 
 
+@pytest.mark.slow
 def test_tiny_image_trains(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('tiny', 1, (1, 1)),
@@ -401,6 +412,7 @@ def test_export_replaces_only_an_export_it_wrote(zoo_logdir, voc_records,
                                           'run']
 
 
+@pytest.mark.slow
 def test_a_logdir_holds_one_trainer_and_a_stale_lock_is_taken_over(
     voc_records, tmp_path):
   from deeplab.training import logdir_lock  # pylint: disable=g-import-not-at-top
@@ -424,6 +436,7 @@ def test_a_logdir_holds_one_trainer_and_a_stale_lock_is_taken_over(
   assert not os.path.exists(os.path.join(logdir, logdir_lock.LOCK_FILE))
 
 
+@pytest.mark.slow
 def test_resuming_keeps_the_runs_options_or_refuses(voc_records, tmp_path):
   """A quantization-aware run resumed without --quantize_delay_step stays
   quantization-aware; a flag that contradicts the run is refused."""
@@ -478,6 +491,7 @@ cli.train(['train.py'] + sys.argv[2:])
 '''
 
 
+@pytest.mark.slow
 def test_a_full_disk_or_ctrl_c_in_training_is_one_line_and_loses_nothing(
     voc_records, tmp_path):
   logdir = str(tmp_path / 'train')

@@ -82,6 +82,7 @@ def _replay(tmp_path, records, init_checkpoint, model_flags, crop,
   assert 0 <= labels.min() and labels.max() < 21
 
 
+@pytest.mark.slow
 def test_local_test_mobilenetv2_sh(voc_records, zoo_checkpoint, tmp_path):
   """local_test_mobilenetv2.sh: its flags verbatim (crop 513, multi-flag
   crop sizes as that script writes them), 10 steps from the model zoo's

@@ -75,6 +75,7 @@ def _entry_point(name):
   return [path if os.path.exists(path) else shutil.which(name) or name]
 
 
+@pytest.mark.slow
 def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
   commands = readme_block('own-data')
   assert [c.split()[0] for c in commands] == [

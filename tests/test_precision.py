@@ -79,6 +79,7 @@ np.save(sys.argv[3], serve(ImageTensor=tf.constant(image))[
 '''
 
 
+@pytest.mark.slow
 def test_exported_bf16_saved_model_equals_in_process_bf16(zoo_checkpoint,
                                                           tmp_path):
   module = export.DeepLabServing(conftest.ZOO_OPTIONS, zoo_checkpoint,

@@ -153,6 +153,7 @@ def test_bad_images_name_the_file(tmp_path, mobilenet_ckpt, content, message):
   assert message in out.stderr and str(path) in out.stderr
 
 
+@pytest.mark.slow
 def test_image_larger_than_crop_and_bad_crop_flag(tmp_path, mobilenet_ckpt):
   path = tmp_path / 'big.png'
   Image.fromarray(np.zeros((70, 40, 3), np.uint8)).save(path)

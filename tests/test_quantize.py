@@ -195,6 +195,7 @@ def _train(logdir, options, steps, **changes):
   return trainer.train(config, options, input_fn=_batches)
 
 
+@pytest.mark.slow
 def test_training_quantizes_from_the_delay_step(tmp_path):
   float_options = _qat_options(quantize_delay_step=-1)
   float_run = _train(tmp_path / 'float', float_options, 2)

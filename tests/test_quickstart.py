@@ -26,6 +26,7 @@ def trained(tmp_path_factory):
   return workdir, out, lines
 
 
+@pytest.mark.slow
 def test_quickstart_writes_every_result(trained):
   _, out, lines = trained
   assert len(lines) == 6 and lines[0].startswith('[1/6]')
@@ -40,6 +41,7 @@ def test_quickstart_writes_every_result(trained):
   assert len(os.listdir(paths['visualisations'])) == 18  # 6 (max_images) x image/pred/overlay
 
 
+@pytest.mark.slow
 def test_bfloat16_inference_stays_close_to_float32(trained):
   """eval.py --inference_precision=bfloat16 on the val split.
 
@@ -68,6 +70,7 @@ def test_bfloat16_inference_stays_close_to_float32(trained):
   assert abs(results['bfloat16']['miou'] - out['miou']) <= 0.025
 
 
+@pytest.mark.slow
 def test_int8_after_training_and_quantization_aware(trained):
   """int8 TFLite, PTQ and QAT, on val images that neither training nor
   calibration saw: labels equal to the float model's on >= 97% of pixels
@@ -114,6 +117,7 @@ def test_int8_after_training_and_quantization_aware(trained):
     assert report['model_int8.tflite']['quantization'] == kind
 
 
+@pytest.mark.slow
 def test_tiles_leave_no_seam_across_an_object(trained):
   """A red disk (class 1) across the borders of 97x97 tiles: in tiles the
   trained model labels its inside as it does whole, and its outline moves
@@ -159,3 +163,26 @@ def test_tiles_leave_no_seam_across_an_object(trained):
         'whole image\'s disk' % (differ.sum(), (differ & ~near).sum()))
   # (17 pixels of a 2,100-pixel disk on an AMD EPYC host.)
   assert (differ & ~near).sum() <= 0.02 * disk.sum()
+
+
+@pytest.mark.slow
+def test_deterministic_quickstart_trains_the_same_weights_twice(tmp_path):
+  """--deterministic: two runs in fresh processes, every weight equal bit
+  for bit (without one thread per op they differed after one step)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  weights = []
+  for name in ('first', 'second'):
+    workdir = str(tmp_path / name)
+    out = subprocess.run(
+        [sys.executable, '-m', 'deeplab.quickstart', '--deterministic',
+         '--training_number_of_steps=1', '--num_val=2',
+         '--workdir=' + workdir], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    reader = tf.train.load_checkpoint(os.path.join(workdir, 'train'))
+    weights.append({k: reader.get_tensor(k)
+                    for k in reader.get_variable_to_shape_map()})
+  assert set(weights[0]) == set(weights[1])
+  for key, value in weights[0].items():
+    np.testing.assert_array_equal(value, weights[1][key], err_msg=key)

@@ -212,6 +212,7 @@ def test_predict_tiles_a_large_image_and_reports_progress(
   assert '>> %s: 54/54 tiles' % path in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_saved_model_serving_tiled_equals_in_process_tiles(checkpoint,
                                                            tmp_path):
   tiles = common.InferenceOptions(tile_size=(65, 65), tile_overlap=16,
@@ -235,6 +236,7 @@ def test_saved_model_serving_tiled_equals_in_process_tiles(checkpoint,
     served(**{export.INPUT_NAME: tf.zeros([2, 70, 70, 3], tf.uint8)})
 
 
+@pytest.mark.slow
 def test_eval_and_vis_tile_and_match_whole_image_when_one_tile_fits(
     voc_records, checkpoint, tmp_path):
   from deeplab import visualize  # pylint: disable=g-import-not-at-top
@@ -353,7 +355,11 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   whole. These briefly trained models saw 97x97 crops only; a whole
   288x512 image is further from what they learnt than a tile is, and
   Xception-41 suffers most from it. Nearly all the MobileNetV2
-  disagreements (>98%) are within 2 pixels of a class boundary.
+  disagreements (>98%) are within 2 pixels of a class boundary. Image
+  pooling over the training crop's window instead of the whole input
+  (image_pooling_crop_size=97,97, as the original's Cityscapes models run)
+  made it worse: MobileNetV2 agreed on 97.3%, tiled accuracy 0.983 (one
+  run, 2026-12-06).
   """
   from deeplab import quickstart  # pylint: disable=g-import-not-at-top
   from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top

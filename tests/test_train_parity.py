@@ -109,6 +109,7 @@ def assert_step(ours, reference, rtol=1e-5):
       reference['regularization_loss'], rel=rtol)
 
 
+@pytest.mark.slow
 def test_t1_three_steps_through_train_py_path(zoo_checkpoint, tmp_path):
   sidecar, arrays = t1()
   config, options = config_and_options(t1_flags(zoo_checkpoint,
@@ -186,6 +187,7 @@ print('REPLICAS', result['model'].distribute_strategy.num_replicas_in_sync)
 '''
 
 
+@pytest.mark.slow
 def test_t1_on_two_mirrored_replicas_equals_one(zoo_checkpoint, tmp_path):
   """MirroredStrategy over two CPU replicas, one image each: what the
   original's clones do (each clone's loss over its own valid pixels, summed
@@ -295,6 +297,7 @@ def _batch_norm_layers(model):
   return [l for l in model.layers if isinstance(l, model_lib.layers.BatchNorm)]
 
 
+@pytest.mark.slow
 def test_x1_fine_tuned_batch_norm_top_k_slow_start_last_layer(tmp_path):
   from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
   init = reference.write_reference_checkpoint('xception_41',

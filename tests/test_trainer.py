@@ -68,6 +68,7 @@ def _weights(prefix):
           if not n.startswith('_CHECKPOINTABLE')}
 
 
+@pytest.mark.slow
 def test_loss_decreases_on_synthetic_data(voc_records, tmp_path):
   result = trainer.train(_config(tmp_path / 'run', voc_records, seed=1),
                          OPTIONS)
@@ -90,6 +91,7 @@ def _moving_stats(variables):
 
 
 @pytest.mark.parametrize('fine_tune', [False, True])
+@pytest.mark.slow
 def test_batch_norm_frozen_or_fine_tuned_with_batch_one(voc_records, tmp_path,
                                                         fine_tune):
   cfg = _config(tmp_path / 'run', voc_records, train_batch_size=1,
@@ -111,6 +113,7 @@ def test_batch_norm_frozen_or_fine_tuned_with_batch_one(voc_records, tmp_path,
              if n.endswith('BatchNorm/gamma'))
 
 
+@pytest.mark.slow
 def test_initialisation_from_reference_checkpoint(voc_records, tmp_path):
   # make_checkpoint.py's values for the model-zoo MobileNetV2 head.
   full = reference.write_reference_checkpoint('mobilenet_v2_modelzoo',
@@ -159,6 +162,7 @@ def test_initialisation_from_reference_checkpoint(voc_records, tmp_path):
       expected['logits/semantic/weights'])
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains(voc_records, tmp_path):
   result = trainer.train(
       _config(tmp_path / 'bf16', voc_records, precision='mixed_bfloat16',
@@ -181,6 +185,7 @@ def _latest_step(logdir):
   return int(latest.rsplit('-', 1)[1]) if latest else 0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_an_uninterrupted_run(voc_records,
                                                            tmp_path):
   common_args = dict(training_number_of_steps=14, save_interval_steps=2,
@@ -232,6 +237,7 @@ def _free_ports(n):
   return ports
 
 
+@pytest.mark.slow
 def test_two_workers_on_loopback_agree_with_one_worker(voc_records, tmp_path):
   # Dropout masks are drawn per replica (shapes differ), so it is off here;
   # with frozen BatchNorm the two set-ups compute the same gradient.

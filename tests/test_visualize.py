@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 from PIL import Image
+import pytest
 import tensorflow as tf
 
 import conftest
@@ -63,6 +64,7 @@ def test_resize_back_to_the_original_size():
   assert out[0, 0] == 0 and out[-1, -1] == 11
 
 
+@pytest.mark.slow
 def test_plain_images_cli(voc_raw, zoo_checkpoint, tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
   out = subprocess.run(
@@ -86,6 +88,7 @@ def test_plain_images_cli(voc_raw, zoo_checkpoint, tmp_path):
   assert missing.returncode != 0 and '/nonexistent/x.png' in missing.stderr
 
 
+@pytest.mark.slow
 def test_vis_cli_one_iteration_is_the_whole_split(voc_records, zoo_logdir,
                                                   tmp_path):
   """The original's vis.py: one iteration = every val image; flags the user

@@ -173,8 +173,8 @@ def test_unknown_name_suggests_the_nearest():
 
 
 # The published Multiply-Adds, counted as deeplab-model-stats counts, for
-# every entry. Where they differ by more than 1% (README, "Parameters and
-# Multiply-Adds"): the page's MobileNetV2 dm0.5 OS16 row (0.88B) is 1.3%
+# every entry. Where they differ by more than 1% (docs/flops.md,
+# "Parameters and Multiply-Adds"): the page's MobileNetV2 dm0.5 OS16 row (0.88B) is 1.3%
 # above ours (0.868B) while its OS8 row (2.84B) is matched to 0.5%: the two
 # rows imply another ratio of OS8 to OS16 work than the network has; and
 # EdgeTPU-DeepLab at output stride 32 (and -slim at 16), where the same
@@ -270,6 +270,7 @@ def _pattern_c():
       reference.DATA_DIR, 'images', 'pattern_C_129x129.png')).convert('RGB'))
 
 
+@pytest.mark.slow
 def test_import_by_command_then_predict_with_no_model_flags(voc_tarball,
                                                             tmp_path):
   out = str(tmp_path / 'voc')
@@ -304,6 +305,7 @@ def test_import_by_command_then_predict_with_no_model_flags(voc_tarball,
   np.testing.assert_allclose(got['logits'], want['logits'], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_eval_runs_the_published_row_of_an_import_with_no_flags(
     voc_tarball, voc_records, tmp_path):
   out = str(tmp_path / 'voc_os8')
