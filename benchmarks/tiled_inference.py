@@ -18,7 +18,7 @@ process runs
 and reports its wall time, the time per megapixel (constant when the work
 is linear in the pixels) and its peak resident memory (ru_maxrss). One more
 process segments the smallest image whole (`deeplab-predict` without
-`--tile_size`), so the cost of the overlap is a ratio measured in this run.
+`--tile_size`; only up to --whole_max_size), so the cost of the overlap is a ratio measured in this run.
 The CPU is printed; the figures of one run compare with each other only.
 """
 import json
@@ -41,6 +41,10 @@ flags.DEFINE_list('tile_size', ['513', '513'], 'Tile height, width.')
 flags.DEFINE_float('tile_overlap', 0.25, 'Tile overlap (pixels or fraction).')
 flags.DEFINE_integer('tile_batch_size', 1, 'Tiles per call.')
 flags.DEFINE_bool('saved_model', True, 'Also run the SavedModel signature.')
+flags.DEFINE_integer('whole_max_size', 4000,
+                     'Segment the smallest size whole too (the comparison) '
+                     'when it is at most this many pixels on a side: a whole '
+                     '12000x12000 image needs hundreds of GB.')
 flags.DEFINE_string('workdir', None, 'Where to write (default: a temp dir).')
 FLAGS = flags.FLAGS
 
@@ -155,9 +159,11 @@ def main(unused_argv):
     tile_flags = ['--tile_size=%d,%d' % tile,
                   '--tile_overlap=%g' % FLAGS.tile_overlap,
                   '--tile_batch_size=%d' % FLAGS.tile_batch_size]
+    compare = sizes[0] <= FLAGS.whole_max_size
     runs = [('whole', sizes[0], base + [
         '--image=' + images[sizes[0]],
-        '--output_label_png=' + os.path.join(folder, 'whole.png')])]
+        '--output_label_png=' + os.path.join(folder, 'whole.png')])
+           ] if compare else []
     for size in sizes:
       runs.append(('predict', size, base + tile_flags + [
           '--image=' + images[size],
@@ -179,6 +185,8 @@ def main(unused_argv):
       print('%-12s %-11s %6d %7.1f %6d %9.1f %8.3f %12.2f' % (
           variant, path, size, megapixels, count, seconds,
           seconds / megapixels, rss / 2**30), flush=True)
+    if not compare:
+      continue
     whole = [r for r in rows if r['model'] == variant and r['path'] ==
              'whole'][0]
     tiled = [r for r in rows if r['model'] == variant and r['path'] ==

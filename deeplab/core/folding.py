@@ -32,8 +32,8 @@ from deeplab import common
 
 # Dilation rates up to this run as one native kernel where the backend has
 # one: oneDNN's native dilated kernel beats space_to_batch at small rates and
-# falls to a slow generic path from rate 8 on (figures: the README's "Fast
-# inference", measured with benchmarks/inference.py).
+# falls to a slow generic path from rate 8 on (figures: docs/performance.md,
+# "Fast inference", measured with benchmarks/inference.py).
 MAX_NATIVE_DEPTHWISE_RATE = 6
 
 DILATED_DEPTHWISE_CHOICES = common.DILATED_DEPTHWISE_CHOICES
@@ -41,7 +41,7 @@ DILATED_DEPTHWISE_CHOICES = common.DILATED_DEPTHWISE_CHOICES
 # Up to this many input channels a float32 1x1 conv runs as oneDNN's conv,
 # above it as a matmul: the conv wins on narrow inputs (MobileNetV2's
 # expansions), the matmul on wide ones (see `FoldedConv2D.call`; figures in
-# the README's "Fast inference").
+# docs/performance.md, "Fast inference").
 CONV_1X1_MAX_CHANNELS = 128
 
 def hard_swish(x):
