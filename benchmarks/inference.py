@@ -2,7 +2,7 @@ r"""Inference latency of DeepLab at 513x513, batch 1, against the FLOP floor.
 
   python benchmarks/inference.py [--model_variant=xception_65|mobilenet_v2]
       [--precisions=float32,bfloat16] [--threads=both|1|default]
-      [--runs=9] [--noserving] [--noonnx] [--tflite] [--json]
+      [--runs=9] [--noserving] [--noonnx] [--noonnx_int8] [--tflite] [--json]
 
 Models: Xception-65 DeepLabv3+ (OS16, ASPP 6/12/18, decoder) or MobileNetV2
 DeepLabv3 (OS16, the model zoo's head); 2 x their Multiply-Adds (paper
@@ -24,6 +24,9 @@ spell of a shared machine hits every figure alike:
       - frozen_graph: the original's frozen_inference_graph.pb, imported;
       - onnxruntime: the .onnx export (same contract as the SavedModel) on
         ONNX Runtime's CPU execution provider with the same threads;
+      - onnxruntime_int8 (--onnx_int8, on): its int8 quantization
+        (`export_model.py --onnx_quantize=int8`) calibrated on 4 random
+        images;
       - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
         export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
         4 random images), run by the TFLite interpreter with XNNPACK and as
@@ -48,6 +51,7 @@ The CPU's low-precision features (amx_bf16, avx512_bf16, amx_int8) are
 printed: without them bfloat16 runs through conversions and is slower than
 float32, not faster.
 """
+import functools
 import json
 import os
 import resource
@@ -73,6 +77,8 @@ flags.DEFINE_boolean('json', False, 'Also print one JSON object per graph.')
 flags.DEFINE_boolean('onnx', True, 'Also time the ONNX export on ONNX Runtime '
                      '(CPU execution provider, the same threads); needs the '
                      'onnx extra.')
+flags.DEFINE_boolean('onnx_int8', True, 'With --onnx, also time the int8 '
+                     'ONNX model (--onnx_quantize=int8).')
 flags.DEFINE_boolean('tflite', False, 'Also time the float32 and int8 TFLite '
                      'models.')
 flags.DEFINE_enum('dilated_depthwise', 'auto',
@@ -218,9 +224,24 @@ def _onnx_graph(checkpoint, options, workdir, threads):
       inference=common.InferenceOptions(
           dilated_depthwise='space_to_batch', argmax_shortcut=False))
   path = export.export_onnx(module, os.path.join(workdir, 'model.onnx'))
-  session = export.onnx_session(path, 1 if threads == '1' else os.cpu_count())
-  return lambda image: session.run([export.OUTPUT_NAME],
-                                   {export.INPUT_NAME: image})[0]
+  graphs = {'onnxruntime': path}
+  if FLAGS.onnx_int8:
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    calibration = np.random.RandomState(1).randint(
+        0, 256, (4,) + options.crop_size + (3,)).astype(np.uint8)
+    graphs['onnxruntime_int8'] = export.quantize_onnx(
+        path, export.int8_onnx_path(path), list(calibration))
+  out = {}
+  for name, model_path in graphs.items():
+    session = export.onnx_session(model_path,
+                                  1 if threads == '1' else os.cpu_count())
+    out[name] = functools.partial(_run_session, session)
+  return out
+
+
+def _run_session(session, image):
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  return session.run([export.OUTPUT_NAME], {export.INPUT_NAME: image})[0]
 
 
 def _tflite_graphs(plain, calibration, threads):
@@ -300,8 +321,10 @@ def _measure(threads):
       keep.append(owner)
       inputs[name] = tf.constant(image8)
   if FLAGS.onnx:
-    graphs['onnxruntime'] = _onnx_graph(checkpoint, options, workdir, threads)
-    inputs['onnxruntime'] = image8
+    for name, fn in _onnx_graph(checkpoint, options, workdir,
+                                threads).items():
+      graphs[name] = fn
+      inputs[name] = image8
   if FLAGS.tflite:
     calibration = rng.uniform(0, 255, (4,) + options.crop_size + (3,))
     for name, fn in _tflite_graphs(plain, calibration, threads).items():
@@ -443,6 +466,7 @@ def main(unused_argv):
         '--dilated_depthwise=' + FLAGS.dilated_depthwise,
         '--serving' if FLAGS.serving else '--noserving',
         '--onnx' if FLAGS.onnx else '--noonnx',
+        '--onnx_int8' if FLAGS.onnx_int8 else '--noonnx_int8',
         '--tflite' if FLAGS.tflite else '--notflite'])
     head = [r for r in results if r['graph'] == 'head'][0]
     results = [r for r in results if r['graph'] != 'head']

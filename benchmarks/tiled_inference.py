@@ -18,7 +18,8 @@ process runs
 and reports its wall time, the time per megapixel (constant when the work
 is linear in the pixels) and its peak resident memory (ru_maxrss). One more
 process segments the smallest image whole (`deeplab-predict` without
-`--tile_size`; only up to --whole_max_size), so the cost of the overlap is a ratio measured in this run.
+`--tile_size`; only up to --whole_max_size), so the cost of the overlap
+is a ratio measured in this run.
 The CPU is printed; the figures of one run compare with each other only.
 """
 import json

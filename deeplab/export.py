@@ -32,6 +32,7 @@ takes instead, calibrating only the tensors without one.
 import dataclasses
 import json
 import os
+import tempfile
 from typing import ClassVar, Dict, Optional, Tuple
 
 import numpy as np
@@ -75,6 +76,7 @@ class ExportConfig:
   tflite: bool = False
   tflite_quantize: str = 'none'
   onnx_probabilities: bool = False
+  onnx_quantize: str = 'none'
   representative_images: Optional[str] = None
   num_representative_images: int = 16
   resize: common.ResizeOptions = dataclasses.field(
@@ -105,11 +107,23 @@ class ExportConfig:
     if single_file and (self.tflite or self.tflite_quantize != 'none'):
       raise ValueError('--tflite needs a folder as --export_path, not the '
                        'file %s.' % self.export_path)
+    if self.onnx_quantize not in ('none', 'int8'):
+      raise ValueError('--onnx_quantize must be none or int8, got %r.'
+                       % self.onnx_quantize)
+    if self.onnx_quantize == 'int8' and not self.onnx:
+      raise ValueError('--onnx_quantize=int8 needs an --export_path ending '
+                       'in %s.' % ONNX_SUFFIX)
+    if self.onnx_quantize == 'int8' and not self.representative_images:
+      raise ValueError('--onnx_quantize=int8 needs --representative_images '
+                       '(an image folder or glob): they calibrate the '
+                       'activations, and measure the agreement with the '
+                       'float model.')
     if self.onnx_probabilities and not self.onnx:
       raise ValueError('--onnx_probabilities needs an --export_path ending '
                        'in %s.' % ONNX_SUFFIX)
     if self.onnx and self.inference.low_precision:
-      raise ValueError('--export_path=%s: ONNX exports are float32; '
+      raise ValueError('--export_path=%s: ONNX exports are float32 (add '
+                       '--onnx_quantize=int8 for an int8 model beside it); '
                        '--inference_precision=%s is for TensorFlow graphs '
                        '(leave it out).' % (self.export_path,
                                             self.inference.inference_precision))
@@ -446,6 +460,65 @@ def export_onnx(module, path, probabilities=False):
   return replace_file(path, proto.SerializeToString(), is_onnx_export)
 
 
+def int8_onnx_path(path):
+  """Where `--onnx_quantize=int8` writes beside `path` (x.onnx ->
+  x_int8.onnx)."""
+  return path[:-len(ONNX_SUFFIX)] + '_int8' + ONNX_SUFFIX
+
+
+def quantize_onnx(float_path, path, images):
+  """Writes the int8 ONNX model of the float export `float_path` to `path`.
+
+  ONNX Runtime's static quantization in QDQ form: the weights of the
+  convolutions and of the 1x1 convolutions the folded graph runs as
+  matmuls int8 per output channel, activations uint8 per tensor with ranges
+  calibrated (min/max) on `images`; the preprocessing, resizes and the
+  argmax stay float. Written atomically; a file this project did not write is never
+  replaced.
+
+  Args:
+    float_path: The float32 export (`export_onnx`).
+    path: Where to write.
+    images: uint8 images, each [height, width, 3] (any sizes).
+
+  Returns:
+    `path`.
+  """
+  onnx, _ = _onnx_packages()
+  try:
+    from onnxruntime import quantization  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise MissingExtraError(
+        'ONNX quantization needs onnxruntime: pip install -e ".[onnx]"; %s.'
+        % e) from None
+
+  class _Images(quantization.CalibrationDataReader):
+
+    def __init__(self):
+      self.feeds = iter([{INPUT_NAME: image[None]} for image in images])
+
+    def get_next(self):
+      return next(self.feeds, None)
+
+  if not len(images):
+    raise ValueError('int8 quantisation needs representative images.')
+  with tempfile.TemporaryDirectory() as tmp:
+    quantized = os.path.join(tmp, 'int8.onnx')
+    quantization.quantize_static(
+        float_path, quantized, _Images(),
+        quant_format=quantization.QuantFormat.QDQ,
+        op_types_to_quantize=['Conv', 'MatMul'], per_channel=True,
+        activation_type=quantization.QuantType.QUInt8,
+        weight_type=quantization.QuantType.QInt8,
+        calibrate_method=quantization.CalibrationMethod.MinMax)
+    proto = onnx.load(quantized)
+  if not any(p.key == ONNX_MARK for p in proto.metadata_props):
+    source = onnx.load(float_path, load_external_data=False)
+    for entry in source.metadata_props:
+      proto.metadata_props.add().CopyFrom(entry)
+  return replace_file(path, proto.SerializeToString(), is_onnx_export)
+
+
 def onnx_session(path, threads=None):
   """An ONNX Runtime session (CPU) of an exported model."""
   try:
@@ -570,6 +643,27 @@ def _representative_images(config, options):
   return np.stack(images)
 
 
+def _calibration_images(config):
+  """uint8 representative images (at most the crop), for ONNX int8."""
+  return [inference.read_image(path)[:config.crop_size[0],
+                                     :config.crop_size[1]]
+          for path in inference.list_images(
+              config.representative_images, '--representative_images')[
+                  :config.num_representative_images]]
+
+
+def onnx_label_agreement(float_path, int8_path, images):
+  """Share of pixels whose int8 ONNX label equals the float one's."""
+  sessions = [onnx_session(p) for p in (float_path, int8_path)]
+  equal = total = 0
+  for image in images:
+    a, b = (s.run([OUTPUT_NAME], {INPUT_NAME: image[None]})[0]
+            for s in sessions)
+    equal += int(np.sum(a == b))
+    total += a.size
+  return equal / max(total, 1)
+
+
 def export_tflite(config, options):
   """model.tflite (and model_int8.tflite) beside the SavedModel, with
   `tflite_report.json` (sizes; label agreement with the float model on the
@@ -628,18 +722,34 @@ def run(config, options):
     module = DeepLabServing(options, config.checkpoint_path,
                             config.crop_size, config.resize,
                             config.inference.replace(argmax_shortcut=False))
+    int8_path = int8_onnx_path(config.export_path)
+    if config.onnx_quantize == 'int8' and os.path.lexists(int8_path) and not (
+        os.path.isfile(int8_path) and is_onnx_export(int8_path)):
+      raise files.NotOursError(
+          '%s exists and is not an ONNX model written by this project; it '
+          'is left untouched. Choose another --export_path.' % int8_path)
     export_onnx(module, config.export_path, config.onnx_probabilities)
     check = np.random.RandomState(0).randint(0, 256, (2, 71, 93, 3)).astype(
         np.uint8)
     agreement = onnx_agreement(config.export_path, module, check)
-    return ['ONNX: %s (%.1f MB, opset %d); %s uint8 [batch, height, width, '
-            '3] -> %s int32 [batch, height, width]%s; labels of ONNX Runtime '
-            'equal TensorFlow\'s on %.2f%% of the pixels of two random '
-            '71x93 images' % (
-                config.export_path, os.path.getsize(config.export_path) / 1e6,
-                ONNX_OPSET, INPUT_NAME, OUTPUT_NAME,
-                ', %s float32' % PROBABILITIES_NAME
-                if config.onnx_probabilities else '', 100 * agreement)]
+    lines = ['ONNX: %s (%.1f MB, opset %d); %s uint8 [batch, height, width, '
+             '3] -> %s int32 [batch, height, width]%s; labels of ONNX Runtime '
+             'equal TensorFlow\'s on %.2f%% of the pixels of two random '
+             '71x93 images' % (
+                 config.export_path,
+                 os.path.getsize(config.export_path) / 1e6, ONNX_OPSET,
+                 INPUT_NAME, OUTPUT_NAME, ', %s float32' % PROBABILITIES_NAME
+                 if config.onnx_probabilities else '', 100 * agreement)]
+    if config.onnx_quantize == 'int8':
+      images = _calibration_images(config)
+      quantize_onnx(config.export_path, int8_path, images)
+      agree = onnx_label_agreement(config.export_path, int8_path, images)
+      lines.append('ONNX int8: %s (%.1f MB); labels equal the float ONNX '
+                   'model\'s on %.2f%% of the pixels of the %d '
+                   'representative images' % (
+                       int8_path, os.path.getsize(int8_path) / 1e6,
+                       100 * agree, len(images)))
+    return lines
   module = DeepLabServing.from_config(config, options)
   if config.frozen_graph:
     export_frozen_graph(module, config.export_path,

@@ -432,6 +432,11 @@ EXPORT_EXTRA_FLAGS = {
     'num_representative_images': ('integer', 'At most this many.'),
     'onnx_probabilities': ('boolean', 'With a .onnx --export_path: also '
                            'output SemanticProbabilities.'),
+    'onnx_quantize': ('enum', 'With a .onnx --export_path: also write '
+                      '<name>_int8.onnx (ONNX Runtime static quantization: '
+                      'int8 convolution weights per channel, uint8 '
+                      'activations calibrated on --representative_images).',
+                      dict(enum_values=['none', 'int8'])),
 }
 
 PREDICT_FLAGS = dict(SCALES_FLAGS, **{

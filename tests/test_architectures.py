@@ -50,7 +50,10 @@ CONFIGS = {
                               output_stride=16, atrous_rates=(6, 12, 18),
                               decoder_output_stride=(4,), multi_grid=(1, 2)),
 }
-SLOW = {'mobilenet_v3_large_seg', 'xception_71_dpc'}
+# One architecture runs every path in the fast suite; the rest (30-45 s
+# each) under the slow marker.
+SLOW = {'mobilenet_v3_large_seg', 'xception_71_dpc', 'mobilenet_edgetpu_slim',
+        'resnet_v1_18_beta'}
 
 
 def _options(name, **changes):

@@ -1,5 +1,6 @@
 """ONNX export (`export_model.py --export_path=model.onnx`): the SavedModel's
 contract on ONNX Runtime, checked by `onnx.checker`, equal labels."""
+import os
 import sys
 
 import numpy as np
@@ -143,6 +144,51 @@ def test_an_onnx_path_holding_something_else_is_left_untouched(
   with pytest.raises(files.NotOursError, match='left untouched'):
     _export(options, zoo_checkpoint, str(path))
   assert path.read_text() == 'my notes'
+  # Nor the int8 model's path beside it (checked before anything is written).
+  beside = tmp_path / 'model_int8.onnx'
+  beside.write_text('mine too')
+  with pytest.raises(files.NotOursError, match='model_int8.onnx exists'):
+    export.run(export.ExportConfig(
+        checkpoint_path=zoo_checkpoint,
+        export_path=str(tmp_path / 'model.onnx'), crop_size=(65, 65),
+        onnx_quantize='int8',
+        representative_images=str(tmp_path)), options)
+  assert beside.read_text() == 'mine too'
+  assert not (tmp_path / 'model.onnx').exists()
+
+
+def test_int8_onnx_is_quantized_marked_and_runs(zoo_checkpoint, tmp_path):
+  """--onnx_quantize=int8 writes <name>_int8.onnx beside the float model:
+  int8 convolution weights (QDQ), our mark, the same contract."""
+  import onnx  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(2)
+  for i in range(3):
+    Image.fromarray(rng.randint(0, 256, (70, 90, 3)).astype(np.uint8)).save(
+        tmp_path / ('calib%d.png' % i))
+  options = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
+  path = str(tmp_path / 'model.onnx')
+  lines = export.run(export.ExportConfig(
+      checkpoint_path=zoo_checkpoint, export_path=path, crop_size=(65, 65),
+      onnx_quantize='int8', representative_images=str(tmp_path / '*.png'),
+      inference=common.InferenceOptions(dilated_depthwise='space_to_batch')),
+                     options)
+  int8_path = str(tmp_path / 'model_int8.onnx')
+  assert lines[1].startswith('ONNX int8: %s' % int8_path), lines
+  assert 'of the 3 representative images' in lines[1]
+  assert export.is_onnx_export(int8_path)
+  proto = onnx.load(int8_path)
+  onnx.checker.check_model(proto)
+  kinds = {node.op_type for node in proto.graph.node}
+  assert {'QuantizeLinear', 'DequantizeLinear', 'Conv'} <= kinds
+  int8_weights = [t for t in proto.graph.initializer
+                  if t.data_type == onnx.TensorProto.INT8]
+  assert len(int8_weights) >= 30  # Every conv's kernel (MobileNetV2: 50+).
+  assert os.path.getsize(int8_path) < 0.4 * os.path.getsize(path)
+  images = rng.randint(0, 256, (2, 71, 93, 3)).astype(np.uint8)
+  labels = export.onnx_session(int8_path).run(
+      [export.OUTPUT_NAME], {export.INPUT_NAME: images})[0]
+  assert labels.shape == (2, 71, 93) and labels.dtype == np.int32
 
 
 def test_onnx_flags_that_cannot_apply_are_errors(tmp_path):
@@ -156,6 +202,14 @@ def test_onnx_flags_that_cannot_apply_are_errors(tmp_path):
   with pytest.raises(ValueError, match='--onnx_probabilities needs'):
     export.ExportConfig(checkpoint_path='c', export_path=str(tmp_path),
                         onnx_probabilities=True).validate()
+  with pytest.raises(ValueError, match='--onnx_quantize=int8 needs an '
+                     '--export_path ending in .onnx'):
+    export.ExportConfig(checkpoint_path='c', export_path=str(tmp_path),
+                        onnx_quantize='int8',
+                        representative_images='x').validate()
+  with pytest.raises(ValueError, match='needs --representative_images'):
+    export.ExportConfig(checkpoint_path='c', export_path='m.onnx',
+                        onnx_quantize='int8').validate()
 
 
 def test_a_missing_onnx_extra_says_how_to_install_it(monkeypatch):
