@@ -76,6 +76,9 @@ class PredictConfig:
       if single:
         raise ValueError('--%s writes one image\'s result; with several '
                          'images use --output_dir.' % single[0])
+    elif self.output_dir and single:
+      raise ValueError('--output_dir and --%s both say where to write: give '
+                       'one.' % single[0])
     return self
 
   @property
@@ -148,7 +151,7 @@ def run(config, options):
   config.validate()
   class_names, run_colormap = run_dataset(config.checkpoint)
   colormap = config.colormap or run_colormap
-  if config.several_images:
+  if config.several_images or config.output_dir:
     return _run_many(config, options, class_names, colormap)
   image = inference.read_image(config.image, config.allow_large_images)
   result = inference.predict_image(image, options, config.checkpoint,

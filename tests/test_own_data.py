@@ -142,6 +142,16 @@ def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
   assert folder.returncode == 1
   assert '--image=my_data/images is a folder: give --output_dir=DIR' in \
       folder.stderr
+  # One image with --output_dir gets the same three files as a folder's.
+  one = subprocess.run(
+      _entry_point('deeplab-predict') + [
+          '--checkpoint=runs/leaves', '--image=my_data/images/leaf_00.jpg',
+          '--output_dir=one'],
+      cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+  assert one.returncode == 0, one.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path / 'one')) == sorted(
+      'leaf_00' + suffix
+      for suffix in ('_prediction.png', '_labels.png', '_overlay.png'))
 
 
 def test_a_broken_dataset_is_diagnosed_in_one_command(tmp_path):

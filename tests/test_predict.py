@@ -200,3 +200,11 @@ def test_predict_flags_win_over_saved_options(zoo_logdir, voc_raw, tmp_path,
                             + stride_flags)
   assert out.returncode == 0, out.stderr[-2000:]
   assert np.load(npz)['logits'].shape == (1,) + logits_hw + (21,)
+
+
+def test_one_image_with_output_dir_and_a_single_output_flag_is_an_error():
+  from deeplab import predict  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='--output_dir and --output_png both '
+                     'say where to write'):
+    predict.PredictConfig(checkpoint='c', image='photo.jpg',
+                          output_dir='out', output_png='x.png').validate()
