@@ -24,6 +24,19 @@ _SHAPES = ['disk', 'box', 'diamond', 'ring', 'disk', 'box', 'diamond', 'ring']
 DATASET_NAME = 'synthetic_shapes'
 
 
+
+def grow(mask, pixels):
+  """`mask` grown by `pixels` steps of its 4-neighbourhood."""
+  grown = mask.copy()
+  for _ in range(pixels):
+    step = grown.copy()
+    step[1:] |= grown[:-1]
+    step[:-1] |= grown[1:]
+    step[:, 1:] |= grown[:, :-1]
+    step[:, :-1] |= grown[:, 1:]
+    grown = step
+  return grown
+
 def class_names(num_object_classes=4):
   """'background', then each object class by its colour and shape."""
   colour_names = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan',
@@ -87,14 +100,7 @@ def make_example(rng, height, width, num_object_classes, max_objects=3,
     color = np.array(_COLORS[(cls - 1) % len(_COLORS)])
     image[mask] = np.clip(color + rng.randint(-20, 21, size=(mask.sum(), 3)),
                           0, 255)
-    grown = mask.copy()
-    for _ in range(void_width):  # A void band around the object.
-      g = grown.copy()
-      g[1:] |= grown[:-1]
-      g[:-1] |= grown[1:]
-      g[:, 1:] |= grown[:, :-1]
-      g[:, :-1] |= grown[:, 1:]
-      grown = g
+    grown = grow(mask, void_width)  # A void band around the object.
     label[grown & ~mask] = 255
     label[mask] = cls
   return image.astype(np.uint8), label
