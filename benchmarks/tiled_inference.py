@@ -2,7 +2,8 @@ r"""Huge images in tiles: time, time per megapixel and peak memory.
 
   python benchmarks/tiled_inference.py [--variants=mobilenet_v2,xception_65]
       [--sizes=2000,6000,12000] [--tile_size=513,513] [--tile_overlap=0.25]
-      [--tile_batch_size=1] [--nosaved_model] [--workdir=DIR]
+      [--tile_batch_size=1] [--tile_image_pooling=image,tile]
+      [--nosaved_model] [--workdir=DIR]
 
 For each model (MobileNetV2 DeepLabv3, the model zoo's head; Xception-65
 DeepLabv3+, ASPP 6/12/18 and the decoder; OS16, random weights with
@@ -10,8 +11,11 @@ trained-like BatchNorm statistics) and each square image size, a fresh
 process runs
 
   * predict: `deeplab-predict --tile_size ... --allow_large_images` on a JPEG
-    of the size (reading, tiles, writing the label PNG), and
-  * saved_model: the exported SavedModel's `serving_tiled` signature, loaded
+    of the size (reading, tiles, writing the label PNG), once for each
+    `--tile_image_pooling` value (`predict/tile` for `tile`: one pass, each
+    tile pooling over itself), and
+  * saved_model: the exported SavedModel's `serving_tiled` signature (the
+    first `--tile_image_pooling` value), loaded
     with `tf.saved_model.load`, on the JPEG decoded by TensorFlow (the time
     is the call's alone),
 
@@ -41,6 +45,9 @@ flags.DEFINE_list('sizes', ['2000', '6000', '12000'],
 flags.DEFINE_list('tile_size', ['513', '513'], 'Tile height, width.')
 flags.DEFINE_float('tile_overlap', 0.25, 'Tile overlap (pixels or fraction).')
 flags.DEFINE_integer('tile_batch_size', 1, 'Tiles per call.')
+flags.DEFINE_list('tile_image_pooling', ['image', 'tile'],
+                  'The --tile_image_pooling values to time predict with '
+                  '(the SavedModel takes the first).')
 flags.DEFINE_bool('saved_model', True, 'Also run the SavedModel signature.')
 flags.DEFINE_integer('whole_max_size', 4000,
                      'Segment the smallest size whole too (the comparison) '
@@ -126,9 +133,11 @@ def main(unused_argv):
   workdir = FLAGS.workdir or tempfile.mkdtemp(prefix='tiled_bench_')
   os.makedirs(workdir, exist_ok=True)
   tile = tuple(int(v) for v in FLAGS.tile_size)
+  poolings = list(FLAGS.tile_image_pooling)
   tiles = common.InferenceOptions(tile_size=tile,
                                   tile_overlap=FLAGS.tile_overlap,
-                                  tile_batch_size=FLAGS.tile_batch_size)
+                                  tile_batch_size=FLAGS.tile_batch_size,
+                                  tile_image_pooling=poolings[0])
   sizes = sorted(int(s) for s in FLAGS.sizes)
   images = {}
   for size in sizes:
@@ -137,7 +146,7 @@ def main(unused_argv):
       write_image(images[size], size)
   print('tiles %dx%d, overlap %dx%d pixels (at output stride 16), batch %d'
         % (tile + tiles.tile_overlap_pixels(16) + (FLAGS.tile_batch_size,)))
-  print('%-12s %-11s %6s %7s %6s %9s %8s %12s' % (
+  print('%-12s %-12s %6s %7s %6s %9s %8s %12s' % (
       'model', 'path', 'size', 'MP', 'tiles', 'seconds', 's/MP',
       'peak RSS GB'))
   rows = []
@@ -166,10 +175,12 @@ def main(unused_argv):
         '--output_label_png=' + os.path.join(folder, 'whole.png')])
            ] if compare else []
     for size in sizes:
-      runs.append(('predict', size, base + tile_flags + [
-          '--image=' + images[size],
-          '--output_label_png=' + os.path.join(folder, 'tiled_%d.png' % size)
-      ]))
+      for pooling in poolings:
+        path = 'predict' if pooling == 'image' else 'predict/' + pooling
+        runs.append((path, size, base + tile_flags + [
+            '--tile_image_pooling=' + pooling, '--image=' + images[size],
+            '--output_label_png=' + os.path.join(
+                folder, 'tiled_%d_%s.png' % (size, pooling))]))
       if FLAGS.saved_model:
         runs.append(('saved_model', size, [
             sys.executable, '-c', _SAVED_MODEL, export_dir, images[size]]))
@@ -183,19 +194,28 @@ def main(unused_argv):
                  seconds_per_megapixel=seconds / megapixels,
                  peak_rss_gb=rss / 2**30)
       rows.append(row)
-      print('%-12s %-11s %6d %7.1f %6d %9.1f %8.3f %12.2f' % (
+      print('%-12s %-12s %6d %7.1f %6d %9.1f %8.3f %12.2f' % (
           variant, path, size, megapixels, count, seconds,
           seconds / megapixels, rss / 2**30), flush=True)
     if not compare:
       continue
     whole = [r for r in rows if r['model'] == variant and r['path'] ==
              'whole'][0]
-    tiled = [r for r in rows if r['model'] == variant and r['path'] ==
-             'predict' and r['size'] == sizes[0]][0]
-    print('%s: tiles take %.2fx the time of the whole %dx%d image (the '
-          'overlap is computed twice)' % (
-              variant, tiled['seconds'] / whole['seconds'], sizes[0],
-              sizes[0]))
+    for tiled in [r for r in rows if r['model'] == variant and
+                  r['path'].startswith('predict') and r['size'] == sizes[0]]:
+      print('%s: %s takes %.2fx the time of the whole %dx%d image (the '
+            'overlap is computed twice)' % (
+                variant, tiled['path'], tiled['seconds'] / whole['seconds'],
+                sizes[0], sizes[0]))
+  for variant in FLAGS.variants:
+    for size in sizes:
+      by_path = {r['path']: r['seconds'] for r in rows
+                 if r['model'] == variant and r['size'] == size}
+      if 'predict' in by_path and 'predict/tile' in by_path:
+        print('%s %dx%d: the whole image\'s pooling (two passes) takes '
+              '%.2fx the time of per-tile pooling' % (
+                  variant, size, size,
+                  by_path['predict'] / by_path['predict/tile']))
   with open(os.path.join(workdir, 'results.json'), 'w') as f:
     json.dump(rows, f, indent=1)
   print('results: %s' % os.path.join(workdir, 'results.json'))

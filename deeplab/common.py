@@ -313,6 +313,7 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
 # dilated depthwise convs (`core/folding.choose_dilated_depthwise`).
 PRECISIONS = ('float32', 'bfloat16')
 DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch')
+TILE_IMAGE_POOLING_CHOICES = ('image', 'tile')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,6 +345,12 @@ class InferenceOptions:
     tile_overlap: Overlap of neighbouring tiles: pixels when >= 1, else a
       fraction of the tile size.
     tile_batch_size: Tiles run together.
+    tile_image_pooling: Where the ASPP image-level feature of a tiled image
+      comes from: 'image', the mean over the whole image's features, as
+      whole-image inference computes it (a first pass over the tiles runs
+      the backbone for it: about twice the time); 'tile', each tile's own
+      mean (one pass; the context a model trained on crops near the tile
+      size saw).
   """
   eval_scales: Tuple[float, ...] = (1.0,)
   add_flipped_images: bool = False
@@ -354,6 +361,7 @@ class InferenceOptions:
   tile_size: Optional[Tuple[int, int]] = None
   tile_overlap: float = 0.25
   tile_batch_size: int = 1
+  tile_image_pooling: str = 'image'
 
   def __post_init__(self):
     scales = self.eval_scales
@@ -397,6 +405,10 @@ class InferenceOptions:
     if self.tile_batch_size < 1:
       raise ValueError('--tile_batch_size must be at least 1, got %r.'
                        % self.tile_batch_size)
+    if self.tile_image_pooling not in TILE_IMAGE_POOLING_CHOICES:
+      raise ValueError('--tile_image_pooling must be one of %s, got %r.'
+                       % (', '.join(TILE_IMAGE_POOLING_CHOICES),
+                          self.tile_image_pooling))
     if self.tile_size:
       self.tile_overlap_pixels()  # Raises on an overlap that cannot tile.
 

@@ -43,9 +43,9 @@ from deeplab import checkpoints
 from deeplab import common
 from deeplab import files
 from deeplab import inference
+from deeplab import inference as inference_lib
 from deeplab import runtime
 from deeplab import tiling
-from deeplab.core import feature_extractor
 from deeplab.core import layers
 
 INPUT_NAME = 'ImageTensor'
@@ -186,6 +186,12 @@ class DeepLabServing(tf.Module):
     self.tile_size = tiles.tile_size
     self.tile_overlap = tiles.tile_overlap_pixels(options.output_stride)
     self.tile_batch_size = tiles.tile_batch_size
+    # Shares the model's weights (its first pass gives the tiles the whole
+    # image's image-level feature with --tile_image_pooling=image).
+    self._tile_runner = inference_lib.TileRunner(self.model)
+    self.tile_pooling = (
+        'two passes: the whole image\'s image pooling'
+        if self._tile_runner.runs_per_tile == 2 else 'one pass')
 
   @classmethod
   def from_config(cls, config, options):
@@ -238,15 +244,9 @@ class DeepLabServing(tf.Module):
     def whole():
       return self._segment(images, probabilities=False)['predictions'][0]
 
-    def probabilities(tiles):
-      return self.model(tiles, training=False)['probabilities']
-
     def tiled():
-      labels = tiling.segment(
-          probabilities, resized[0], self.tile_size, self.tile_overlap,
-          self.options.num_classes,
-          feature_extractor.mean_pixel(self.options.model_variant),
-          self.tile_batch_size)
+      labels = self._tile_runner.segment(resized[0], self.tile_size,
+                                         self.tile_overlap)
       labels = tf.cast(labels, tf.int32)
       if self.resize.active:
         labels = inference.resize_nearest(labels[None], size)[0]
@@ -761,12 +761,14 @@ def run(config, options):
   export_saved_model(module, config.export_path)
   lines = ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
            '[batch, height, width, 3] -> %s; %s: -> %s, %s; %s: one image '
-           '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d -> %s'
+           '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d (%s) '
+           '-> %s'
            % (config.export_path, folder_size(config.export_path) / 1e6,
               INPUT_NAME, OUTPUT_NAME, PROBABILITIES_SIGNATURE, OUTPUT_NAME,
               PROBABILITIES_NAME, TILED_SIGNATURE,
               module.tile_size[0], module.tile_size[1],
-              module.tile_overlap[0], module.tile_overlap[1], OUTPUT_NAME)]
+              module.tile_overlap[0], module.tile_overlap[1],
+              module.tile_pooling, OUTPUT_NAME)]
   if config.tflite or config.tflite_quantize != 'none':
     for name, entry in export_tflite(config, options).items():
       lines.append('%s: %.1f MB%s' % (

@@ -156,6 +156,13 @@ INFERENCE_FLAGS = {
                      '--tile_size: pixels when >= 1, else a fraction of the '
                      'tile.'),
     'tile_batch_size': ('integer', 'Tiles run together with --tile_size.'),
+    'tile_image_pooling': ('enum', 'With --tile_size, the image-level '
+                           'feature of ASPP: image, the mean over the whole '
+                           'image as whole-image inference has it (a first '
+                           'pass over the tiles computes it: about twice '
+                           'the time); tile, each tile\'s own (one pass).',
+                           dict(enum_values=list(
+                               common.TILE_IMAGE_POOLING_CHOICES))),
 }
 
 

@@ -260,14 +260,107 @@ def tiles_for(model, image_hw):
       model.model_options.output_stride)
 
 
+class TileRunner:
+  """What `tiling.segment` runs for an inference model, traced once and kept
+  across images.
+
+  `run` maps tiles to the probabilities of the model's evaluation graph
+  (scales, flips). With `tile_image_pooling='image'` on a model whose image
+  pooling is the global mean, `pool` is the first pass (each pass's feature
+  sums over the pixels a tile owns) and `run` takes the whole image's means
+  (`runtime.image_pooling_graphs`); otherwise `pool` is None and each tile
+  pools over itself.
+  """
+
+  def __init__(self, model):
+    self.model = model
+    self.run = tf.function(self._run, reduce_retracing=True)
+    self._pool_fn = self._pooled_shape = None
+    self._ready = False
+
+  def _setup(self):
+    """Builds the first pass's graphs the first time an image is tiled."""
+    if self._ready:
+      return
+    self._ready = True
+    options = self.model.inference_options
+    graphs = None
+    if options.tile_image_pooling == 'image':
+      graphs = runtime.image_pooling_graphs(self.model)
+    if graphs is not None:
+      self._features, self._given = graphs
+      self._pooled_shape = tuple(
+          int(d) for d in self._given.inputs[1].shape[1:])
+      passes = [False, True] if options.add_flipped_images else [False]
+      self._passes = [(scale, flipped) for scale in options.eval_scales
+                      for flipped in passes]
+      self._pool_fn = tf.function(self._pool, reduce_retracing=True)
+
+  @property
+  def pool(self):
+    self._setup()
+    return self._pool_fn
+
+  @property
+  def pooled_shape(self):
+    self._setup()
+    return self._pooled_shape
+
+  def __call__(self, tiles, means=None):
+    return self.run(tiles) if means is None else self.run(tiles, means)
+
+  @property
+  def runs_per_tile(self):
+    return 1 if self.pool is None else 2
+
+  def _run(self, tiles, means=None):
+    if means is None:
+      return self.model(tiles, training=False)['probabilities']
+    means = tf.tile(means[None], [tf.shape(tiles)[0], 1, 1])
+    return self._given([tiles, means], training=False)['probabilities']
+
+  def _pool(self, tiles, row_weights, column_weights):
+    """Feature sums [passes, C] and weight totals [passes] of each pass
+    over the pixels the tiles own (`tiling.segment`)."""
+    features = self._features(tiles, training=False)
+    if not isinstance(features, (list, tuple)):
+      features = [features]
+    stride = self.model.model_options.output_stride
+    th = tiles.shape[1] or tf.shape(tiles)[1]
+    tw = tiles.shape[2] or tf.shape(tiles)[2]
+    sums, totals = [], []
+    for (scale, flipped), feature in zip(self._passes, features):
+      # Feature j sits on pixel stride * j of the (scaled) tile, i.e. on
+      # pixel stride * j * (t - 1) / (scaled t - 1) of the tile.
+      def pixels(n, length):
+        at = tf.cast(tf.range(n) * stride, tf.float32)
+        if scale != 1.0:
+          scaled = layers.scale_dimension(length, scale)
+          at *= (tf.cast(length - 1, tf.float32) /
+                 tf.cast(tf.maximum(1, scaled - 1), tf.float32))
+        return tf.minimum(tf.cast(tf.round(at), tf.int32), length - 1)
+      shape = tf.shape(feature)
+      wy = tf.gather(row_weights, pixels(shape[1], th))
+      columns = column_weights[:, ::-1] if flipped else column_weights
+      wx = tf.gather(columns, pixels(shape[2], tw), axis=1)
+      sums.append(tf.einsum('nhwc,h,nw->c', tf.cast(feature, tf.float32),
+                            wy, wx))
+      totals.append(tf.reduce_sum(wy) * tf.reduce_sum(wx))
+    return tf.stack(sums), tf.stack(totals)
+
+  def segment(self, image, tile_size, overlap, progress=None):
+    """`tiling.segment` of one [H, W, 3] image with this model."""
+    model = self.model
+    return tiling.segment(
+        self.run, image, tile_size, overlap, model.model_options.num_classes,
+        feature_extractor.mean_pixel(model.model_options.model_variant),
+        model.inference_options.tile_batch_size, progress,
+        pool_tiles=self.pool, pooled_shape=self.pooled_shape)
+
+
 def tile_runner(model):
-  """The `run_tiles` of `tiling.segment` for an inference model: tiles ->
-  the probabilities of its evaluation graph (scales, flips)."""
-
-  def probabilities(tiles):
-    return model(tiles, training=False)['probabilities']
-
-  return tf.function(probabilities, reduce_retracing=True)
+  """A `TileRunner` for `model` (keep it across images: traced once)."""
+  return TileRunner(model)
 
 
 def segment_image(model, image, model_variant, crop_size=None, resize=None,
@@ -301,16 +394,15 @@ def segment_image(model, image, model_variant, crop_size=None, resize=None,
                    resize)['predictions'][0].numpy()
   from deeplab.datasets import build_data  # pylint: disable=g-import-not-at-top
   tile_size, overlap = tiles
-  total = tiling.num_tiles(resized.shape[:2], tile_size, overlap)
+  runner = runner or tile_runner(model)
+  total = tiling.num_tiles(resized.shape[:2], tile_size,
+                           overlap) * runner.runs_per_tile
   progress = None
   if total >= PROGRESS_TILES:
-    progress = build_data.Progress(total, label or 'segmenting',
-                                   unit='tiles').update
-  labels = tiling.segment(
-      runner or tile_runner(model), resized, tile_size, overlap,
-      model.model_options.num_classes,
-      feature_extractor.mean_pixel(model_variant),
-      model.inference_options.tile_batch_size, progress)
+    progress = build_data.Progress(
+        total, label or 'segmenting', unit='tiles' if
+        runner.runs_per_tile == 1 else 'tile runs (2 per tile)').update
+  labels = runner.segment(resized, tile_size, overlap, progress)
   if tuple(labels.shape) != size:
     labels = resize_nearest(tf.cast(labels, tf.int32)[None], size)[0]
   return np.asarray(labels)

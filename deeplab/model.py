@@ -77,6 +77,34 @@ def image_pooling_window(options):
           layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
 
 
+class ImagePoolingInputs:
+  """Builds a graph whose global image pooling is an input.
+
+  Set as `factory.image_pooling_inputs` while a graph is built: each pass
+  (scale, flip) whose image pooling is the global mean takes it from one
+  input `[batch, passes, channels]` (`GivenImagePooling`), and its feature
+  map is kept in `features`, in the order the passes are built.
+  """
+
+  def __init__(self, passes):
+    self.passes = passes
+    self.features = []
+    self.input = None
+
+  def take(self, factory, features):
+    """The given mean of the next pass, [B, 1, 1, C]."""
+    if len(self.features) == self.passes:
+      raise ValueError('More image-pooling passes than the %d expected.'
+                       % self.passes)
+    if self.input is None:
+      self.input = keras.Input(shape=(self.passes, features.shape[-1]),
+                               name='image_pooling_means')
+    index = len(self.features)
+    self.features.append(features)
+    return factory.layer(layers.GivenImagePooling, 'image_pooling/given',
+                         index)(self.input)
+
+
 def aspp(factory, features, options, geometry):
   """Atrous spatial pyramid pooling with image-level feature (DeepLabv3).
 
@@ -88,9 +116,12 @@ def aspp(factory, features, options, geometry):
   branches = []
   gate = None
   if options.add_image_level_feature:
-    pooled = factory.layer(layers.ImagePooling, 'image_pooling/pool',
-                           image_pooling_window(options),
-                           options.image_pooling_stride)(features)
+    window = image_pooling_window(options)
+    if window is None and factory.image_pooling_inputs is not None:
+      pooled = factory.image_pooling_inputs.take(factory, features)
+    else:
+      pooled = factory.layer(layers.ImagePooling, 'image_pooling/pool',
+                             window, options.image_pooling_stride)(features)
     if options.aspp_with_squeeze_and_excitation:
       pooled = factory.conv(
           pooled, depth, 1, IMAGE_POOLING_SCOPE, batch_norm=False,

@@ -44,14 +44,15 @@ class ArgmaxUpsample(keras.layers.Layer):
     return labels[..., 0]
 
 
-def _factory(options, inference):
-  """The layer factory of an inference graph: its kit and dtypes."""
+def _factory(options, inference, layers_table=None):
+  """The layer factory of an inference graph: its kit and dtypes (and the
+  weight layers it reuses, by name)."""
   kit = (layers.FoldedKit(inference.dilated_depthwise)
          if inference.fold_batch_norm else layers.FloatKit())
   low = inference.low_precision
   return model_lib.new_layer_factory(
       options, kit=kit, dtype=inference.inference_precision if low else None,
-      logits_dtype='float32' if low else None)
+      logits_dtype='float32' if low else None, layers=layers_table)
 
 
 def build_graph(options, inference=None, name=None):
@@ -129,6 +130,45 @@ def _evaluation_head(factory, images, options, inference):
           name='predictions', **head.dtype_kwargs)(upsampled_logits[0])
   return {'logits': first_logits, 'probabilities': probabilities,
           'predictions': predictions}
+
+
+def image_pooling_graphs(model):
+  """Two graphs sharing `model`'s layers (and weights) for tiled inference
+  with the whole image's image-level feature.
+
+  Returns:
+    (features, pooled), or None when no pass of `model` pools globally
+    (no image pooling, or a fixed window such as MobileNetV3's):
+    `features` maps pixels [n, h, w, 3] to the list of each pass's feature
+    map (the passes, scales then flips, as `build_graph` runs them);
+    `pooled` maps [pixels, means [n, passes, channels]] to `model`'s
+    outputs with each pass's image pooling replaced by the given mean.
+  """
+  options, inference = model.model_options, model.inference_options
+  passes = len(inference.eval_scales) * (
+      2 if inference.add_flipped_images else 1)
+  table = {layer.name: layer for layer in model.layers if layer.weights}
+  factory = _factory(options, inference, layers_table=dict(table))
+  taps = model_lib.ImagePoolingInputs(passes)
+  factory.image_pooling_inputs = taps
+  images = model_lib.new_input(options)
+  outputs = _evaluation_head(factory, images, options, inference)
+  if not taps.features:
+    return None
+  if len(taps.features) != passes:
+    raise ValueError('%s: %d of its %d passes pool globally; tiles cannot '
+                     'give the whole image\'s mean to some passes only.'
+                     % (model.name, len(taps.features), passes))
+  pooled = model_lib.DeepLab([images, taps.input], outputs,
+                             name=model.name + '_given_pooling',
+                             model_options=options,
+                             inference_options=inference)
+  own = {id(v) for v in model.weights}
+  new = [v.path for v in pooled.weights if id(v) not in own]
+  if new:  # A layer the table missed would run with fresh weights.
+    raise ValueError('Cannot share %s\'s weights with its tiled graph: %s '
+                     'are new.' % (model.name, ', '.join(new[:5])))
+  return keras.Model(images, taps.features), pooled
 
 
 def fold(model, target=None, inference=None):

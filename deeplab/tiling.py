@@ -19,6 +19,14 @@ as no later tile reaches them; only the overlap carried to the next tile
 width x classes) is kept. The labels (uint8 up to 256 classes) are the only
 thing the size of the image.
 
+ASPP's image-level feature is the mean of the whole image's features,
+which no tile sees. With a `pool_tiles` function, a first pass over the
+tiles sums each tile's features over the pixels it owns (the overlaps cut
+in their middle, so every pixel's feature is counted once) and the second
+pass gives every tile those means: the tiles then compute what the whole
+image does, up to the context cut at tile borders. Without it each tile
+pools over itself (one pass).
+
 `segment` is written in TensorFlow ops with `tf.range` loops, so it runs
 eagerly (with a progress report) and inside a `tf.function` (the
 SavedModel's `serving_tiled` signature) alike.
@@ -108,20 +116,41 @@ def _pad(strip, height, width, mean_pixel):
                                     mean_pixel)[0]
 
 
+def _owned(index, count, step, overlap, size, length):
+  """[length] float weights: 1 on the pixels of tile `index` (of `count`
+  along one axis, `step` apart) that it owns when the image's pixels are
+  shared out among the tiles (cuts in the middle of each overlap, nothing
+  past the image's `size`), else 0."""
+  positions = index * step + tf.range(length)
+  low = tf.where(index == 0, 0, index * step + overlap // 2)
+  high = tf.where(index == count - 1, size, (index + 1) * step + overlap // 2)
+  return tf.cast((positions >= low) & (positions < tf.minimum(high, size)),
+                 tf.float32)
+
+
 def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
-            batch_size=1, progress=None):
+            batch_size=1, progress=None, pool_tiles=None, pooled_shape=None):
   """Labels of one image of any size, segmented in blended tiles.
 
   Args:
-    run_tiles: float32 pixels [n, tile_h, tile_w, 3] -> class probabilities
-      float32 [n, tile_h, tile_w, num_classes] (the inference graph).
+    run_tiles: float32 pixels [n, tile_h, tile_w, 3] (and, with
+      `pool_tiles`, the image-level means [passes, channels]) -> class
+      probabilities float32 [n, tile_h, tile_w, num_classes] (the inference
+      graph).
     image: [H, W, 3] pixels (uint8 or float), H, W >= 1.
     tile_size: (tile_h, tile_w).
     overlap: (rows, columns) of overlap, each smaller than the tile.
     num_classes: Channels of the probabilities.
     mean_pixel: The variant's padding value (per channel or one).
     batch_size: Tiles per call of `run_tiles`.
-    progress: Called with the number of tiles done (eager only).
+    progress: Called with the number of tile runs done (eager only; two
+      per tile with `pool_tiles`).
+    pool_tiles: None, or (pixels [n, tile_h, tile_w, 3], row weights
+      [tile_h], column weights [n, tile_w]) -> (weighted feature sums
+      [passes, channels], weight totals [passes]): a first pass over the
+      tiles then gives `run_tiles` the whole image's feature means, each
+      pixel counted by the one tile that owns it.
+    pooled_shape: (passes, channels) of those means.
 
   Returns:
     Labels [H, W]: uint8 for up to 256 classes, else int32 (a NumPy array
@@ -145,10 +174,49 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
     rows = lambda top: image[top:top + th]
   ny, nx = tile_counts(height, th, sy), tile_counts(width, tw, sx)
   padded_width = (nx - 1) * sx + tw
+  batches = (nx + batch_size - 1) // batch_size
+
+  def band_strip(band):
+    return _pad(tf.cast(rows(band * sy), tf.float32), th, padded_width,
+                mean_pixel)
+
+  def batch_tiles(strip, batch):
+    """Tiles k0..k1-1 of a band, their first column and their span."""
+    k0 = batch * batch_size
+    k1 = tf.minimum(k0 + batch_size, nx)
+    x0 = k0 * sx
+    length = (k1 - k0 - 1) * sx + tw
+    tiles = tf.transpose(
+        tf.signal.frame(strip[:, x0:x0 + length], tw, sx, axis=1),
+        [1, 0, 2, 3])
+    return tiles, k0, k1, x0, length
+
+  runs_done = 0
+  means = None
+  if pool_tiles is not None:
+    # First pass: the whole image's feature mean of every pass, shared out
+    # so that each pixel's feature is counted once (by its owning tile).
+    sums = tf.zeros(pooled_shape)
+    totals = tf.zeros(pooled_shape[:1])
+    for band in tf.range(ny):
+      strip = band_strip(band)
+      row_weights = _owned(band, ny, sy, oy, height, th)
+      for batch in tf.range(batches):
+        tiles, k0, k1, _, _ = batch_tiles(strip, batch)
+        column_weights = tf.map_fn(
+            lambda k: _owned(k, nx, sx, ox, width, tw), tf.range(k0, k1),
+            fn_output_signature=tf.float32)
+        tile_sums, tile_totals = pool_tiles(tiles, row_weights,
+                                            column_weights)
+        sums += tile_sums
+        totals += tile_totals
+        if progress is not None:
+          progress(int(band * nx + k1))
+    means = sums / tf.maximum(totals, 1.0)[:, None]
+    runs_done = ny * nx
   weights_y = _normalised_weights(ramp(th, oy), ny, sy)
   weights_x = _normalised_weights(ramp(tw, ox), nx, sx)
   label_dtype = tf.uint8 if num_classes <= 256 else tf.int32
-  batches = (nx + batch_size - 1) // batch_size
   band_labels = tf.TensorArray(label_dtype, size=ny, infer_shape=False)
   # What the bands above left for the overlap rows of this band, column
   # first: [padded_width, oy, classes].
@@ -158,20 +226,15 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
         (carry_down, tf.TensorShape([None, oy, num_classes]))])
     y0 = band * sy
     final_rows = tf.where(band == ny - 1, th, sy)
-    strip = _pad(tf.cast(rows(y0), tf.float32), th, padded_width, mean_pixel)
+    strip = band_strip(band)
     carry_right = tf.zeros([th, ox, num_classes])
     column_labels = tf.TensorArray(label_dtype, size=batches,
                                    infer_shape=False)
     column_carry = tf.TensorArray(tf.float32, size=batches, infer_shape=False)
     for batch in tf.range(batches):
-      k0 = batch * batch_size
-      k1 = tf.minimum(k0 + batch_size, nx)
-      x0 = k0 * sx
-      length = (k1 - k0 - 1) * sx + tw
-      tiles = tf.transpose(
-          tf.signal.frame(strip[:, x0:x0 + length], tw, sx, axis=1),
-          [1, 0, 2, 3])
-      probabilities = run_tiles(tiles) * (
+      tiles, k0, k1, x0, length = batch_tiles(strip, batch)
+      scores = run_tiles(tiles) if means is None else run_tiles(tiles, means)
+      probabilities = scores * (
           weights_y[band][None, :, None, None] *
           weights_x[k0:k1][:, None, :, None])
       # Sum the tiles where they overlap: [th, length, classes].
@@ -196,7 +259,7 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
       column_carry = column_carry.write(
           batch, tf.transpose(columns[sy:], [1, 0, 2]))
       if progress is not None:
-        progress(int(band * nx + k1))
+        progress(int(runs_done + band * nx + k1))
     carry_down = tf.ensure_shape(column_carry.concat(),
                                  [None, oy, num_classes])
     if not from_numpy:

@@ -331,6 +331,28 @@ class ImagePooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package='deeplab')
+class GivenImagePooling(keras.layers.Layer):
+  """The image-level mean of pass `index` taken from an input [B, K, C]
+  instead of from the features (tiled inference: the whole image's mean,
+  which no single tile sees)."""
+
+  def __init__(self, index, **kwargs):
+    super().__init__(**kwargs)
+    self.index = int(index)
+
+  def call(self, means):
+    return tf.cast(means[:, self.index, None, None, :], self.compute_dtype)
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], 1, 1, input_shape[-1])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(index=self.index)
+    return config
+
+
+@keras.saving.register_keras_serializable(package='deeplab')
 class Activation(keras.layers.Layer):
   """One of the original's activations by name (`folding.ACTIVATIONS`):
   hard-swish and the q-sigmoid with the original's own constants."""
@@ -553,6 +575,9 @@ class LayerFactory:
     # BatchNorm epsilon but live in one namespace).
     self.layers = layers if layers is not None else {}
     self._counter = {}
+    # `model.ImagePoolingInputs` while building a graph whose global image
+    # pooling is an input (tiled inference), else None.
+    self.image_pooling_inputs = None
 
   @property
   def dtype_kwargs(self):
