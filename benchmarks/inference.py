@@ -69,6 +69,9 @@ flags.DEFINE_enum('model_variant', 'xception_65',
                   ['xception_65', 'mobilenet_v2'], 'The model.')
 flags.DEFINE_list('precisions', ['float32', 'bfloat16'],
                   'Precisions of the optimized graph to time.')
+flags.DEFINE_integer('inter_op_threads', 0,
+                     'With all cores: TensorFlow\'s inter-op threads (0: '
+                     'its default, one per core).')
 flags.DEFINE_enum('threads', 'both', ['both', '1', 'default'],
                   'Thread settings to measure.')
 flags.DEFINE_boolean('serving', True, 'Also time the exported SavedModel and '
@@ -270,13 +273,17 @@ def _tflite_graphs(plain, calibration, threads):
 
 def configure_threads(threads):
   """For '1': this process pinned to one core, TensorFlow on one thread
-  (before it starts); 'default' leaves both alone. Returns tensorflow."""
+  (before it starts); 'default' leaves both alone (but for
+  --inter_op_threads). Returns tensorflow."""
   if threads == '1':
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if threads == '1':
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+  elif FLAGS.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(
+        FLAGS.inter_op_threads)
   return tf
 
 
@@ -464,6 +471,7 @@ def main(unused_argv):
         '--model_variant=' + FLAGS.model_variant,
         '--precisions=' + ','.join(FLAGS.precisions),
         '--dilated_depthwise=' + FLAGS.dilated_depthwise,
+        '--inter_op_threads=%d' % FLAGS.inter_op_threads,
         '--serving' if FLAGS.serving else '--noserving',
         '--onnx' if FLAGS.onnx else '--noonnx',
         '--onnx_int8' if FLAGS.onnx_int8 else '--noonnx_int8',

@@ -278,7 +278,8 @@ def main(unused_argv):
   for threads in settings:
     results, steal = bench.run_child(__file__, threads, [
         '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
-        '--model_variant=' + FLAGS.model_variant])
+        '--model_variant=' + FLAGS.model_variant,
+        '--inter_op_threads=%d' % FLAGS.inter_op_threads])
     by_graph = {r['graph']: r for r in results}
     first = results[0]
     print('threads %s: fp32 matmul %.1f GFLOP/s (best %.1f); torch %s; '

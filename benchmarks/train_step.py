@@ -9,7 +9,14 @@ stride 4, on random images, after warm-up. Each configuration runs in its
 own process because TensorFlow fixes its thread pools at start-up:
   * single thread: intra/inter-op threads 1, process pinned to one core;
   * default threads: TensorFlow's defaults, all cores.
-Prints images/s of each and their ratio.
+Prints images/s of each and their ratio, and each step's time against a
+training floor measured in the same process: three times the forward FLOPs
+of the batch (the forward pass, and the backward pass's two products of
+the same size per layer: gradients for the inputs and for the weights),
+i.e. 6 x the paper-convention Multiply-Adds at the crop x batch size,
+divided by the fp32 rate of a 2048x2048 matmul timed between the steps
+(`inference.py`'s meter). The floor counts the convolutions only: loss,
+BatchNorm, activations and the optimizer update are above it.
 """
 import json
 import os
@@ -20,13 +27,16 @@ import time
 from absl import app
 from absl import flags
 
-flags.DEFINE_integer('crop', 321, 'Square crop size.')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import inference as bench  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# --crop and --_child are `inference.py`'s flags (imported above).
+flags.FLAGS.set_default('crop', 321)
 flags.DEFINE_integer('batch_size', 2, 'Images per step.')
 flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing included).')
 flags.DEFINE_bool('fine_tune_batch_norm', False,
                   'Train BatchNorm statistics (the paper does at batch 16).')
-flags.DEFINE_string('_child', None, 'Internal: run one configuration.')
 FLAGS = flags.FLAGS
 
 
@@ -66,14 +76,26 @@ def _measure(threads):
                                        (3,)).astype(np.float32)),
       'label': tf.constant(rng.randint(0, 21, (FLAGS.batch_size,) + crop +
                                        (1,)).astype(np.int32))}
+  from deeplab import model_stats  # pylint: disable=g-import-not-at-top
+  forward = 2 * model_stats.model_statistics(options)['multiply_adds']
+  work = 3 * forward * FLAGS.batch_size / 1e9  # GFLOP per step.
+  meter = bench.matmul_rate_meter(('float32',))
   for _ in range(FLAGS.warmup):
     step(batch)['total_loss'].numpy()
-  start = time.perf_counter()
+    meter('float32')
+  times, rates = [], []
   for _ in range(FLAGS.steps):
+    rates.append(meter('float32'))
+    start = time.perf_counter()
     step(batch)['total_loss'].numpy()
-  elapsed = time.perf_counter() - start
-  return {'threads': threads, 'seconds_per_step': elapsed / FLAGS.steps,
-          'images_per_second': FLAGS.steps * FLAGS.batch_size / elapsed}
+    times.append(time.perf_counter() - start)
+  median, rate = float(np.median(times)), float(np.median(rates))
+  return {'threads': threads, 'seconds_per_step': float(np.mean(times)),
+          'median_seconds_per_step': median,
+          'images_per_second': FLAGS.steps * FLAGS.batch_size / sum(times),
+          'step_gflop_floor_work': work, 'fp32_matmul_gflops': rate,
+          'training_floor_s': work / rate,
+          'ratio_to_training_floor': median / (work / rate)}
 
 
 def main(unused_argv):
@@ -93,9 +115,14 @@ def main(unused_argv):
     results[threads] = json.loads(line[len('RESULT '):])
     r = results[threads]
     print('train step, xception_65 OS16 + decoder, crop %d, batch %d, %s '
-          'threads: %.3f images/s (%.2f s/step over %d steps)'
+          'threads: %.3f images/s (%.2f s/step over %d steps; median %.3f '
+          's = %.2fx the training floor %.3f s: 3 x %.1f GFLOP forward at '
+          '%.1f GFLOP/s)'
           % (FLAGS.crop, FLAGS.batch_size, threads, r['images_per_second'],
-             r['seconds_per_step'], FLAGS.steps))
+             r['seconds_per_step'], FLAGS.steps,
+             r['median_seconds_per_step'], r['ratio_to_training_floor'],
+             r['training_floor_s'], r['step_gflop_floor_work'] / 3,
+             r['fp32_matmul_gflops']), flush=True)
   print('default / single thread speed-up: %.2fx on %d cores' % (
       results['default']['images_per_second'] /
       results['single']['images_per_second'], os.cpu_count()))

@@ -18,3 +18,13 @@ def test_torch_peer_exits_cleanly_without_torch():
   assert out.returncode == 0, out.stderr[-2000:]
   assert 'PyTorch is not installed' in out.stdout
   assert 'threads 1' not in out.stdout
+
+
+def test_train_step_keeps_its_crop_default_beside_the_shared_flags():
+  """train_step.py borrows inference.py's --crop (and its matmul meter for
+  the training floor) but keeps its own default, 321."""
+  script = os.path.join(ROOT, 'benchmarks', 'train_step.py')
+  out = subprocess.run([sys.executable, script, '--helpfull'],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+  help_text = out.stdout + out.stderr  # absl's --helpfull exits 1.
+  assert "--crop: Square input size.\n    (default: '321')" in help_text
