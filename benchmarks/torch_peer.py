@@ -51,9 +51,10 @@ def _same_pad(size, k_eff, stride):
   return total // 2, total - total // 2
 
 
-def translate(model, torch):
+def translate(model, torch, trainable=False):
   """A torch.nn.Module computing `model`'s 'predictions' (folded model with
-  static shapes), with its weights."""
+  static shapes), with its weights (`trainable`: as parameters that take
+  gradients, for the training peer of `train_step.py`)."""
   from deeplab.core import layers  # pylint: disable=g-import-not-at-top
   functional = torch.nn.functional
   params = torch.nn.ParameterList()
@@ -69,9 +70,9 @@ def translate(model, torch):
     else:  # [k, k, in, out] -> [out, in, k, k]
       weight = kernel.transpose(3, 2, 0, 1)
     w = torch.nn.Parameter(torch.from_numpy(weight.copy()),
-                           requires_grad=False)
+                           requires_grad=trainable)
     b = torch.nn.Parameter(torch.from_numpy(layer.bias.numpy().copy()),
-                           requires_grad=False)
+                           requires_grad=trainable)
     params.extend([w, b])
     groups = weight.shape[0] if depthwise else 1
     k, s, r = layer.kernel_size, layer.strides, layer.rate

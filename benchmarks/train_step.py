@@ -17,6 +17,18 @@ i.e. 6 x the paper-convention Multiply-Adds at the crop x batch size,
 divided by the fp32 rate of a 2048x2048 matmul timed between the steps
 (`inference.py`'s meter). The floor counts the convolutions only: loss,
 BatchNorm, activations and the optimizer update are above it.
+
+With PyTorch installed (optional, as for `torch_peer.py`; `--notorch` skips
+it), the same process also times the peer's training step, interleaved
+with ours: the graph `torch_peer.py` translates (the BatchNorm-folded
+inference graph of the same configuration, with random weights of its own
+made trainable; frozen BatchNorm is an affine map, so the convolutions are
+the same work), the
+same loss (softmax cross-entropy over the align-corners upsampled logits,
+label 255 ignored, plus 4e-5 x sum(w^2) / 2 over the conv weights) and the
+same optimizer (momentum 0.9, learning rate 0.007), eager and with
+`torch.compile` (inductor; forward and backward compiled, the update
+eager).
 """
 import json
 import os
@@ -35,6 +47,8 @@ flags.FLAGS.set_default('crop', 321)
 flags.DEFINE_integer('batch_size', 2, 'Images per step.')
 flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing included).')
+flags.DEFINE_bool('torch', True, 'Also time the PyTorch peer (when '
+                  'installed).')
 flags.DEFINE_bool('fine_tune_batch_norm', False,
                   'Train BatchNorm statistics (the paper does at batch 16).')
 FLAGS = flags.FLAGS
@@ -80,22 +94,69 @@ def _measure(threads):
   forward = 2 * model_stats.model_statistics(options)['multiply_adds']
   work = 3 * forward * FLAGS.batch_size / 1e9  # GFLOP per step.
   meter = bench.matmul_rate_meter(('float32',))
+  steps = {'ours': lambda: step(batch)['total_loss'].numpy()}
+  steps.update(_torch_steps(options, batch, rng))
   for _ in range(FLAGS.warmup):
-    step(batch)['total_loss'].numpy()
+    for run in steps.values():
+      run()
     meter('float32')
-  times, rates = [], []
+  times, rates = {k: [] for k in steps}, []
   for _ in range(FLAGS.steps):
-    rates.append(meter('float32'))
-    start = time.perf_counter()
-    step(batch)['total_loss'].numpy()
-    times.append(time.perf_counter() - start)
-  median, rate = float(np.median(times)), float(np.median(rates))
-  return {'threads': threads, 'seconds_per_step': float(np.mean(times)),
-          'median_seconds_per_step': median,
-          'images_per_second': FLAGS.steps * FLAGS.batch_size / sum(times),
-          'step_gflop_floor_work': work, 'fp32_matmul_gflops': rate,
-          'training_floor_s': work / rate,
-          'ratio_to_training_floor': median / (work / rate)}
+    for name, run in steps.items():
+      rates.append(meter('float32'))
+      start = time.perf_counter()
+      run()
+      times[name].append(time.perf_counter() - start)
+  rate = float(np.median(rates))
+  result = {'threads': threads, 'step_gflop_floor_work': work,
+            'fp32_matmul_gflops': rate, 'training_floor_s': work / rate}
+  for name, samples in times.items():
+    median = float(np.median(samples))
+    result[name] = {
+        'seconds_per_step': float(np.mean(samples)),
+        'median_seconds_per_step': median,
+        'images_per_second': FLAGS.steps * FLAGS.batch_size / sum(samples),
+        'ratio_to_training_floor': median / (work / rate)}
+  return result
+
+
+def _torch_steps(options, batch, rng):
+  """The PyTorch peer's training steps (eager, compiled), or none."""
+  if not FLAGS.torch:
+    return {}
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return {}
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import torch_peer  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(len(os.sched_getaffinity(0)))  # 1 when pinned.
+  folded = bench.load(options, bench.trained_like_checkpoint(
+      options, rng, tempfile.mkdtemp()))
+  functional = torch.nn.functional
+  images = torch.from_numpy(batch['image'].numpy())
+  labels = torch.from_numpy(batch['label'].numpy()[..., 0].astype('int64'))
+  size = tuple(options.crop_size)
+  steps = {}
+  for name in ('torch_eager', 'torch_compiled'):
+    peer = torch_peer.translate(folded, torch, trainable=True)
+    decayed = [w for w in peer.parameters() if w.dim() == 4 and w.shape[1] > 1]
+    optimizer = torch.optim.SGD(peer.parameters(), lr=0.007, momentum=0.9)
+    net = torch.compile(peer) if name == 'torch_compiled' else peer
+
+    def run(net=net, optimizer=optimizer, decayed=decayed):
+      logits = net(images, return_logits=True).permute(0, 3, 1, 2)
+      logits = functional.interpolate(logits, size=size, mode='bilinear',
+                                      align_corners=True)
+      loss = functional.cross_entropy(logits, labels, ignore_index=255)
+      loss = loss + 4e-5 * 0.5 * sum((w * w).sum() for w in decayed)
+      optimizer.zero_grad()
+      loss.backward()
+      optimizer.step()
+      return float(loss)
+
+    steps[name] = run
+  return steps
 
 
 def main(unused_argv):
@@ -107,7 +168,8 @@ def main(unused_argv):
     cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
            '--crop=%d' % FLAGS.crop, '--batch_size=%d' % FLAGS.batch_size,
            '--steps=%d' % FLAGS.steps, '--warmup=%d' % FLAGS.warmup,
-           '--fine_tune_batch_norm=%s' % FLAGS.fine_tune_batch_norm]
+           '--fine_tune_batch_norm=%s' % FLAGS.fine_tune_batch_norm,
+           '--torch' if FLAGS.torch else '--notorch']
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
     out = subprocess.run(cmd, capture_output=True, text=True, env=env,
                          check=True).stdout
@@ -115,17 +177,29 @@ def main(unused_argv):
     results[threads] = json.loads(line[len('RESULT '):])
     r = results[threads]
     print('train step, xception_65 OS16 + decoder, crop %d, batch %d, %s '
-          'threads: %.3f images/s (%.2f s/step over %d steps; median %.3f '
-          's = %.2fx the training floor %.3f s: 3 x %.1f GFLOP forward at '
-          '%.1f GFLOP/s)'
-          % (FLAGS.crop, FLAGS.batch_size, threads, r['images_per_second'],
-             r['seconds_per_step'], FLAGS.steps,
-             r['median_seconds_per_step'], r['ratio_to_training_floor'],
-             r['training_floor_s'], r['step_gflop_floor_work'] / 3,
-             r['fp32_matmul_gflops']), flush=True)
-  print('default / single thread speed-up: %.2fx on %d cores' % (
-      results['default']['images_per_second'] /
-      results['single']['images_per_second'], os.cpu_count()))
+          'threads: training floor %.3f s (3 x %.1f GFLOP forward at %.1f '
+          'GFLOP/s)' % (FLAGS.crop, FLAGS.batch_size, threads,
+                        r['training_floor_s'], r['step_gflop_floor_work'] / 3,
+                        r['fp32_matmul_gflops']), flush=True)
+    for name in ('ours', 'torch_eager', 'torch_compiled'):
+      if name in r:
+        g = r[name]
+        print('  %-15s %.3f images/s (%.2f s/step over %d steps; median '
+              '%.3f s = %.2fx the training floor)' % (
+                  name, g['images_per_second'], g['seconds_per_step'],
+                  FLAGS.steps, g['median_seconds_per_step'],
+                  g['ratio_to_training_floor']), flush=True)
+    for name in ('torch_eager', 'torch_compiled'):
+      if name in r:
+        print('  %s / ours (median step time): %.3f (above 1: ours is '
+              'faster)' % (name, r[name]['median_seconds_per_step'] /
+                           r['ours']['median_seconds_per_step']))
+    if 'torch_eager' not in r:
+      print('  (PyTorch peer not timed: %s)' % (
+          '--notorch' if not FLAGS.torch else 'PyTorch is not installed'))
+  print('default / single thread speed-up (ours): %.2fx on %d cores' % (
+      results['default']['ours']['images_per_second'] /
+      results['single']['ours']['images_per_second'], os.cpu_count()))
 
 
 if __name__ == '__main__':
