@@ -43,6 +43,8 @@ from deeplab import checkpoints
 from deeplab import common
 from deeplab import files
 from deeplab import inference
+# The same module under a second name: `DeepLabServing.__init__` has an
+# `inference` argument (its `InferenceOptions`).
 from deeplab import inference as inference_lib
 from deeplab import runtime
 from deeplab import tiling

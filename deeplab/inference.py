@@ -291,9 +291,7 @@ class TileRunner:
       self._features, self._given = graphs
       self._pooled_shape = tuple(
           int(d) for d in self._given.inputs[1].shape[1:])
-      passes = [False, True] if options.add_flipped_images else [False]
-      self._passes = [(scale, flipped) for scale in options.eval_scales
-                      for flipped in passes]
+      self._passes = runtime.passes(options)
       self._pool_fn = tf.function(self._pool, reduce_retracing=True)
 
   @property

@@ -88,6 +88,13 @@ def build_graph(options, inference=None, name=None):
                            model_options=options, inference_options=inference)
 
 
+def passes(inference):
+  """The (scale, flipped) passes of an evaluation graph, in build order."""
+  flips = [False, True] if inference.add_flipped_images else [False]
+  return [(scale, flipped) for scale in inference.eval_scales
+          for flipped in flips]
+
+
 def _evaluation_head(factory, images, options, inference):
   """The passes (scales, flips) and what follows the logits, as dict."""
   scales = list(inference.eval_scales)
@@ -96,18 +103,16 @@ def _evaluation_head(factory, images, options, inference):
   head = factory.for_logits()
   upsampled_logits, first_logits = [], None
   flip = factory.layer(layers.Flip, 'flip_input')
-  for scale in scales:
-    passes = [False, True] if inference.add_flipped_images else [False]
-    for flipped in passes:
-      inputs = flip(images) if flipped else images
-      logits = model_lib.multi_scale_logits(factory, inputs, options, [scale])[
-          model_lib.MERGED_LOGITS_SCOPE]
-      if first_logits is None and not flipped and scale == logits_scale:
-        first_logits = logits
-      if flipped:
-        logits = head.layer(layers.Flip, 'flip_logits')(logits)
-      upsampled_logits.append(head.layer(layers.ResizeBilinear,
-                                         'upsample_logits')([logits, images]))
+  for scale, flipped in passes(inference):
+    inputs = flip(images) if flipped else images
+    logits = model_lib.multi_scale_logits(factory, inputs, options, [scale])[
+        model_lib.MERGED_LOGITS_SCOPE]
+    if first_logits is None and not flipped and scale == logits_scale:
+      first_logits = logits
+    if flipped:
+      logits = head.layer(layers.Flip, 'flip_logits')(logits)
+    upsampled_logits.append(head.layer(layers.ResizeBilinear,
+                                       'upsample_logits')([logits, images]))
   probs = [head.layer(keras.layers.Softmax, 'softmax')(u)
            for u in upsampled_logits]
   if len(probs) > 1:
@@ -140,25 +145,24 @@ def image_pooling_graphs(model):
     (features, pooled), or None when no pass of `model` pools globally
     (no image pooling, or a fixed window such as MobileNetV3's):
     `features` maps pixels [n, h, w, 3] to the list of each pass's feature
-    map (the passes, scales then flips, as `build_graph` runs them);
+    map (in the order of `passes(model.inference_options)`);
     `pooled` maps [pixels, means [n, passes, channels]] to `model`'s
     outputs with each pass's image pooling replaced by the given mean.
   """
   options, inference = model.model_options, model.inference_options
-  passes = len(inference.eval_scales) * (
-      2 if inference.add_flipped_images else 1)
-  table = {layer.name: layer for layer in model.layers if layer.weights}
-  factory = _factory(options, inference, layers_table=dict(table))
-  taps = model_lib.ImagePoolingInputs(passes)
+  count = len(passes(inference))
+  factory = _factory(options, inference, layers_table={
+      layer.name: layer for layer in model.layers if layer.weights})
+  taps = model_lib.ImagePoolingInputs(count)
   factory.image_pooling_inputs = taps
   images = model_lib.new_input(options)
   outputs = _evaluation_head(factory, images, options, inference)
   if not taps.features:
     return None
-  if len(taps.features) != passes:
+  if len(taps.features) != count:
     raise ValueError('%s: %d of its %d passes pool globally; tiles cannot '
                      'give the whole image\'s mean to some passes only.'
-                     % (model.name, len(taps.features), passes))
+                     % (model.name, len(taps.features), count))
   pooled = model_lib.DeepLab([images, taps.input], outputs,
                              name=model.name + '_given_pooling',
                              model_options=options,
