@@ -353,7 +353,8 @@ class TileRunner:
         self.run, image, tile_size, overlap, model.model_options.num_classes,
         feature_extractor.mean_pixel(model.model_options.model_variant),
         model.inference_options.tile_batch_size, progress,
-        pool_tiles=self.pool, pooled_shape=self.pooled_shape)
+        pool_tiles=self.pool, pooled_shape=self.pooled_shape,
+        align=model.model_options.output_stride)
 
 
 def tile_runner(model):

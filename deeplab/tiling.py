@@ -2,9 +2,16 @@
 
 An image larger than one tile is cut into overlapping tiles of
 `tile_size`, `tile_overlap` pixels apart from a full step: tile k of a row
-starts at k * (tile - overlap), and the last row and column run past the
-image into padding of the variant's mean pixel (the padding the original's
-evaluation adds below and right of every image). Each tile runs the whole
+starts at k * (tile - overlap), but for the last row and column, which are
+moved back to end where the image ends (at the first start past
+size - tile on the `align` grid, the output stride: the last tile sees
+the image's border as the whole image does, with under one stride of the
+variant's mean pixel below and right of it, not most of a tile of it;
+padding that large is context the whole image never sees, and it moved the
+labels of the last band's pixels far more than the cut context elsewhere).
+Their probabilities are placed as if they started a full step on, so the
+blend keeps one step; the rows and columns they would have past the image
+are never read. Each tile runs the whole
 inference graph (scales and flips included) and gives its class
 probabilities; they are blended with a weight that ramps linearly from the
 tile's edge to one over the overlap, so that no tile's border, where its
@@ -89,21 +96,30 @@ def fits_one_tile(image_hw, tile_size):
   return image_hw[0] <= tile_size[0] and image_hw[1] <= tile_size[1]
 
 
-def ramp(length, overlap):
+def ramp(length, overlap, back=0):
   """The blending weight across a tile: rising linearly from its edges to
-  one over `overlap` pixels (ones without overlap)."""
+  one over `overlap` pixels (ones without overlap); for a tile that starts
+  `back` pixels before where it is placed, from its real first edge."""
   if overlap <= 0:
     return np.ones(length, np.float32)
   centres = np.arange(length, dtype=np.float64) + 0.5
-  return np.minimum(1.0, np.minimum(centres, length - centres) /
+  return np.minimum(1.0, np.minimum(centres + back, length - centres) /
                     overlap).astype(np.float32)
 
 
-def _normalised_weights(window, count, stride):
-  """[count, len(window)] weights of the tiles along one axis, divided by
-  their sum at every pixel (so that they sum to one)."""
-  length = len(window)
+def _normalised_weights(length, overlap, count, stride, back=0):
+  """[count, length] weights of the tiles along one axis, divided by their
+  sum at every pixel (so that they sum to one); the last tile starts `back`
+  pixels before its place (`segment`), so its pixels in the overlap see
+  more than their distance to its edge there and weigh more."""
+  window = ramp(length, overlap)
   frames = tf.tile(tf.constant(window)[None], [count, 1])
+  if overlap > 0:
+    centres = tf.range(length, dtype=tf.float32) + 0.5
+    last = tf.minimum(1.0, tf.minimum(centres + tf.cast(back, tf.float32),
+                                      length - centres) / overlap)
+    frames = tf.where((tf.range(count) == count - 1)[:, None], last[None],
+                      frames)
   total = tf.signal.overlap_and_add(frames, stride)
   positions = tf.range(count)[:, None] * stride + tf.range(length)[None]
   return frames / tf.gather(total, positions)
@@ -116,12 +132,23 @@ def _pad(strip, height, width, mean_pixel):
                                     mean_pixel)[0]
 
 
-def _owned(index, count, step, overlap, size, length):
+def last_start(size, tile, step, align=1):
+  """Where the last tile along an axis starts (ints or tensors): the first
+  multiple of `align` at or past size - tile, so that it ends at the
+  image's end; 0 when the image fits one tile. `step` must be a multiple
+  of `align` (else the grid is each pixel's)."""
+  if step % align:
+    align = 1
+  start = (size - tile + align - 1) // align * align
+  return max(0, start) if isinstance(size, int) else tf.maximum(0, start)
+
+
+def _owned(index, count, step, overlap, size, length, start):
   """[length] float weights: 1 on the pixels of tile `index` (of `count`
-  along one axis, `step` apart) that it owns when the image's pixels are
-  shared out among the tiles (cuts in the middle of each overlap, nothing
-  past the image's `size`), else 0."""
-  positions = index * step + tf.range(length)
+  along one axis, `step` apart, this one starting at `start`) that it owns
+  when the image's pixels are shared out among the tiles (cuts in the
+  middle of each overlap, nothing past the image's `size`), else 0."""
+  positions = start + tf.range(length)
   low = tf.where(index == 0, 0, index * step + overlap // 2)
   high = tf.where(index == count - 1, size, (index + 1) * step + overlap // 2)
   return tf.cast((positions >= low) & (positions < tf.minimum(high, size)),
@@ -129,7 +156,8 @@ def _owned(index, count, step, overlap, size, length):
 
 
 def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
-            batch_size=1, progress=None, pool_tiles=None, pooled_shape=None):
+            batch_size=1, progress=None, pool_tiles=None, pooled_shape=None,
+            align=None):
   """Labels of one image of any size, segmented in blended tiles.
 
   Args:
@@ -151,6 +179,10 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
       tiles then gives `run_tiles` the whole image's feature means, each
       pixel counted by the one tile that owns it.
     pooled_shape: (passes, channels) of those means.
+    align: The grid the last row and column of tiles start on (the output
+      stride, of which the steps between tiles are multiples): where their
+      features sample the pixels the whole image's features do. None: a
+      full step on, as every other tile (past the image into padding).
 
   Returns:
     Labels [H, W]: uint8 for up to 256 classes, else int32 (a NumPy array
@@ -175,13 +207,21 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
   ny, nx = tile_counts(height, th, sy), tile_counts(width, tw, sx)
   padded_width = (nx - 1) * sx + tw
   batches = (nx + batch_size - 1) // batch_size
+  # The last band and column start `back_*` before a full step (< a step).
+  last_y, last_x = (last_start(size, tile, step, align or step)
+                    for size, tile, step in ((height, th, sy), (width, tw, sx)))
+  back_y, back_x = (ny - 1) * sy - last_y, (nx - 1) * sx - last_x
+
+  def band_top(band):
+    return tf.where(band == ny - 1, last_y, band * sy)
 
   def band_strip(band):
-    return _pad(tf.cast(rows(band * sy), tf.float32), th, padded_width,
+    return _pad(tf.cast(rows(band_top(band)), tf.float32), th, padded_width,
                 mean_pixel)
 
   def batch_tiles(strip, batch):
-    """Tiles k0..k1-1 of a band, their first column and their span."""
+    """Tiles k0..k1-1 of a band (the last one moved back), whether each is
+    the last, their first column and their span."""
     k0 = batch * batch_size
     k1 = tf.minimum(k0 + batch_size, nx)
     x0 = k0 * sx
@@ -189,7 +229,16 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
     tiles = tf.transpose(
         tf.signal.frame(strip[:, x0:x0 + length], tw, sx, axis=1),
         [1, 0, 2, 3])
-    return tiles, k0, k1, x0, length
+    is_last = tf.equal(tf.range(k0, k1), nx - 1)[:, None, None, None]
+    tiles = tf.where(is_last, strip[None, :, last_x:last_x + tw], tiles)
+    return tiles, is_last, k0, k1, x0, length
+
+  def as_if_a_full_step(scores, band, is_last):
+    """The last band's and column's probabilities where a tile a full step
+    on would have them (what rolls round lies past the image)."""
+    scores = tf.where(band == ny - 1, tf.roll(scores, -back_y, axis=1),
+                      scores)
+    return tf.where(is_last, tf.roll(scores, -back_x, axis=2), scores)
 
   runs_done = 0
   means = None
@@ -200,12 +249,13 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
     totals = tf.zeros(pooled_shape[:1])
     for band in tf.range(ny):
       strip = band_strip(band)
-      row_weights = _owned(band, ny, sy, oy, height, th)
+      row_weights = _owned(band, ny, sy, oy, height, th, band_top(band))
       for batch in tf.range(batches):
-        tiles, k0, k1, _, _ = batch_tiles(strip, batch)
+        tiles, _, k0, k1, _, _ = batch_tiles(strip, batch)
         column_weights = tf.map_fn(
-            lambda k: _owned(k, nx, sx, ox, width, tw), tf.range(k0, k1),
-            fn_output_signature=tf.float32)
+            lambda k: _owned(k, nx, sx, ox, width, tw,
+                             tf.where(k == nx - 1, last_x, k * sx)),
+            tf.range(k0, k1), fn_output_signature=tf.float32)
         tile_sums, tile_totals = pool_tiles(tiles, row_weights,
                                             column_weights)
         sums += tile_sums
@@ -214,8 +264,8 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
           progress(int(band * nx + k1))
     means = sums / tf.maximum(totals, 1.0)[:, None]
     runs_done = ny * nx
-  weights_y = _normalised_weights(ramp(th, oy), ny, sy)
-  weights_x = _normalised_weights(ramp(tw, ox), nx, sx)
+  weights_y = _normalised_weights(th, oy, ny, sy, back_y)
+  weights_x = _normalised_weights(tw, ox, nx, sx, back_x)
   label_dtype = tf.uint8 if num_classes <= 256 else tf.int32
   band_labels = tf.TensorArray(label_dtype, size=ny, infer_shape=False)
   # What the bands above left for the overlap rows of this band, column
@@ -232,8 +282,9 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
                                    infer_shape=False)
     column_carry = tf.TensorArray(tf.float32, size=batches, infer_shape=False)
     for batch in tf.range(batches):
-      tiles, k0, k1, x0, length = batch_tiles(strip, batch)
+      tiles, is_last, k0, k1, x0, length = batch_tiles(strip, batch)
       scores = run_tiles(tiles) if means is None else run_tiles(tiles, means)
+      scores = as_if_a_full_step(scores, band, is_last)
       probabilities = scores * (
           weights_y[band][None, :, None, None] *
           weights_x[k0:k1][:, None, :, None])
