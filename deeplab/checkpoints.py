@@ -514,6 +514,11 @@ def vanished(error, checkpoint):
           not os.path.exists(checkpoint + '.index'))
 
 
+# How often a polling job waiting for the next checkpoint looks whether the
+# training run it follows has finished.
+_FINISHED_CHECK_SECS = 5
+
+
 def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
                         flag='--max_number_of_evaluations', finished=None):
   """Runs `job(prefix)` on the checkpoints a polling job (eval, vis) sees.
@@ -522,7 +527,9 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
   when `max_number` is 1; otherwise, as the original, each new checkpoint
   as it appears (`tf.train.checkpoints_iterator`), until `max_number` of
   them ran (never, when it is not positive), or until `finished(prefix)`
-  says no checkpoint will follow (a training run that is done). A
+  says no checkpoint will follow (a training run that is done; asked after
+  each job and again every few seconds while waiting, since the trainer
+  may finish just after the job looked). A
   checkpoint that a trainer's rotation deleted before `job` could read it
   does not count: the job waits for the next one (or, with `max_number` 1,
   takes the new latest).
@@ -550,10 +557,25 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
                  path, interval_secs, 'stops after %d checkpoints (%s)' % (
                      max_number, flag) if max_number > 0 else
                  'runs until stopped; %s limits it' % flag)
+  ran = []
+
+  def done_waiting():
+    # A trainer releases its logdir a moment after writing its last
+    # checkpoint: a job that finished on that checkpoint before then saw a
+    # running run, and no checkpoint will follow. Look again while waiting.
+    if finished is not None and ran and finished(ran[-1]):
+      logging.info('%s is the last checkpoint of a finished training run: '
+                   'done (%s keeps polling a running one).', ran[-1], flag)
+      return True
+    return False
+
   for prefix in tf.train.checkpoints_iterator(
-      path, min_interval_secs=interval_secs):
+      path, min_interval_secs=interval_secs,
+      timeout=None if finished is None else _FINISHED_CHECK_SECS,
+      timeout_fn=done_waiting):
     try:
       results.append(job(prefix))
+      ran.append(prefix)
     except MISSING_CHECKPOINT_ERRORS as e:
       if not vanished(e, prefix):
         raise

@@ -1,5 +1,6 @@
 """Loading original checkpoints by name: parity, partial loads, misfits."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -259,6 +260,29 @@ def test_for_each_checkpoint_polls_a_folder_like_the_original(tmp_path):
     timer.join()
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-1',
                                                  'model.ckpt-2']
+
+
+def test_polling_stops_when_the_run_finishes_after_its_last_job(tmp_path):
+  """The trainer writes its last checkpoint and releases its logdir a moment
+  later: a job that ran on that checkpoint in between saw a running run.
+  Polling still ends once the run has finished (it used to wait forever
+  for a checkpoint that never came)."""
+  import threading  # pylint: disable=g-import-not-at-top
+  manager = _manager(tmp_path)
+  last = manager.save(checkpoint_number=8)
+  running = [True]
+  finished = lambda prefix: prefix.endswith('-8') and not running[0]
+  start = time.time()
+  timer = threading.Timer(1.0, lambda: running.__setitem__(0, False))
+  timer.start()
+  try:
+    seen = checkpoints.for_each_checkpoint(str(tmp_path), lambda p: p, 0,
+                                           interval_secs=0,
+                                           finished=finished)
+  finally:
+    timer.join()
+  assert seen == [last]
+  assert time.time() - start < 30
 
 
 def test_a_checkpoint_that_vanishes_before_it_is_read_does_not_count(
