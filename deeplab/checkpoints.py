@@ -560,9 +560,10 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
   ran = []
 
   def done_waiting():
-    # A trainer releases its logdir a moment after writing its last
-    # checkpoint: a job that finished on that checkpoint before then saw a
-    # running run, and no checkpoint will follow. Look again while waiting.
+    # Asked after each job and while waiting: a trainer releases its logdir
+    # a moment after writing its last checkpoint, so a job that finished on
+    # that checkpoint before then saw a running run, and no checkpoint will
+    # follow.
     if finished is not None and ran and finished(ran[-1]):
       logging.info('%s is the last checkpoint of a finished training run: '
                    'done (%s keeps polling a running one).', ran[-1], flag)
@@ -585,9 +586,7 @@ def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
       continue
     if 0 < max_number <= len(results):
       break
-    if finished is not None and finished(prefix):
-      logging.info('%s is the last checkpoint of a finished training run: '
-                   'done (%s keeps polling a running one).', prefix, flag)
+    if done_waiting():
       break
     logging.info('Waiting for the next checkpoint in %s (%d done%s).', path,
                  len(results), ' of %d' % max_number if max_number > 0

@@ -97,14 +97,15 @@ def fits_one_tile(image_hw, tile_size):
 
 
 def ramp(length, overlap, back=0):
-  """The blending weight across a tile: rising linearly from its edges to
-  one over `overlap` pixels (ones without overlap); for a tile that starts
-  `back` pixels before where it is placed, from its real first edge."""
+  """The blending weight across a tile (float32 [length]): rising linearly
+  from its edges to one over `overlap` pixels (ones without overlap); for a
+  tile that starts `back` pixels (int or tensor) before where it is
+  placed, from its real first edge."""
   if overlap <= 0:
-    return np.ones(length, np.float32)
-  centres = np.arange(length, dtype=np.float64) + 0.5
-  return np.minimum(1.0, np.minimum(centres + back, length - centres) /
-                    overlap).astype(np.float32)
+    return tf.ones([length])
+  centres = tf.range(length, dtype=tf.float32) + 0.5
+  return tf.minimum(1.0, tf.minimum(centres + tf.cast(back, tf.float32),
+                                    length - centres) / overlap)
 
 
 def _normalised_weights(length, overlap, count, stride, back=0):
@@ -112,14 +113,9 @@ def _normalised_weights(length, overlap, count, stride, back=0):
   sum at every pixel (so that they sum to one); the last tile starts `back`
   pixels before its place (`segment`), so its pixels in the overlap see
   more than their distance to its edge there and weigh more."""
-  window = ramp(length, overlap)
-  frames = tf.tile(tf.constant(window)[None], [count, 1])
-  if overlap > 0:
-    centres = tf.range(length, dtype=tf.float32) + 0.5
-    last = tf.minimum(1.0, tf.minimum(centres + tf.cast(back, tf.float32),
-                                      length - centres) / overlap)
-    frames = tf.where((tf.range(count) == count - 1)[:, None], last[None],
-                      frames)
+  frames = tf.where((tf.range(count) == count - 1)[:, None],
+                    ramp(length, overlap, back)[None],
+                    ramp(length, overlap)[None])
   total = tf.signal.overlap_and_add(frames, stride)
   positions = tf.range(count)[:, None] * stride + tf.range(length)[None]
   return frames / tf.gather(total, positions)
