@@ -32,8 +32,9 @@ setuptools.setup(
     extras_require={
         # export_model.py --export_path=model.onnx, and ONNX Runtime.
         'onnx': _ONNX,
-        # CI proves every export format and runs the demo notebook.
-        'test': ['pytest'] + _ONNX + _NOTEBOOK,
+        # CI proves every export format and runs the demo notebook;
+        # pytest-xdist runs the suite's files on every core (pytest.ini).
+        'test': ['pytest', 'pytest-xdist>=3.5'] + _ONNX + _NOTEBOOK,
     },
     entry_points={
         'console_scripts': [

@@ -15,6 +15,15 @@ import reference
 VARIANTS = common.MODEL_VARIANTS
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (pytest.ini): a worker a core this process may use, at most
+  four (each worker loads its own TensorFlow and test data)."""
+  del config  # Unused.
+  cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+           else os.cpu_count() or 1)
+  return max(1, min(cores, 4))
+
+
 def small_options(variant='xception_41', crop=65, output_stride=16, **kw):
   """ModelOptions of a DeepLabv3+ on a small crop (fast to build and run)."""
   defaults = dict(
