@@ -294,7 +294,8 @@ def _measure(threads):
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
 
   options = model_options()
-  work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
+  work = 2 * model_stats.model_statistics(options)[
+      'multiply_adds_convolutions'] / 1e9
   matmul_rate = matmul_rate_meter(('float32', 'bfloat16'))
   rng = np.random.RandomState(0)
   workdir = tempfile.mkdtemp()

@@ -203,7 +203,8 @@ def _measure(threads):
   import tempfile  # pylint: disable=g-import-not-at-top
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
   options = bench.model_options()
-  work = 2 * model_stats.model_statistics(options)['multiply_adds'] / 1e9
+  work = 2 * model_stats.model_statistics(options)[
+      'multiply_adds_convolutions'] / 1e9
   meter = bench.matmul_rate_meter(('float32',))
   matmul_rate = lambda: meter('float32')
   rng = np.random.RandomState(0)

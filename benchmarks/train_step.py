@@ -91,7 +91,8 @@ def _measure(threads):
       'label': tf.constant(rng.randint(0, 21, (FLAGS.batch_size,) + crop +
                                        (1,)).astype(np.int32))}
   from deeplab import model_stats  # pylint: disable=g-import-not-at-top
-  forward = 2 * model_stats.model_statistics(options)['multiply_adds']
+  forward = 2 * model_stats.model_statistics(options)[
+      'multiply_adds_convolutions']
   work = 3 * forward * FLAGS.batch_size / 1e9  # GFLOP per step.
   meter = bench.matmul_rate_meter(('float32',))
   steps = {'ours': lambda: step(batch)['total_loss'].numpy()}

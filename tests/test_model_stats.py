@@ -90,3 +90,83 @@ def test_cli_rejects_a_bad_crop_size():
       [sys.executable, '-m', 'deeplab.model_stats', '--crop_size=513'],
       capture_output=True, text=True)
   assert out.returncode != 0 and '--crop_size' in out.stderr
+
+
+# The original code's count for MobileNetV3 at output stride 32 on 1025x2049
+# (issue 28; model_zoo.md prints about twice these, in FLOPs).
+@pytest.mark.parametrize('name, published', [
+    ('mobilenetv3_large_cityscapes_trainfine', 7.83),
+    ('mobilenetv3_small_cityscapes_trainfine', 2.15)])
+def test_mobilenet_v3_counts_are_the_originals(name, published):
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  entry = zoo.get(name)
+  options = entry.model_options(32, crop_size=(1025, 2049))
+  stats = model_stats.model_statistics(options)
+  assert round(stats['multiply_adds'] / 1e9, 2) == published, stats
+  # Without the operations between convolutions, the figure is off (the
+  # count used to stop at the convolutions).
+  convs = stats['multiply_adds_conv'] + stats['multiply_adds_depthwise']
+  assert round(convs / 1e9, 2) < published - 0.1
+
+
+def _profiled_other_float_ops(model):
+  """The float operations TensorFlow's profiler registry gives the traced
+  graph of `model`, without its convolutions, BatchNorm (fused in the
+  original's graph) and the argmax layer (ours is top_k), by op type."""
+  import re  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.framework import ops as tf_ops  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  shape = [1] + list(model.model_options.crop_size) + [3]
+  graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+      tf.TensorSpec(shape, tf.float32)).graph
+  totals = {}
+  for node in graph.as_graph_def().node:
+    scope = re.sub(r'_\d+$', '', node.name.split('/')[1]) if (
+        node.name.count('/') > 1) else ''
+    if (node.op in ('Conv2D', 'DepthwiseConv2dNative') or
+        scope.endswith('BatchNorm') or scope == 'predictions'):
+      continue
+    try:
+      flops = tf_ops.get_stats_for_node_def(graph, node, 'flops').value
+    except ValueError:  # Not in the registry.
+      flops = None
+    if flops:
+      totals[node.op] = totals.get(node.op, 0) + flops
+  return totals
+
+
+@pytest.mark.parametrize('variant, changes, scales, flip', [
+    ('xception_41', {}, (1.0,), False),
+    ('resnet_v1_50_beta', dict(decoder_output_stride=None), (0.75, 1.0), True),
+    ('mobilenet_v2', dict(atrous_rates=None), (1.0,), False),
+    ('mobilenet_edgetpu', dict(atrous_rates=None, decoder_output_stride=None),
+     (1.0,), False),
+    ('zoo:mobilenetv3_small_cityscapes_trainfine', {}, (1.0,), False),
+    ('zoo:xception71_dpc_cityscapes_trainfine', {}, (1.0,), False),
+])
+def test_other_float_ops_are_what_the_profiler_counts(variant, changes,
+                                                      scales, flip):
+  """The count of the ops between convolutions, layer by layer, equals what
+  the profiler's own registry counts for the ops our layers run, for every
+  kind of layer the architectures use (activations, gates, pooling, sums,
+  biases, normalisation, softmax, the mean over passes)."""
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  if variant.startswith('zoo:'):
+    entry = zoo.get(variant[4:])
+    crop = 769 if 'mobilenetv3' in variant else 65
+    options = entry.model_options(entry.rows[0].output_stride,
+                                  crop_size=(crop, crop))
+  else:
+    options = common.ModelOptions(**dict(dict(
+        model_variant=variant, crop_size=(65, 65), output_stride=16,
+        atrous_rates=(1, 2, 3), decoder_output_stride=(4,),
+        outputs_to_num_classes={common.OUTPUT_TYPE: 5}), **changes))
+  model = runtime.build_graph(options, common.InferenceOptions(
+      eval_scales=scales, add_flipped_images=flip, fold_batch_norm=False))
+  ours = model_stats.count_other_float_ops(model)
+  argmax = sum(v for k, v in ours.items() if k == 'predictions')
+  profiled = _profiled_other_float_ops(model)
+  assert sum(ours.values()) - argmax == sum(profiled.values()), (
+      sorted(ours.items()), profiled)
+  assert sum(profiled.values()) > 0
