@@ -5,25 +5,25 @@ r"""Parameters and Multiply-Adds of a DeepLab model (the paper's Mul-Adds).
       --atrous_rates=18 --decoder_output_stride=4 --crop_size=513,513 \
       [--eval_scales=0.5 --eval_scales=0.75 ...] [--add_flipped_images] --json
 
-Counting rule: the original's. Its figures are TensorFlow's profiler
-(`tf.profiler`, float operations) on the TF1 evaluation graph, halved: two
-floating-point operations a multiply-add. The convolutions (regular,
-depthwise and pointwise) are nearly all of it. TF1 runs an atrous
-convolution as SpaceToBatch, a VALID convolution over the padded grid of
-`rate x rate` sub-images, and BatchToSpace, and the profiler counts the
-padded grid, not only the output pixels; `multiply_adds` counts that grid
-(the paper's Tables 3 and 5 are reproduced within 1%), `multiply_adds_dense`
-each output pixel once, as a native dilated convolution computes it. The
-rest is the operations between convolutions that the profiler's registry
-counts (`other_float_ops`, halved into both figures): biases, residual
-sums, hard-swish (add, two multiplies) and the q-sigmoid (add, multiply),
-squeeze-and-excitation gates and means, pooling, the input's
-normalisation, softmax (five an element) and the final argmax (one an
-element less the output). BatchNorm (one fused op there), ReLU, sigmoid,
-resizes, padding and concatenation are not counted, as the profiler does
-not count them. That rest is under 0.1% of the paper's models, but 3% of
-MobileNetV3-large's and 9% of -small's (their hard-swish and gates at high
-resolution): with it, their counts are the 7.83B and 2.15B the original
+Counting rule: as TensorFlow's profiler (`tf.profiler`, float operations)
+counts the original's TF1 evaluation graph, halved (two floating-point
+operations a multiply-add), which reproduces the original's figures. The
+convolutions (regular, depthwise and pointwise) are nearly all of it. TF1
+runs an atrous convolution as SpaceToBatch, a VALID convolution over the
+padded grid of `rate x rate` sub-images, and BatchToSpace, and the profiler
+counts the padded grid, not only the output pixels; `multiply_adds` counts
+that grid (the paper's Tables 3 and 5 are reproduced within 1%),
+`multiply_adds_dense` each output pixel once, as a native dilated
+convolution computes it. The rest is the operations between convolutions
+that the profiler's registry counts (`other_float_ops`, halved into both
+figures): biases, residual sums, hard-swish (add, two multiplies) and the
+q-sigmoid (add, multiply), squeeze-and-excitation gates and means, pooling,
+the input's normalisation, softmax (five an element) and the final argmax
+(one an element less the output). BatchNorm (one fused op there), ReLU,
+sigmoid, resizes, padding and concatenation are not counted, as the profiler
+does not count them. That rest is under 0.1% of the paper's models, but 3%
+of MobileNetV3-large's and 9% of -small's (their hard-swish and gates at
+high resolution): with it, their counts are the 7.83B and 2.15B the original
 code gives.
 """
 import json
