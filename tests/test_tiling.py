@@ -448,24 +448,27 @@ def _mosaic(rng, rows, cols):
                                      'xception_41'])
 def test_tiles_of_a_trained_model_agree_with_the_whole_image(
     variant, tmp_path_factory):
-  """Each family trained 400 steps on 97x97 crops of synthetic scenes, then
-  run on 576x768 mosaics of such scenes whole (padded to 577x769) and in
-  tiles overlapping by half, with the whole image's image pooling (the
-  default): in 385x385 tiles (2x3 an image) the labels must agree on
-  >= 99.5% of the pixels (Xception-41: 99%), in 257x257 tiles (3x5) on
-  >= 99% (Xception-41: 97.5%).
+  """Each family trained on 97x97 crops of synthetic scenes (400 steps,
+  Xception-41 800), then run on 576x768 mosaics of such scenes whole (padded
+  to 577x769) and in tiles overlapping by half, with the whole image's image
+  pooling (the default): in 385x385 tiles (2x3 an image) the labels must
+  agree on >= 99.5% of the pixels, in 257x257 tiles (3x5) on >= 99%
+  (Xception-41: 98.5%).
 
-  Measured on an AMD EPYC host, 2026-12-06, three trainings each (training
-  is not bit-reproducible; the third the test's own run), 385x385 /
-  257x257: MobileNetV2 99.88 / 99.79%, 99.87 / 99.76%, 99.86 / 99.74%;
-  ResNet-18 99.87 / 99.71%, 99.88 / 99.68%, 99.88 / 99.74%; Xception-41
-  99.62 / 98.80%, 99.70 / 98.94%, 99.48 / 98.59% (that training's
-  whole-image pixel accuracy 0.913). What is left is context: a tile cuts
-  what a pixel sees, and Xception's reaches furthest. Before
-  the last row and column of tiles were moved back to end at the image's
-  end, they ran into up to a tile of mean-pixel padding, and the same
-  Xception-41 models agreed on 98.77% and 99.38% in 257x257 tiles of
-  288x512 mosaics (99.44% and 99.64% moved back).
+  Measured on an AMD EPYC host, 2026-12-06 (training is not
+  bit-reproducible), 385x385 / 257x257: MobileNetV2 99.88 / 99.79%, 99.87 /
+  99.76%, 99.86 / 99.74%; ResNet-18 99.87 / 99.71%, 99.88 / 99.68%, 99.88 /
+  99.74%; Xception-41 after 800 steps 99.79 / 99.40% and 99.71 / 99.12%
+  (whole-image pixel accuracy 0.984 and 0.971; the second the test's own
+  run, 11 minutes alone). After 400 steps
+  Xception-41 was still far from trained (pixel accuracy 0.913 in one run)
+  and agreed on 99.48-99.70 / 98.59-98.94%: a pixel whose two best classes
+  are nearly tied changes with any change of context, and what a tile cuts
+  is context (Xception's reaches furthest). Before the last row and column
+  of tiles were moved back to end at the image's end, they ran into up to a
+  tile of mean-pixel padding, and 400-step Xception-41 models agreed on
+  98.77% and 99.38% in 257x257 tiles of 288x512 mosaics (99.44% and 99.64%
+  moved back).
   """
   from deeplab import quickstart  # pylint: disable=g-import-not-at-top
   from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
@@ -483,8 +486,9 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   if options.atrous_rates:  # Rates for 97x97 crops (6x6 features).
     options = options.replace(atrous_rates=(1, 2, 3))
   logdir = str(root / 'train')
+  steps = {'xception_41': 800}.get(variant, 400)
   options = trainer.train(
-      quickstart.train_config(logdir, dataset, records, 400, 8),
+      quickstart.train_config(logdir, dataset, records, steps, 8),
       options)['options'].replace(crop_size=None)
   whole_model, _ = runtime.load(options, logdir, common.InferenceOptions())
   rng = np.random.RandomState(5)
@@ -514,5 +518,5 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
     if pooling == 'image':
       # Tiles are not the worse of the two.
       assert np.mean(tiled_right) >= np.mean(whole_right) - 0.01
-  assert agreement[385, 'image'] >= {'xception_41': 0.99}.get(variant, 0.995)
-  assert agreement[257, 'image'] >= {'xception_41': 0.975}.get(variant, 0.99)
+  assert agreement[385, 'image'] >= 0.995
+  assert agreement[257, 'image'] >= {'xception_41': 0.985}.get(variant, 0.99)
