@@ -146,10 +146,11 @@ def _profiled_other_float_ops(model):
 ])
 def test_other_float_ops_are_what_the_profiler_counts(variant, changes,
                                                       scales, flip):
-  """The count of the ops between convolutions, layer by layer, equals what
-  the profiler's own registry counts for the ops our layers run, for every
-  kind of layer the architectures use (activations, gates, pooling, sums,
-  biases, normalisation, softmax, the mean over passes)."""
+  """The count of the ops between convolutions equals, in total, what the
+  profiler's own registry counts for the ops our layers run, on graphs that
+  between them use every kind of layer the architectures have (activations,
+  gates, pooling, sums, biases, normalisation, softmax, the mean over
+  passes)."""
   from deeplab import runtime  # pylint: disable=g-import-not-at-top
   from deeplab import zoo  # pylint: disable=g-import-not-at-top
   if variant.startswith('zoo:'):
