@@ -1,7 +1,7 @@
 r"""Where the inference graph's time goes, op by op, on one core and on all.
 
   python benchmarks/op_profile.py [--model_variant=xception_65|mobilenet_v2]
-      [--runs=5] [--top=12]
+      [--precision=float32|bfloat16] [--runs=5] [--top=12]
 
 The optimized graph of `benchmarks/inference.py` (BatchNorm folded, the
 same random trained-like weights, 513x513) is frozen and run in a TF1
@@ -9,7 +9,8 @@ session with full tracing, once pinned to one core on one thread and once
 with TensorFlow's default threads, each in a fresh process. Per op: the
 median of its traced time over `--runs` runs. Printed: each op type's
 total on one core and on all, and how much faster it is on all ("scaling";
-the 2048x2048 matmul is the yardstick: what the work could reach), then
+the 2048x2048 matmul, in the graph's precision, is the yardstick: what the
+work could reach), then
 the ops of the kinds that scale worst, largest first. Traced times add a
 little overhead per op; the session's untraced median is printed beside
 them. For finding what keeps the graph from scaling, not for headline
@@ -30,6 +31,8 @@ import inference as bench  # pylint: disable=g-import-not-at-top,wrong-import-po
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('top', 12, 'Ops listed in the worst-scaling kinds.')
+flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16'],
+                  'Precision of the optimized graph (`--inference_precision`).')
 
 
 def _profile(threads):
@@ -41,7 +44,8 @@ def _profile(threads):
   options = bench.model_options()
   rng = np.random.RandomState(0)
   checkpoint = bench.trained_like_checkpoint(options, rng, tempfile.mkdtemp())
-  folded = bench.load(options, checkpoint)
+  folded = bench.load(options, checkpoint,
+                      inference_precision=FLAGS.precision)
   fn = tf.function(lambda x: folded(x, training=False)['predictions'])
   frozen = convert_to_constants.convert_variables_to_constants_v2(
       fn.get_concrete_function(tf.TensorSpec((1,) + options.crop_size + (3,),
@@ -56,13 +60,13 @@ def _profile(threads):
   feed = {frozen.inputs[0].name: rng.uniform(
       0, 255, (1,) + options.crop_size + (3,)).astype(np.float32)}
   fetch = frozen.outputs[0].name
-  rate = bench.matmul_rate_meter(('float32',))
+  rate = bench.matmul_rate_meter((FLAGS.precision,))
   for _ in range(2):
     session.run(fetch, feed)
   untraced, rates, per_op = [], [], collections.defaultdict(list)
   kinds = {}
   for _ in range(FLAGS.runs):
-    rates.append(rate('float32'))
+    rates.append(rate(FLAGS.precision))
     start = time.perf_counter()
     session.run(fetch, feed)
     untraced.append(time.perf_counter() - start)
@@ -88,13 +92,15 @@ def main(unused_argv):
     print('RESULT ' + json.dumps(_profile(FLAGS._child)))  # pylint: disable=protected-access
     return
   model, _ = bench.cpu_features()
-  print('CPU: %s; %s, %dx%d, batch 1, median of %d traced runs per op' % (
-      model, FLAGS.model_variant, FLAGS.crop, FLAGS.crop, FLAGS.runs))
+  print('CPU: %s; %s %s, %dx%d, batch 1, median of %d traced runs per op' % (
+      model, FLAGS.model_variant, FLAGS.precision, FLAGS.crop, FLAGS.crop,
+      FLAGS.runs))
   runs = {}
   for threads in ('1', 'default'):
     runs[threads], steal = bench.run_child(__file__, threads, [
         '--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
         '--model_variant=' + FLAGS.model_variant,
+        '--precision=' + FLAGS.precision,
         '--inter_op_threads=%d' % FLAGS.inter_op_threads])
     print('threads %s: untraced %.4f s, 2048x2048 matmul %.1f GFLOP/s; CPU '
           'time stolen %s' % (threads, runs[threads]['untraced_s'],
