@@ -1,6 +1,7 @@
 r"""Training-step throughput of Xception-65 DeepLabv3+ on this machine.
 
   python benchmarks/train_step.py [--crop=321] [--batch_size=2] [--steps=5]
+      [--precisions=float32,mixed_bfloat16]
 
 Times the real compiled training step (`trainer.make_train_step`: forward,
 loss, weight decay, gradients with the original's multipliers, momentum
@@ -18,6 +19,15 @@ divided by the fp32 rate of a 2048x2048 matmul timed between the steps
 (`inference.py`'s meter). The floor counts the convolutions only: loss,
 BatchNorm, activations and the optimizer update are above it.
 
+Each of `--precisions` (`--precision` of train.py: float32, mixed_bfloat16,
+mixed_float16) builds its own model under that Keras policy and its own
+step, timed interleaved with the others; the lower precisions are also
+given against the float32 step of the same process (`float32 / it`: the
+speed-up) and against a bfloat16 floor (the same work at the bf16 rate of
+the 2048x2048 matmul, timed beside the fp32 one). Without bfloat16 units
+(the benchmark prints the CPU's features) mixed_bfloat16 runs through
+conversions and is slower than float32.
+
 With PyTorch installed (optional, as for `torch_peer.py`; `--notorch` skips
 it), the same process also times the peer's training step, interleaved
 with ours: the graph `torch_peer.py` translates (the BatchNorm-folded
@@ -30,6 +40,7 @@ same optimizer (momentum 0.9, learning rate 0.007), eager and with
 `torch.compile` (inductor; forward and backward compiled, the update
 eager).
 """
+import dataclasses
 import json
 import os
 import subprocess
@@ -42,8 +53,11 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inference as bench  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-# --crop and --_child are `inference.py`'s flags (imported above).
+# --crop, --precisions and --_child are `inference.py`'s flags (imported
+# above); --precisions names train.py's --precision values here, the first
+# being the reference of the speed-ups.
 flags.FLAGS.set_default('crop', 321)
+flags.FLAGS.set_default('precisions', ['float32', 'mixed_bfloat16'])
 flags.DEFINE_integer('batch_size', 2, 'Images per step.')
 flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing included).')
@@ -59,6 +73,7 @@ def _measure(threads):
   if threads == 'single':
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
   import numpy as np  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if threads == 'single':
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -76,14 +91,24 @@ def _measure(threads):
   config = trainer.TrainConfig(train_logdir='unused', train_crop_size=crop,
                                train_batch_size=FLAGS.batch_size)
   strategy = tf.distribute.get_strategy()
-  model = model_lib.build_model(
-      options, fine_tune_batch_norm=FLAGS.fine_tune_batch_norm,
-      per_scale_outputs=True)
-  optimizer = optimizers.Momentum(
-      learning_rate.DeepLabLearningRate(base_learning_rate=0.007), 0.9)
-  global_step = tf.Variable(0, dtype=tf.int64)
-  step = trainer.make_train_step(model, optimizer, strategy, global_step,
-                                 config, 21, 255)
+
+  def make_step(precision):
+    # The policy is read when layers are built, as train.py sets it.
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+      model = model_lib.build_model(
+          options, fine_tune_batch_norm=FLAGS.fine_tune_batch_norm,
+          per_scale_outputs=True)
+      optimizer = optimizers.Momentum(
+          learning_rate.DeepLabLearningRate(base_learning_rate=0.007), 0.9)
+      if precision == 'mixed_float16':
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+      return trainer.make_train_step(
+          model, optimizer, strategy, tf.Variable(0, dtype=tf.int64),
+          dataclasses.replace(config, precision=precision), 21, 255)
+    finally:
+      keras.mixed_precision.set_global_policy('float32')
+
   rng = np.random.RandomState(0)
   batch = {
       'image': tf.constant(rng.uniform(0, 255, (FLAGS.batch_size,) + crop +
@@ -94,23 +119,36 @@ def _measure(threads):
   forward = 2 * model_stats.model_statistics(options)[
       'multiply_adds_convolutions']
   work = 3 * forward * FLAGS.batch_size / 1e9  # GFLOP per step.
-  meter = bench.matmul_rate_meter(('float32',))
-  steps = {'ours': lambda: step(batch)['total_loss'].numpy()}
+  low = 'mixed_bfloat16' in FLAGS.precisions  # A bf16 floor too.
+  meter = bench.matmul_rate_meter(('float32',) + (('bfloat16',) if low
+                                                  else ()))
+  steps = {}
+  for precision in FLAGS.precisions:
+    step = make_step(precision)
+    steps[_name(precision)] = (
+        lambda step=step: step(batch)['total_loss'].numpy())
   steps.update(_torch_steps(options, batch, rng))
   for _ in range(FLAGS.warmup):
     for run in steps.values():
       run()
     meter('float32')
-  times, rates = {k: [] for k in steps}, []
+    if low:
+      meter('bfloat16')
+  times, rates, bf16_rates = {k: [] for k in steps}, [], []
   for _ in range(FLAGS.steps):
     for name, run in steps.items():
       rates.append(meter('float32'))
+      if low:
+        bf16_rates.append(meter('bfloat16'))
       start = time.perf_counter()
       run()
       times[name].append(time.perf_counter() - start)
   rate = float(np.median(rates))
   result = {'threads': threads, 'step_gflop_floor_work': work,
             'fp32_matmul_gflops': rate, 'training_floor_s': work / rate}
+  if low:
+    result['bf16_matmul_gflops'] = float(np.median(bf16_rates))
+    result['bf16_training_floor_s'] = work / result['bf16_matmul_gflops']
   for name, samples in times.items():
     median = float(np.median(samples))
     result[name] = {
@@ -118,7 +156,15 @@ def _measure(threads):
         'median_seconds_per_step': median,
         'images_per_second': FLAGS.steps * FLAGS.batch_size / sum(samples),
         'ratio_to_training_floor': median / (work / rate)}
+    if low:
+      result[name]['ratio_to_bf16_training_floor'] = (
+          median / result['bf16_training_floor_s'])
   return result
+
+
+def _name(precision):
+  """Our step's name in the results: 'ours' for float32."""
+  return 'ours' if precision == 'float32' else 'ours_' + precision
 
 
 def _torch_steps(options, batch, rng):
@@ -164,12 +210,23 @@ def main(unused_argv):
   if FLAGS._child:  # pylint: disable=protected-access
     print('RESULT ' + json.dumps(_measure(FLAGS._child)))  # pylint: disable=protected-access
     return
+  bad = set(FLAGS.precisions) - {'float32', 'mixed_bfloat16',
+                                       'mixed_float16'}
+  if bad or not FLAGS.precisions:
+    raise app.UsageError('--precisions: %s is not float32, '
+                         'mixed_bfloat16 or mixed_float16.' % (
+                             ', '.join(sorted(bad)) or 'an empty list'))
+  model, features = bench.cpu_features()
+  print('CPU: %s; %s' % (model, ', '.join(
+      '%s %s' % (k, 'yes' if v else 'no') for k, v in features.items())))
+  ours = [_name(p) for p in FLAGS.precisions]
   results = {}
   for threads in ('single', 'default'):
     cmd = [sys.executable, os.path.abspath(__file__), '--_child=' + threads,
            '--crop=%d' % FLAGS.crop, '--batch_size=%d' % FLAGS.batch_size,
            '--steps=%d' % FLAGS.steps, '--warmup=%d' % FLAGS.warmup,
            '--fine_tune_batch_norm=%s' % FLAGS.fine_tune_batch_norm,
+           '--precisions=' + ','.join(FLAGS.precisions),
            '--torch' if FLAGS.torch else '--notorch']
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
     out = subprocess.run(cmd, capture_output=True, text=True, env=env,
@@ -182,25 +239,35 @@ def main(unused_argv):
           'GFLOP/s)' % (FLAGS.crop, FLAGS.batch_size, threads,
                         r['training_floor_s'], r['step_gflop_floor_work'] / 3,
                         r['fp32_matmul_gflops']), flush=True)
-    for name in ('ours', 'torch_eager', 'torch_compiled'):
+    if 'bf16_training_floor_s' in r:
+      print('  bf16 training floor %.3f s (the same work at %.1f GFLOP/s)' % (
+          r['bf16_training_floor_s'], r['bf16_matmul_gflops']))
+    for name in ours + ['torch_eager', 'torch_compiled']:
       if name in r:
         g = r[name]
-        print('  %-15s %.3f images/s (%.2f s/step over %d steps; median '
-              '%.3f s = %.2fx the training floor)' % (
+        print('  %-22s %.3f images/s (%.2f s/step over %d steps; median '
+              '%.3f s = %.2fx the training floor%s)' % (
                   name, g['images_per_second'], g['seconds_per_step'],
                   FLAGS.steps, g['median_seconds_per_step'],
-                  g['ratio_to_training_floor']), flush=True)
+                  g['ratio_to_training_floor'],
+                  ', %.2fx the bf16 floor' % g['ratio_to_bf16_training_floor']
+                  if name.endswith('bfloat16') else ''), flush=True)
+    for name in ours[1:]:
+      print('  %s / %s (median step time): %.3f (the speed-up of %s)' % (
+          ours[0], name, r[ours[0]]['median_seconds_per_step'] /
+          r[name]['median_seconds_per_step'], name))
     for name in ('torch_eager', 'torch_compiled'):
-      if name in r:
+      if name in r and 'ours' in r:
         print('  %s / ours (median step time): %.3f (above 1: ours is '
               'faster)' % (name, r[name]['median_seconds_per_step'] /
                            r['ours']['median_seconds_per_step']))
     if 'torch_eager' not in r:
       print('  (PyTorch peer not timed: %s)' % (
           '--notorch' if not FLAGS.torch else 'PyTorch is not installed'))
-  print('default / single thread speed-up (ours): %.2fx on %d cores' % (
-      results['default']['ours']['images_per_second'] /
-      results['single']['ours']['images_per_second'], os.cpu_count()))
+  for name in ours:
+    print('default / single thread speed-up (%s): %.2fx on %d cores' % (
+        name, results['default'][name]['images_per_second'] /
+        results['single'][name]['images_per_second'], os.cpu_count()))
 
 
 if __name__ == '__main__':
