@@ -1,7 +1,7 @@
 r"""Training-step throughput of Xception-65 DeepLabv3+ on this machine.
 
   python benchmarks/train_step.py [--crop=321] [--batch_size=2] [--steps=5]
-      [--precisions=float32,mixed_bfloat16]
+      [--precisions=float32,mixed_bfloat16] [--op_profile]
 
 Times the real compiled training step (`trainer.make_train_step`: forward,
 loss, weight decay, gradients with the original's multipliers, momentum
@@ -26,7 +26,9 @@ given against the float32 step of the same process (`float32 / it`: the
 speed-up) and against a bfloat16 floor (the same work at the bf16 rate of
 the 2048x2048 matmul, timed beside the fp32 one). Without bfloat16 units
 (the benchmark prints the CPU's features) mixed_bfloat16 runs through
-conversions and is slower than float32.
+conversions and is slower than float32. `--op_profile` then traces two
+more steps of each and prints their time by op type (TensorFlow's profiler;
+with two threads, ops running side by side both count).
 
 With PyTorch installed (optional, as for `torch_peer.py`; `--notorch` skips
 it), the same process also times the peer's training step, interleaved
@@ -63,6 +65,9 @@ flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing included).')
 flags.DEFINE_bool('torch', True, 'Also time the PyTorch peer (when '
                   'installed).')
+flags.DEFINE_bool('op_profile', False,
+                  'Also trace two steps of each of our precisions and print '
+                  'where their time goes, by op type (ms per step).')
 flags.DEFINE_bool('fine_tune_batch_norm', False,
                   'Train BatchNorm statistics (the paper does at batch 16).')
 FLAGS = flags.FLAGS
@@ -159,7 +164,48 @@ def _measure(threads):
     if low:
       result[name]['ratio_to_bf16_training_floor'] = (
           median / result['bf16_training_floor_s'])
+  if FLAGS.op_profile:
+    result['op_profile'] = {
+        _name(p): _op_type_totals(steps[_name(p)]) for p in FLAGS.precisions}
   return result
+
+
+def _op_type_totals(run, steps=2):
+  """ms per step by op type over `steps` traced steps (TensorFlow's
+  profiler; the executor's op events of the host plane)."""
+  import collections  # pylint: disable=g-import-not-at-top
+  import glob  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  logdir = tempfile.mkdtemp()
+  tf.profiler.experimental.start(logdir)
+  try:
+    for _ in range(steps):
+      run()
+  finally:
+    tf.profiler.experimental.stop()
+  space = xplane_pb2.XSpace()
+  for path in glob.glob(os.path.join(logdir, '**', '*.xplane.pb'),
+                        recursive=True):
+    with open(path, 'rb') as f:
+      space.MergeFromString(f.read())
+  totals = collections.Counter()
+  for plane in space.planes:
+    if not plane.name.startswith('/host:CPU'):
+      continue
+    for line in plane.lines:
+      for event in line.events:
+        name = plane.event_metadata[event.metadata_id].name
+        kind = name.rsplit(':', 1)[-1]
+        # An op's event is named 'op_name:OpType'; the function and the
+        # executor's own events ('Run', 'Process', '__inference_...') span
+        # the ops.
+        if ':' in name and re.fullmatch(r'_?[A-Z]\w*', kind) and kind not in (
+            'Process', 'Run'):
+          totals[kind] += event.duration_ps / 1e9 / steps
+  return dict(totals)
 
 
 def _name(precision):
@@ -227,7 +273,8 @@ def main(unused_argv):
            '--steps=%d' % FLAGS.steps, '--warmup=%d' % FLAGS.warmup,
            '--fine_tune_batch_norm=%s' % FLAGS.fine_tune_batch_norm,
            '--precisions=' + ','.join(FLAGS.precisions),
-           '--torch' if FLAGS.torch else '--notorch']
+           '--torch' if FLAGS.torch else '--notorch',
+           '--op_profile' if FLAGS.op_profile else '--noop_profile']
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
     out = subprocess.run(cmd, capture_output=True, text=True, env=env,
                          check=True).stdout
@@ -252,6 +299,11 @@ def main(unused_argv):
                   g['ratio_to_training_floor'],
                   ', %.2fx the bf16 floor' % g['ratio_to_bf16_training_floor']
                   if name.endswith('bfloat16') else ''), flush=True)
+    for name, totals in sorted(r.get('op_profile', {}).items()):
+      print('  %s, where the step goes (traced, ms per step; the largest '
+            'op types):' % name)
+      for kind, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:15]:
+        print('    %-48s %8.1f' % (kind, ms))
     for name in ours[1:]:
       print('  %s / %s (median step time): %.3f (the speed-up of %s)' % (
           ours[0], name, r[ours[0]]['median_seconds_per_step'] /
