@@ -21,9 +21,9 @@ BatchNorm, activations and the optimizer update are above it.
 
 Each of `--precisions` (`--precision` of train.py: float32, mixed_bfloat16,
 mixed_float16) builds its own model under that Keras policy and its own
-step, timed interleaved with the others; the lower precisions are also
-given against the float32 step of the same process (`float32 / it`: the
-speed-up) and against a bfloat16 floor (the same work at the bf16 rate of
+step, timed interleaved with the others; the others are also given against
+the first one's step in the same process (its median step time over
+theirs: the speed-up) and, for mixed_bfloat16, against a bfloat16 floor (the same work at the bf16 rate of
 the 2048x2048 matmul, timed beside the fp32 one). Without bfloat16 units
 (the benchmark prints the CPU's features) mixed_bfloat16 runs through
 conversions and is slower than float32. `--op_profile` then traces two
@@ -179,18 +179,18 @@ def _op_type_totals(run, steps=2):
   import tempfile  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
-  logdir = tempfile.mkdtemp()
-  tf.profiler.experimental.start(logdir)
-  try:
-    for _ in range(steps):
-      run()
-  finally:
-    tf.profiler.experimental.stop()
   space = xplane_pb2.XSpace()
-  for path in glob.glob(os.path.join(logdir, '**', '*.xplane.pb'),
-                        recursive=True):
-    with open(path, 'rb') as f:
-      space.MergeFromString(f.read())
+  with tempfile.TemporaryDirectory() as logdir:
+    tf.profiler.experimental.start(logdir)
+    try:
+      for _ in range(steps):
+        run()
+    finally:
+      tf.profiler.experimental.stop()
+    for path in glob.glob(os.path.join(logdir, '**', '*.xplane.pb'),
+                          recursive=True):
+      with open(path, 'rb') as f:
+        space.MergeFromString(f.read())
   totals = collections.Counter()
   for plane in space.planes:
     if not plane.name.startswith('/host:CPU'):
