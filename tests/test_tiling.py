@@ -443,6 +443,33 @@ def _mosaic(rng, rows, cols):
                                for row in scenes], 0) for k in (0, 1))
 
 
+def _near_a_boundary(labels, distance):
+  """True where a pixel within `distance` (rows and columns) of it has
+  another label: where a change of context may move a boundary."""
+  padded = np.pad(labels, distance, mode='edge')
+  size = 2 * distance + 1
+  highest, lowest = padded, padded
+  for axis in (0, 1):  # A square window is a row window after a column one.
+    length = highest.shape[axis] - size + 1
+    window = lambda a, k: np.take(a, range(k, k + length), axis=axis)  # pylint: disable=cell-var-from-loop
+    highest = np.max([window(highest, k) for k in range(size)], 0)
+    lowest = np.min([window(lowest, k) for k in range(size)], 0)
+  return highest != lowest
+
+
+def test_near_a_boundary():
+  labels = np.zeros((6, 7), np.int32)
+  labels[:, 4:] = 1
+  np.testing.assert_array_equal(_near_a_boundary(labels, 1)[0],
+                                [0, 0, 0, 1, 1, 0, 0])
+  np.testing.assert_array_equal(_near_a_boundary(labels, 2)[5],
+                                [0, 0, 1, 1, 1, 1, 0])
+  labels[5, 0] = 2  # A corner: its window reaches across both axes.
+  np.testing.assert_array_equal(_near_a_boundary(labels, 1)[3:, :2],
+                                [[0, 0], [1, 1], [1, 1]])
+  assert not _near_a_boundary(np.ones((3, 3)), 1).any()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('variant', ['mobilenet_v2', 'resnet_v1_18',
                                      'xception_41'])
@@ -451,24 +478,31 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   """Each family trained on 97x97 crops of synthetic scenes (400 steps,
   Xception-41 800), then run on 576x768 mosaics of such scenes whole (padded
   to 577x769) and in tiles overlapping by half, with the whole image's image
-  pooling (the default): in 385x385 tiles (2x3 an image) the labels must
-  agree on >= 99.5% of the pixels, in 257x257 tiles (3x5) on >= 99%
-  (Xception-41: 98.5%).
+  pooling (the default). More than 4 px from the whole image's boundaries
+  the labels must agree on >= 99.9% of the pixels in 385x385 tiles (2x3 an
+  image) and in 257x257 tiles (3x5; Xception-41: 99%); over all pixels on
+  >= 99.5% and 99% (Xception-41: 99% and 97.5%).
 
-  Measured on an AMD EPYC host, 2026-12-06 (training is not
-  bit-reproducible), 385x385 / 257x257: MobileNetV2 99.88 / 99.79%, 99.87 /
-  99.76%, 99.86 / 99.74%; ResNet-18 99.87 / 99.71%, 99.88 / 99.68%, 99.88 /
-  99.74%; Xception-41 after 800 steps 99.79 / 99.40% and 99.71 / 99.12%
-  (whole-image pixel accuracy 0.984 and 0.971; the second the test's own
-  run, 11 minutes alone). After 400 steps
-  Xception-41 was still far from trained (pixel accuracy 0.913 in one run)
-  and agreed on 99.48-99.70 / 98.59-98.94%: a pixel whose two best classes
-  are nearly tied changes with any change of context, and what a tile cuts
-  is context (Xception's reaches furthest). Before the last row and column
-  of tiles were moved back to end at the image's end, they ran into up to a
-  tile of mean-pixel padding, and 400-step Xception-41 models agreed on
-  98.77% and 99.38% in 257x257 tiles of 288x512 mosaics (99.44% and 99.64%
-  moved back).
+  Why two figures: what a tile cuts is context, and a pixel near a boundary
+  moves with any change of context; how many such pixels change is a
+  property of the trained model, which training does not reproduce bit for
+  bit. Away from the boundaries the figure is the tiling's own. Measured on
+  the AMD EPYC (Zen 4) host, 2026-12-06, one model each, 385x385 / 257x257,
+  all pixels then more than 4 px from a boundary: MobileNetV2 99.90 / 99.75%
+  then 100.00 / 100.00%; ResNet-18 99.89 / 99.73% then 100.00 / 100.00%;
+  Xception-41 after 800 steps (pixel accuracy 0.946 and 0.957) 99.68 / 98.74%
+  then 99.99 / 99.68%, and 99.65 / 98.94% then 99.98 / 99.87%; after 400
+  steps (accuracy 0.841) 99.89 / 99.27% then 99.99 / 99.74%. All-pixel
+  figures of earlier runs: MobileNetV2 99.86-99.88 / 99.74-99.79%, ResNet-18
+  99.87-99.88 / 99.68-99.74%, Xception-41 (800 steps) 99.71-99.79 /
+  99.12-99.40%, and one at 99.40 / 98.20% (accuracy 0.938) that failed the
+  earlier all-pixel-only bounds (99.5 / 98.5%) in CI. The top-2 margin does
+  not single out the changed pixels (at a margin >= 0.2 Xception-41 still
+  agreed on 99.87% / 99.06%); the distance to a boundary does. Before the
+  last row and column of tiles were moved back to end at the image's end,
+  they ran into up to a tile of mean-pixel padding, and 400-step
+  Xception-41 models agreed on 98.77% and 99.38% in 257x257 tiles of 288x512
+  mosaics (99.44% and 99.64% moved back).
   """
   from deeplab import quickstart  # pylint: disable=g-import-not-at-top
   from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
@@ -496,6 +530,10 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   wholes = [inference.segment(whole_model, image[None], variant,
                               crop_size=(577, 769))['predictions'][0].numpy()
             for image, _ in mosaics]
+  # Labels more than 4 px from the whole image's boundaries: where a tile's
+  # cut context should change nothing.
+  nears = [_near_a_boundary(whole, 4) for whole in wholes]
+  away_share = 1 - np.mean(nears)
   agreement = {}
   for tile, overlap, pooling in [(385, 0.5, 'image'), (257, 0.5, 'image'),
                                  (257, 0.5, 'tile')]:
@@ -503,20 +541,27 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
         tile_size=(tile, tile), tile_overlap=overlap,
         tile_image_pooling=pooling))
     runner = inference.tile_runner(model)
-    agree, tiled_right, whole_right = [], [], []
-    for (image, truth), whole in zip(mosaics, wholes):
+    agree, away, tiled_right, whole_right = [], [], [], []
+    for (image, truth), whole, near in zip(mosaics, wholes, nears):
       tiled = inference.segment_image(model, image, variant, runner=runner)
       valid = truth != 255
       agree.append((tiled == whole).mean())
+      away.append((tiled == whole)[~near].mean())
       tiled_right.append((tiled == truth)[valid].mean())
       whole_right.append((whole == truth)[valid].mean())
-    agreement[tile, pooling] = np.mean(agree)
-    print('%s %dx%d tiles, overlap %s, %s pooling: agreement %.4f, accuracy '
-          'tiled %.4f whole %.4f' % (variant, tile, tile, overlap, pooling,
-                                     np.mean(agree), np.mean(tiled_right),
-                                     np.mean(whole_right)))
+    agreement[tile, pooling] = np.mean(agree), np.mean(away)
+    print('%s %dx%d tiles, overlap %s, %s pooling: agreement %.4f, more than '
+          '4 px from a boundary %.4f (%.2f of the pixels), accuracy tiled '
+          '%.4f whole %.4f' % (variant, tile, tile, overlap, pooling,
+                               np.mean(agree), np.mean(away), away_share,
+                               np.mean(tiled_right), np.mean(whole_right)))
     if pooling == 'image':
       # Tiles are not the worse of the two.
       assert np.mean(tiled_right) >= np.mean(whole_right) - 0.01
-  assert agreement[385, 'image'] >= 0.995
-  assert agreement[257, 'image'] >= {'xception_41': 0.985}.get(variant, 0.99)
+  # Not a model whose labels are all boundary (or one class everywhere).
+  assert 0.5 <= away_share < 1
+  xception = variant == 'xception_41'
+  assert agreement[385, 'image'][0] >= (0.99 if xception else 0.995)
+  assert agreement[385, 'image'][1] >= 0.999
+  assert agreement[257, 'image'][0] >= (0.975 if xception else 0.99)
+  assert agreement[257, 'image'][1] >= (0.99 if xception else 0.999)
