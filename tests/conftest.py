@@ -89,6 +89,49 @@ def random_images(batch, height, width, seed=0):
   return rng.uniform(0, 255, size=(batch, height, width, 3)).astype(np.float32)
 
 
+def train_on_scenes(root, variant, steps):
+  """A model of `variant` trained from scratch on 64 synthetic scenes of
+  96x128 (97x97 crops, batch 8, the quickstart's job; ASPP rates 1, 2, 3
+  for the crops' 6x6 features), in `root`.
+
+  Returns:
+    (the model's options for any input size, the training log directory).
+  """
+  # Imported here: collecting the tests should not load the trainer.
+  from deeplab import quickstart  # pylint: disable=g-import-not-at-top
+  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
+  from deeplab.datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
+  from deeplab.training import trainer  # pylint: disable=g-import-not-at-top
+  root = str(root)
+  folders = synthetic.generate(os.path.join(root, 'raw'), num_train=64,
+                               num_val=1)
+  records = os.path.join(root, 'records')
+  summaries = build_voc2012_data.convert(
+      folders['list_folder'], folders['image_folder'],
+      folders['label_folder'], records)
+  dataset = synthetic.write_description(
+      records, {s.split: s.num_images for s in summaries}, 4)
+  options = quickstart.model_options(variant)
+  if options.atrous_rates:
+    options = options.replace(atrous_rates=(1, 2, 3))
+  logdir = os.path.join(root, 'train')
+  options = trainer.train(
+      quickstart.train_config(logdir, dataset, records, steps, 8),
+      options)['options']
+  return options.replace(crop_size=None), logdir
+
+
+def mosaic(rng, rows, cols):
+  """An image (and labels) of rows x cols synthetic scenes of the training
+  images' size (`train_on_scenes`): large, with the objects at the scale the
+  model learnt."""
+  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
+  scenes = [[synthetic.make_example(rng, 96, 128, 4) for _ in range(cols)]
+            for _ in range(rows)]
+  return tuple(np.concatenate([np.concatenate([s[k] for s in row], 1)
+                               for row in scenes], 0) for k in (0, 1))
+
+
 @pytest.fixture
 def rng():
   return np.random.RandomState(1234)

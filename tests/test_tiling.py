@@ -15,6 +15,7 @@ from deeplab import inference
 from deeplab import predict
 from deeplab import runtime
 from deeplab import tiling
+from deeplab.evaluation import metrics
 import conftest
 
 NUM_CLASSES = 5
@@ -433,28 +434,13 @@ def test_16_bit_and_multi_page_images_say_how_they_are_read(tmp_path,
 # Trained models of each backbone family -------------------------------------
 
 
-def _mosaic(rng, rows, cols):
-  """An image (and labels) of rows x cols synthetic scenes of the training
-  images' size: large, with the objects at the scale the model learnt."""
-  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
-  scenes = [[synthetic.make_example(rng, 96, 128, 4) for _ in range(cols)]
-            for _ in range(rows)]
-  return tuple(np.concatenate([np.concatenate([s[k] for s in row], 1)
-                               for row in scenes], 0) for k in (0, 1))
-
-
 def _near_a_boundary(labels, distance):
   """True where a pixel within `distance` (rows and columns) of it has
   another label: where a change of context may move a boundary."""
-  padded = np.pad(labels, distance, mode='edge')
-  size = 2 * distance + 1
-  highest, lowest = padded, padded
-  for axis in (0, 1):  # A square window is a row window after a column one.
-    length = highest.shape[axis] - size + 1
-    window = lambda a, k: np.take(a, range(k, k + length), axis=axis)  # pylint: disable=cell-var-from-loop
-    highest = np.max([window(highest, k) for k in range(size)], 0)
-    lowest = np.min([window(lowest, k) for k in range(size)], 0)
-  return highest != lowest
+  near = np.zeros(labels.shape, bool)
+  for label in np.unique(labels):
+    near |= metrics._dilate(labels == label, distance) & (labels != label)  # pylint: disable=protected-access
+  return near
 
 
 def test_near_a_boundary():
@@ -504,29 +490,12 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   Xception-41 models agreed on 98.77% and 99.38% in 257x257 tiles of 288x512
   mosaics (99.44% and 99.64% moved back).
   """
-  from deeplab import quickstart  # pylint: disable=g-import-not-at-top
-  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
-  from deeplab.datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
-  from deeplab.training import trainer  # pylint: disable=g-import-not-at-top
-  root = tmp_path_factory.mktemp('family_' + variant)
-  folders = synthetic.generate(str(root / 'raw'), num_train=64, num_val=1)
-  records = str(root / 'records')
-  summaries = build_voc2012_data.convert(
-      folders['list_folder'], folders['image_folder'],
-      folders['label_folder'], records)
-  dataset = synthetic.write_description(
-      records, {s.split: s.num_images for s in summaries}, 4)
-  options = quickstart.model_options(variant)
-  if options.atrous_rates:  # Rates for 97x97 crops (6x6 features).
-    options = options.replace(atrous_rates=(1, 2, 3))
-  logdir = str(root / 'train')
-  steps = {'xception_41': 800}.get(variant, 400)
-  options = trainer.train(
-      quickstart.train_config(logdir, dataset, records, steps, 8),
-      options)['options'].replace(crop_size=None)
+  options, logdir = conftest.train_on_scenes(
+      tmp_path_factory.mktemp('family_' + variant), variant,
+      {'xception_41': 800}.get(variant, 400))
   whole_model, _ = runtime.load(options, logdir, common.InferenceOptions())
   rng = np.random.RandomState(5)
-  mosaics = [_mosaic(rng, 6, 6) for _ in range(4)]
+  mosaics = [conftest.mosaic(rng, 6, 6) for _ in range(4)]
   wholes = [inference.segment(whole_model, image[None], variant,
                               crop_size=(577, 769))['predictions'][0].numpy()
             for image, _ in mosaics]
