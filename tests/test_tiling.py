@@ -484,11 +484,11 @@ def test_tiles_of_a_trained_model_agree_with_the_whole_image(
   99.12-99.40%, and one at 99.40 / 98.20% (accuracy 0.938) that failed the
   earlier all-pixel-only bounds (99.5 / 98.5%) in CI. The top-2 margin does
   not single out the changed pixels (at a margin >= 0.2 the first
-  800-step Xception-41 still agreed on 99.88% / 99.06%); the distance to a boundary does. Before the
-  last row and column of tiles were moved back to end at the image's end,
-  they ran into up to a tile of mean-pixel padding, and 400-step
-  Xception-41 models agreed on 98.77% and 99.38% in 257x257 tiles of 288x512
-  mosaics (99.44% and 99.64% moved back).
+  800-step Xception-41 still agreed on 99.88% / 99.06%); the distance to a
+  boundary does. Before the last row and column of tiles were moved back to
+  end at the image's end, they ran into up to a tile of mean-pixel padding,
+  and 400-step Xception-41 models agreed on 98.77% and 99.38% in 257x257
+  tiles of 288x512 mosaics (99.44% and 99.64% moved back).
   """
   options, logdir = conftest.train_on_scenes(
       tmp_path_factory.mktemp('family_' + variant), variant,
