@@ -182,6 +182,19 @@ def markdown(rows):
   return '\n'.join(lines)
 
 
+def _run(script, threads, args, label):
+  """One child of `script` (as `inference.run_child`); prints what ran,
+  its fp32 matmul rate (the floor's) and the CPU time stolen meanwhile, so
+  that a slow spell shows beside the figures."""
+  results, steal = bench.run_child(os.path.join(HERE, script), threads, args)
+  first = results if isinstance(results, dict) else results[0]
+  print('%s, %s: fp32 matmul %.1f GFLOP/s; CPU time stolen by the '
+        'hypervisor %s' % (script, label, first['fp32_matmul_gflops'],
+                           'unknown' if steal is None else
+                           '%.1f%%' % (100 * steal)), flush=True)
+  return results
+
+
 def measure():
   """Runs the three benchmarks' children; their results by kind."""
   results = {'inference': {}, 'peer': {}, 'training': {}}
@@ -190,27 +203,23 @@ def measure():
     for threads in THREADS:
       common = ['--runs=%d' % FLAGS.runs, '--crop=%d' % FLAGS.crop,
                 '--model_variant=' + model]
-      print('inference.py, %s, threads %s ...' % (model, threads),
-            flush=True)
+      label = '%s, threads %s' % (model, threads)
       results['inference'].setdefault(model, {})[threads] = [
-          r for r in bench.run_child(
-              os.path.join(HERE, 'inference.py'), threads, common + [
-                  '--precisions=float32,bfloat16', '--noserving',
-                  '--noonnx', '--noonnx_int8', '--notflite'])[0]
+          r for r in _run('inference.py', threads, common + [
+              '--precisions=float32,bfloat16', '--noserving', '--noonnx',
+              '--noonnx_int8', '--notflite'], label)
           if r['graph'] != 'head']
       if peer:
-        print('torch_peer.py, %s, threads %s ...' % (model, threads),
-              flush=True)
-        results['peer'].setdefault(model, {})[threads] = bench.run_child(
-            os.path.join(HERE, 'torch_peer.py'), threads, common)[0]
+        results['peer'].setdefault(model, {})[threads] = _run(
+            'torch_peer.py', threads, common, label)
   for threads, child in zip(THREADS, ('single', 'default')):
-    print('train_step.py, threads %s ...' % threads, flush=True)
-    results['training'][threads] = bench.run_child(
-        os.path.join(HERE, 'train_step.py'), child, [
+    results['training'][threads] = _run(
+        'train_step.py', child, [
             '--crop=%d' % FLAGS.training_crop,
             '--steps=%d' % FLAGS.training_steps,
             '--precisions=float32,mixed_bfloat16',
-            '--torch' if FLAGS.torch else '--notorch'])[0]
+            '--torch' if FLAGS.torch else '--notorch'],
+        'xception_65, threads %s' % threads)
   return results
 
 
