@@ -1,8 +1,9 @@
 """Evaluates DeepLab checkpoints (the original's eval.py flags).
 
-Run `python eval.py --help` for the flags; the job is `deeplab.cli.evaluate`.
+Run `python eval.py --help` for the flags; the command is
+`deeplab.cli.evaluate`.
 """
-from deeplab import cli
+from deeplab.cli import evaluate
 
 if __name__ == '__main__':
-  cli.evaluate()
+  evaluate.main()

@@ -1,8 +1,9 @@
-"""Exports DeepLab as a SavedModel or frozen graph (the original's export_model.py flags).
+"""Exports DeepLab for serving (the original's export_model.py flags).
 
-Run `python export_model.py --help` for the flags; the job is `deeplab.cli.export_model`.
+Run `python export_model.py --help` for the flags; the command is
+`deeplab.cli.export_model`.
 """
-from deeplab import cli
+from deeplab.cli import export_model
 
 if __name__ == '__main__':
-  cli.export_model()
+  export_model.main()

@@ -1,8 +1,9 @@
 """Trains DeepLab (the original's train.py flags).
 
-Run `python train.py --help` for the flags; the job is `deeplab.cli.train`.
+Run `python train.py --help` for the flags; the command is
+`deeplab.cli.train`.
 """
-from deeplab import cli
+from deeplab.cli import train
 
 if __name__ == '__main__':
-  cli.train()
+  train.main()

@@ -1,8 +1,9 @@
 """Visualises DeepLab predictions (the original's vis.py flags).
 
-Run `python vis.py --help` for the flags; the job is `deeplab.cli.vis`.
+Run `python vis.py --help` for the flags; the command is
+`deeplab.cli.vis`.
 """
-from deeplab import cli
+from deeplab.cli import vis
 
 if __name__ == '__main__':
-  cli.vis()
+  vis.main()

@@ -17,7 +17,7 @@ spell of a shared machine hits every figure alike:
       - optimized: the BatchNorm-folded graph (`core/folding.py`), float32;
       - optimized_bf16: the same in bfloat16 (`--inference_precision`);
       - optimized_full_argmax: the same with the argmax taken of the fully
-        upsampled logits (without `layers.upsampled_argmax`);
+        upsampled logits (without `ops.upsampled_argmax`);
       - plain: the Keras graph as trained;
       - savedmodel: the exported SavedModel's serving_default, loaded
         (uint8 image in, labels out: padding, cropping, resizing inside);
@@ -34,7 +34,7 @@ spell of a shared machine hits every figure alike:
   * ratios to the floors, label agreement with the optimized float32 graph,
     and the process's peak memory.
 The head alone (upsample + argmax) is also timed, full vs
-`layers.upsampled_argmax`, on the model's logits and on synthetic scene and
+`ops.upsampled_argmax`, on the model's logits and on synthetic scene and
 noise logits: the random-weight model predicts nearly one class, the
 shortcut's best case, so the scene's figure is what a trained model adds.
 Each graph is reported twice: median latency against the floor of the
@@ -199,7 +199,7 @@ def _serving_graphs(checkpoint, options, workdir):
   from deeplab import export  # pylint: disable=g-import-not-at-top
   module = export.DeepLabServing(
       options, checkpoint, crop_size=options.crop_size,
-      inference=common.InferenceOptions(
+      inference_options=common.InferenceOptions(
           dilated_depthwise=FLAGS.dilated_depthwise))
   export.export_saved_model(module, os.path.join(workdir, 'savedmodel'))
   serving = tf.saved_model.load(os.path.join(workdir, 'savedmodel'))
@@ -224,7 +224,7 @@ def _onnx_graph(checkpoint, options, workdir, threads):
   from deeplab import export  # pylint: disable=g-import-not-at-top
   module = export.DeepLabServing(
       options, checkpoint, crop_size=options.crop_size,
-      inference=common.InferenceOptions(
+      inference_options=common.InferenceOptions(
           dilated_depthwise='space_to_batch', argmax_shortcut=False))
   path = export.export_onnx(module, os.path.join(workdir, 'model.onnx'))
   graphs = {'onnxruntime': path}
@@ -311,7 +311,7 @@ def _measure(threads):
         jit_compile=False)
     if precision == 'float32':
       # The same graph with the argmax of fully upsampled logits, to show
-      # what `layers.upsampled_argmax` saves at this prediction.
+      # what `ops.upsampled_argmax` saves at this prediction.
       full = load(options, checkpoint, argmax_shortcut=False,
                   dilated_depthwise=FLAGS.dilated_depthwise)
       graphs['optimized_full_argmax'] = tf.function(
@@ -396,7 +396,7 @@ def _measure(threads):
 
 def boundary_share(logits):
   """Share of low-resolution cells whose four corners' argmaxes differ
-  (the cells `layers.upsampled_argmax` interpolates)."""
+  (the cells `ops.upsampled_argmax` interpolates)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   labels = np.argmax(np.asarray(logits), -1)
   padded = np.pad(labels, [(0, 0), (0, 1), (0, 1)], mode='edge')
@@ -417,7 +417,7 @@ def _head_costs(model_logits, crop_size, runs=15):
   logits the worst case (the full computation runs)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
+  from deeplab.core import ops  # pylint: disable=g-import-not-at-top
   from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
   shape = model_logits.shape
   rng = np.random.RandomState(3)
@@ -430,9 +430,9 @@ def _head_costs(model_logits, crop_size, runs=15):
       'noise': rng.normal(0, 1, shape).astype(np.float32),
   }
   size = tf.constant(crop_size)
-  full = tf.function(lambda x: layers.channel_argmax(
-      layers.resize_bilinear(x, size)))
-  shortcut = tf.function(lambda x: layers.upsampled_argmax(x, size))
+  full = tf.function(lambda x: ops.channel_argmax(
+      ops.resize_bilinear(x, size)))
+  shortcut = tf.function(lambda x: ops.upsampled_argmax(x, size))
   entry = {'graph': 'head', 'cases': {}}
   for name, logits in cases.items():
     same = bool(np.array_equal(full(logits), shortcut(logits)))
@@ -502,7 +502,7 @@ def main(unused_argv):
                100 * r['vs_optimized_median'], 100 * r['vs_optimized_best'],
                100 * r['label_agreement']), flush=True)
     print('  upsample+argmax head alone, best of 15 (full resize+argmax vs '
-          'layers.upsampled_argmax): ' + '; '.join(
+          'ops.upsampled_argmax): ' + '; '.join(
               '%s logits (%.1f%% boundary cells) %.2f vs %.2f ms%s' % (
                   name, 100 * c['boundary_share'], 1e3 * c['full_best_s'],
                   1e3 * c['shortcut_best_s'],

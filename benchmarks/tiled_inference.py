@@ -161,7 +161,7 @@ def main(unused_argv):
     export_dir = os.path.join(folder, 'export')
     if FLAGS.saved_model and not os.path.exists(export_dir):
       module = export.DeepLabServing(options, checkpoint, crop_size=tile,
-                                     inference=tiles.replace(
+                                     inference_options=tiles.replace(
                                          dilated_depthwise='space_to_batch'))
       export.export_saved_model(module, export_dir)
     base = [sys.executable, '-c', _PREDICT, '--checkpoint=' + checkpoint,

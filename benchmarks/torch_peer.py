@@ -55,7 +55,7 @@ def translate(model, torch, trainable=False):
   """A torch.nn.Module computing `model`'s 'predictions' (folded model with
   static shapes), with its weights (`trainable`: as parameters that take
   gradients, for the training peer of `train_step.py`)."""
-  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
+  from deeplab.core import ops  # pylint: disable=g-import-not-at-top
   functional = torch.nn.functional
   params = torch.nn.ParameterList()
   steps = []  # (function, input tensor ids, output tensor id)
@@ -138,7 +138,7 @@ def translate(model, torch, trainable=False):
         size = layer.size
       else:
         ref = node.input_tensors[1].shape[1:3]
-        size = tuple(int(layers.scale_dimension(n, layer.scale))
+        size = tuple(int(ops.scale_dimension(n, layer.scale))
                      for n in ref)
       inputs = inputs[:1]
       if tuple(node.input_tensors[0].shape[1:3]) == tuple(size):

@@ -18,7 +18,10 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'tests'))
 import reference  # pylint: disable=g-import-not-at-top,wrong-import-position
-import test_train_parity as t1  # pylint: disable=g-import-not-at-top,wrong-import-position
+import training_vectors as t1  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from deeplab.core import names  # pylint: disable=g-import-not-at-top,wrong-import-position
+from deeplab.training import trainer  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def main():
@@ -28,8 +31,8 @@ def main():
         'mobilenet_v2_modelzoo', os.path.join(root, 'init'))
     config, options = t1.config_and_options(t1.t1_flags(
         checkpoint, os.path.join(root, 'train')))
-    result = t1.trainer.train(config, options, max_steps_this_run=3,
-                              input_fn=t1.fixed_batches(arrays))
+    result = trainer.train(config, options, max_steps_this_run=3,
+                           input_fn=t1.fixed_batches(arrays))
   print('step | total loss: original / ours | cross-entropy | '
         'regularization | learning rate')
   for ours, ref in zip(result['steps'], sidecar['per_step']):
@@ -38,11 +41,10 @@ def main():
         ref['cross_entropy_loss'], ours['loss/merged_logits'],
         ref['regularization_loss'], ours['regularization_loss'],
         ref['learning_rate'], ours['learning_rate']))
-  variables = {n: v.numpy() for n, v in t1.model_lib.tf1_variable_map(
+  variables = {n: v.numpy() for n, v in names.tf1_variable_map(
       result['model']).items()}
   momentum = {n + '/Momentum': v.numpy() for n, v in t1.slots(
-      result['optimizer'], t1.model_lib.tf1_variable_map(
-          result['model'])).items()}
+      result['optimizer'], names.tf1_variable_map(result['model'])).items()}
   for title, tensors in (('variables', variables),
                          ('Momentum slots', momentum)):
     errors = t1.fingerprint_errors('state/', tensors, arrays, 0.0)

@@ -3,7 +3,7 @@ r"""Training-step throughput of Xception-65 DeepLabv3+ on this machine.
   python benchmarks/train_step.py [--crop=321] [--batch_size=2] [--steps=5]
       [--precisions=float32,mixed_bfloat16] [--op_profile]
 
-Times the real compiled training step (`trainer.make_train_step`: forward,
+Times the real compiled training step (`step.make_train_step`: forward,
 loss, weight decay, gradients with the original's multipliers, momentum
 update) of Xception-65, output stride 16, ASPP rates 6/12/18, decoder at
 stride 4, on random images, after warm-up. Each configuration runs in its
@@ -83,17 +83,19 @@ def _measure(threads):
   if threads == 'single':
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-  from deeplab import common  # pylint: disable=g-import-not-at-top
-  from deeplab import model as model_lib  # pylint: disable=g-import-not-at-top
-  from deeplab.training import learning_rate  # pylint: disable=g-import-not-at-top
-  from deeplab.training import optimizers  # pylint: disable=g-import-not-at-top
-  from deeplab.training import trainer  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from deeplab import common
+  from deeplab import configs
+  from deeplab import model as model_lib
+  from deeplab.training import learning_rate
+  from deeplab.training import optimizers
+  from deeplab.training import step as step_lib
 
   crop = (FLAGS.crop, FLAGS.crop)
   options = common.ModelOptions(
       model_variant='xception_65', crop_size=crop, output_stride=16,
       atrous_rates=(6, 12, 18), decoder_output_stride=(4,))
-  config = trainer.TrainConfig(train_logdir='unused', train_crop_size=crop,
+  config = configs.TrainConfig(train_logdir='unused', train_crop_size=crop,
                                train_batch_size=FLAGS.batch_size)
   strategy = tf.distribute.get_strategy()
 
@@ -108,7 +110,7 @@ def _measure(threads):
           learning_rate.DeepLabLearningRate(base_learning_rate=0.007), 0.9)
       if precision == 'mixed_float16':
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-      return trainer.make_train_step(
+      return step_lib.make_train_step(
           model, optimizer, strategy, tf.Variable(0, dtype=tf.int64),
           dataclasses.replace(config, precision=precision), 21, 255)
     finally:

@@ -1,7 +1,7 @@
 """Loading the original TF1 DeepLab checkpoints (and this project's) by name.
 
 Every model weight has the name it had in the original TF1 graph
-(`layers.tf1_variable_map`), so a name-based checkpoint is read with
+(`names.tf1_variable_map`), so a name-based checkpoint is read with
 `tf.train.load_checkpoint` and assigned variable by variable. Anything that
 does not fit is reported precisely: variables missing from the checkpoint,
 variables the model does not have, shape mismatches (both shapes named).
@@ -16,11 +16,12 @@ Anything else that does not fit is a `CheckpointMismatchError`, never a
 silently half-initialised model.
 
 This project's own weight format is the same kind of checkpoint (keys are
-the original names) with a `model_options.json` beside it, so it loads through
-the same entry point and is readable by the original TF1 code too.
+the original names) with a `model_options.json` beside it (`rundir`), so it
+loads through the same entry point and is readable by the original TF1 code
+too. Finding a folder's newest complete checkpoint and following a training
+run's checkpoints is `checkpoint_state`'s.
 """
 import dataclasses
-import json
 import os
 import re
 import shutil
@@ -29,13 +30,11 @@ from typing import List
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
-from deeplab import common
-from deeplab import model as model_lib
+from deeplab import rundir
 from deeplab.core import feature_extractor
+from deeplab.core import names
 
-OPTIONS_FILE = 'model_options.json'
 CHECKPOINT_PREFIX = 'model.ckpt'
 
 # Checkpoint entries that are training state, not model weights: optimizer
@@ -171,7 +170,7 @@ def training_checkpoint(model, **state):
   rng = {layer.name: layer.seed_generator.state for layer in model.layers
          if getattr(layer, 'seed_generator', None) is not None}
   return tf.train.Checkpoint(
-      **{WEIGHTS_ATTRIBUTE: dict(model_lib.tf1_variable_map(model))},
+      **{WEIGHTS_ATTRIBUTE: dict(names.tf1_variable_map(model))},
       random_state=rng, **state)
 
 
@@ -220,7 +219,7 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
     raise CheckpointMismatchError('Checkpoint %s cannot be read: %s.' % (
         prefix, checkpoint_problem(prefix) or str(e).splitlines()[0])) from e
   shapes = {name: shape for name, (_, shape) in keys.items()}
-  variables = model_lib.tf1_variable_map(model)
+  variables = names.tf1_variable_map(model)
   options = getattr(model, 'model_options', None)
 
   wanted, skipped = {}, []
@@ -229,7 +228,7 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
     if options is None:
       raise ValueError('backbone_only needs a model built by deeplab.model.')
     backbone_scope = feature_extractor.get_backbone(options.model_variant).scope
-  last_layers = model_lib.get_extra_layer_scopes(
+  last_layers = names.get_extra_layer_scopes(
       last_layers_contain_logits_only)
   for name, var in variables.items():
     if backbone_scope is not None and not name.startswith(backbone_scope + '/'):
@@ -300,16 +299,16 @@ DEGENERATE_ADVICE = (
 def untouched_batch_norm(model):
   """Scopes of BatchNorm layers whose moving statistics are exactly Keras'
   initial values (mean 0, variance 1): never trained."""
-  names = []
-  variables = model_lib.tf1_variable_map(model)
+  untouched = []
+  variables = names.tf1_variable_map(model)
   for name, var in variables.items():
     if name.endswith('/moving_mean'):
       mean = var.numpy()
       variance = variables[name[:-len('moving_mean')] +
                            'moving_variance'].numpy()
       if not np.any(mean) and np.all(variance == 1.0):
-        names.append(name[:-len('/moving_mean')])
-  return names
+        untouched.append(name[:-len('/moving_mean')])
+  return untouched
 
 
 def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
@@ -332,7 +331,7 @@ def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
                                                    list(m[2])))
   hints = []
   logits = [m for m in mismatched if m[0].startswith(
-      model_lib.LOGITS_SCOPE_NAME + '/') and m[0].endswith('/weights')]
+      names.LOGITS_SCOPE_NAME + '/') and m[0].endswith('/weights')]
   if logits:
     hints.append('the checkpoint has %d classes and the model %d: give '
                  '--num_classes (or --dataset) of the checkpoint' % (
@@ -364,21 +363,20 @@ def save_weights(model, output_dir: str, options=None) -> str:
     The checkpoint prefix.
   """
   options = options or getattr(model, 'model_options', None)
-  values = {n: v.numpy() for n, v in model_lib.tf1_variable_map(model).items()}
+  values = {n: v.numpy() for n, v in names.tf1_variable_map(model).items()}
   os.makedirs(output_dir, exist_ok=True)
   for leftover in tf.io.gfile.glob(os.path.join(output_dir, '.staging-*')):
     shutil.rmtree(leftover, ignore_errors=True)  # From a killed save.
   staging = tempfile.mkdtemp(prefix='.staging-', dir=output_dir)
   try:
-    names = sorted(values)
+    keys = sorted(values)
     tf.raw_ops.SaveV2(prefix=tf.constant(os.path.join(staging,
                                                       CHECKPOINT_PREFIX)),
-                      tensor_names=tf.constant(names),
-                      shape_and_slices=tf.constant([''] * len(names)),
-                      tensors=[tf.constant(values[n]) for n in names])
+                      tensor_names=tf.constant(keys),
+                      shape_and_slices=tf.constant([''] * len(keys)),
+                      tensors=[tf.constant(values[n]) for n in keys])
     if options is not None:
-      with open(os.path.join(staging, OPTIONS_FILE), 'w') as f:
-        json.dump(options.to_dict(), f, indent=2, sort_keys=True)
+      rundir.write_options(staging, options)
     state = os.path.join(output_dir, 'checkpoint')
     if os.path.exists(state):
       os.remove(state)  # The old state must not point at half-moved files.
@@ -434,175 +432,10 @@ def checkpoint_problem(prefix):
   return None
 
 
-def _checkpoint_state(directory):
-  """The folder's `checkpoint` state, or None when absent or invalid."""
-  try:
-    return tf.train.get_checkpoint_state(directory)
-  except ValueError:
-    return None
-
-
-def newest_complete_checkpoint(directory, check=None):
-  """The newest checkpoint of a training folder that can be restored.
-
-  Args:
-    directory: The folder.
-    check: Optional further test, prefix -> problem or None.
-
-  Returns:
-    (prefix or None, [(prefix, reason)] of the newer ones skipped).
-  """
-  state = _checkpoint_state(directory)
-  candidates = set(state.all_model_checkpoint_paths) if state else set()
-  if state and state.model_checkpoint_path:
-    candidates.add(state.model_checkpoint_path)
-  candidates.update(f[:-len('.index')] for f in tf.io.gfile.glob(
-      os.path.join(directory, CHECKPOINT_PREFIX + '-*.index')))
-  candidates = {os.path.join(directory, os.path.basename(c))
-                for c in candidates}
-  skipped = []
-  for prefix in sorted(candidates, key=step_of, reverse=True):
-    problem = checkpoint_problem(prefix) or (check and check(prefix))
-    if problem is None:
-      return prefix, skipped
-    skipped.append((prefix, problem))
-  return None, skipped
-
-
-def repair_checkpoint_state(directory, check=None):
-  """Points the `checkpoint` state file at the complete checkpoints only.
-
-  So a resumed job restores the newest checkpoint that is whole, and the
-  checkpoint manager's rotation never counts (or deletes past) broken ones.
-
-  Returns:
-    (newest complete prefix or None, [(skipped prefix, reason)]).
-  """
-  latest, skipped = newest_complete_checkpoint(directory, check)
-  if skipped or (latest and tf.train.latest_checkpoint(directory) != latest):
-    complete = []
-    state = _checkpoint_state(directory)
-    for path in (state.all_model_checkpoint_paths if state else []):
-      path = os.path.join(directory, os.path.basename(path))
-      if step_of(path) < step_of(latest or '') and (
-          checkpoint_problem(path) is None):
-        complete.append(path)
-    complete.append(latest)
-    state_file = os.path.join(directory, 'checkpoint')
-    if latest is None:  # A state file without a checkpoint is invalid.
-      if os.path.exists(state_file):
-        os.replace(state_file, state_file + '.incomplete')
-      return latest, skipped
-    with open(state_file + '.tmp', 'w') as f:
-      f.write('model_checkpoint_path: "%s"\n' % os.path.basename(latest))
-      for path in sorted(complete, key=step_of):
-        f.write('all_model_checkpoint_paths: "%s"\n'
-                % os.path.basename(path))
-    os.replace(state_file + '.tmp', state_file)
-  return latest, skipped
-
-
-# What reading a checkpoint raises when its files are gone.
-MISSING_CHECKPOINT_ERRORS = (FileNotFoundError, tf.errors.NotFoundError,
-                             CheckpointMismatchError)
-
-
-def vanished(error, checkpoint):
-  """Whether `error` came from a checkpoint that no longer exists (a
-  trainer's rotation deleted it while an evaluator was about to read it)."""
-  return (isinstance(error, MISSING_CHECKPOINT_ERRORS) and
-          not os.path.exists(checkpoint + '.index'))
-
-
-# How often a polling job waiting for the next checkpoint looks whether the
-# training run it follows has finished.
-_FINISHED_CHECK_SECS = 5
-
-
-def for_each_checkpoint(path, job, max_number=0, interval_secs=300,
-                        flag='--max_number_of_evaluations', finished=None):
-  """Runs `job(prefix)` on the checkpoints a polling job (eval, vis) sees.
-
-  A checkpoint prefix runs once. A folder runs its latest checkpoint once
-  when `max_number` is 1; otherwise, as the original, each new checkpoint
-  as it appears (`tf.train.checkpoints_iterator`), until `max_number` of
-  them ran (never, when it is not positive), or until `finished(prefix)`
-  says no checkpoint will follow (a training run that is done; asked after
-  each job and again every few seconds while waiting, since the trainer
-  may finish just after the job looked). A
-  checkpoint that a trainer's rotation deleted before `job` could read it
-  does not count: the job waits for the next one (or, with `max_number` 1,
-  takes the new latest).
-
-  Returns:
-    The list of `job`'s results, one per checkpoint it ran on.
-  """
-  results = []
-  if not os.path.isdir(path) and (max_number == 1 or tf.io.gfile.glob(
-      path + '.index')):
-    return [job(resolve_checkpoint(path))]
-  if max_number == 1:
-    while True:
-      prefix = resolve_checkpoint(path)
-      try:
-        return [job(prefix)]
-      except MISSING_CHECKPOINT_ERRORS as e:
-        if not vanished(e, prefix):
-          raise
-        logging.warning('Checkpoint %s was deleted before it could be read '
-                        '(the trainer keeps only its newest); taking the '
-                        'latest again.', prefix)
-  if not (os.path.isdir(path) and tf.train.latest_checkpoint(path)):
-    logging.info('Waiting for a checkpoint in %s (checking every %d s; %s).',
-                 path, interval_secs, 'stops after %d checkpoints (%s)' % (
-                     max_number, flag) if max_number > 0 else
-                 'runs until stopped; %s limits it' % flag)
-  ran = []
-
-  def done_waiting():
-    # Asked after each job and while waiting: a trainer releases its logdir
-    # a moment after writing its last checkpoint, so a job that finished on
-    # that checkpoint before then saw a running run, and no checkpoint will
-    # follow.
-    if finished is not None and ran and finished(ran[-1]):
-      logging.info('%s is the last checkpoint of a finished training run: '
-                   'done (%s keeps polling a running one).', ran[-1], flag)
-      return True
-    return False
-
-  for prefix in tf.train.checkpoints_iterator(
-      path, min_interval_secs=interval_secs,
-      timeout=None if finished is None else _FINISHED_CHECK_SECS,
-      timeout_fn=done_waiting):
-    try:
-      results.append(job(prefix))
-      ran.append(prefix)
-    except MISSING_CHECKPOINT_ERRORS as e:
-      if not vanished(e, prefix):
-        raise
-      logging.warning('Checkpoint %s was deleted before it could be read '
-                      '(the trainer keeps only its newest); waiting for the '
-                      'next one.', prefix)
-      continue
-    if 0 < max_number <= len(results):
-      break
-    if done_waiting():
-      break
-    logging.info('Waiting for the next checkpoint in %s (%d done%s).', path,
-                 len(results), ' of %d' % max_number if max_number > 0
-                 else '')
-  return results
-
-
-def resolve_options(options):
-  """`options`, or what it returns when it is a function (resolved late)."""
-  return options() if callable(options) else options
-
-
 def check_num_classes(checkpoint, num_classes, dataset):
   """Raises `CheckpointMismatchError` when the options saved beside
   `checkpoint` have another number of classes than the dataset's."""
-  saved = load_options(checkpoint) if checkpoint and os.path.exists(
+  saved = rundir.load_options(checkpoint) if checkpoint and os.path.exists(
       checkpoint if os.path.isdir(checkpoint) else
       os.path.dirname(checkpoint) or '.') else None
   if saved is not None and num_classes and saved.num_classes != num_classes:
@@ -610,69 +443,5 @@ def check_num_classes(checkpoint, num_classes, dataset):
         'The model of %s has %d classes (its %s) but --dataset=%s has %d: '
         'use the dataset it was trained on (--dataset and --dataset_dir; a '
         'training logdir remembers them when the flags are left out).'
-        % (checkpoint, saved.num_classes, OPTIONS_FILE, dataset,
+        % (checkpoint, saved.num_classes, rundir.OPTIONS_FILE, dataset,
            num_classes))
-
-
-def load_options(checkpoint: str):
-  """The `ModelOptions` saved beside a project checkpoint, or None."""
-  directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
-      checkpoint)
-  path = os.path.join(directory, OPTIONS_FILE)
-  if not os.path.exists(path):
-    return None
-  try:
-    with open(path) as f:
-      fields = json.load(f)
-    if not isinstance(fields, dict):
-      raise ValueError('expected a JSON object, got %s'
-                       % type(fields).__name__)
-  except (OSError, ValueError) as e:
-    raise ValueError('Cannot read the saved model options %s: %s. Restore '
-                     'the file (it is written with each checkpoint folder), '
-                     'or remove it and give every model flag.' % (path, e)) from e
-  return options_from_dict(fields, path)
-
-
-_TYPE_NAMES = {bool: 'true or false', int: 'an integer', float: 'a number',
-               str: 'a string', tuple: 'a list', dict: 'an object'}
-
-
-def _field_type_error(field, value):
-  """What the ModelOptions field `field` must be when `value` does not fit
-  it, else None."""
-  default = (field.default if field.default is not dataclasses.MISSING
-             else field.default_factory())
-  if default is None:
-    return None  # Optional fields: None or what their converter reads.
-  expected = type(default)
-  if value is None:
-    return _TYPE_NAMES.get(expected)
-  fits = {
-      bool: lambda v: isinstance(v, bool),
-      int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-      float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-      str: lambda v: isinstance(v, str),
-      tuple: lambda v: isinstance(v, list),
-      dict: lambda v: isinstance(v, dict),
-  }.get(expected, lambda v: True)
-  return None if fits(value) else _TYPE_NAMES.get(expected)
-
-
-def options_from_dict(fields, source='model_options.json'):
-  """`ModelOptions` from a saved dict, naming `source` and the field of any
-  value that does not fit (not a flag the user never passed)."""
-  known = {f.name: f for f in dataclasses.fields(common.ModelOptions)}
-  for name, value in fields.items():
-    if name in known:
-      problem = _field_type_error(known[name], value)
-      if problem:
-        raise ValueError('%s: "%s" is %r; it must be %s.' % (
-            source, name, value, problem))
-  try:
-    return common.ModelOptions(**{k: v for k, v in fields.items()
-                                  if k in known})
-  except (TypeError, ValueError) as e:
-    raise ValueError('%s holds options that cannot be built: %s'
-                     % (source, e)) from e
-

@@ -1,19 +1,20 @@
-"""The model options object.
+"""The options objects: what the network is, and how it runs.
 
 `ModelOptions` mirrors the original's `common.ModelOptions`: one immutable
 object that configures the network everywhere (training, evaluation,
 visualisation, export, statistics). Its defaults are the original's flag
-defaults, defined once here; `deeplab.flags` registers those flags with absl
-under the original names and builds options back from them.
+defaults, defined once here; `deeplab.cli.flags` registers those flags with
+absl under the original names and builds options back from them.
+`InferenceOptions` says how a network runs (scales, flips, folding,
+precision, tiles), `ResizeOptions` how images are resized first.
 """
 import dataclasses
+import json
+import os
 from typing import Dict, Optional, Tuple
 
 # Output type of semantic segmentation (the original's common.OUTPUT_TYPE).
 OUTPUT_TYPE = 'semantic'
-
-import json
-import os
 
 MODEL_VARIANTS = (
     'xception_41', 'xception_65', 'xception_71',
@@ -311,7 +312,7 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
 
 # How inference runs (`InferenceOptions`): its precisions and the kernels of
 # dilated depthwise convs (`core/folding.choose_dilated_depthwise`).
-PRECISIONS = ('float32', 'bfloat16')
+INFERENCE_PRECISIONS = ('float32', 'bfloat16')
 DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch')
 TILE_IMAGE_POOLING_CHOICES = ('image', 'tile')
 
@@ -337,7 +338,7 @@ class InferenceOptions:
     dilated_depthwise: How the folded graph runs dilated depthwise convs:
       'auto', 'native' or 'space_to_batch' (portable).
     argmax_shortcut: With one pass, labels through
-      `layers.upsampled_argmax` (the argmax of the upsampled logits,
+      `core.ops.upsampled_argmax` (the argmax of the upsampled logits,
       upsampling only near class boundaries); False upsamples everywhere
       (converters whose op sets lack the shortcut).
     tile_size: (height, width) of the tiles an image larger than one tile
@@ -382,19 +383,16 @@ class InferenceOptions:
     """One scale, no flip: the labels are the argmax of one pass's logits."""
     return len(self.eval_scales) == 1 and not self.add_flipped_images
 
-  @property
-  def low_precision(self) -> bool:
-    return self.inference_precision != 'float32'
-
   def validate(self):
     """Raises ValueError naming the flag of a setting that cannot run."""
     if min(self.eval_scales) <= 0:
       raise ValueError('--eval_scales must be positive, got %r.'
                        % (self.eval_scales,))
-    if self.inference_precision not in PRECISIONS:
+    if self.inference_precision not in INFERENCE_PRECISIONS:
       raise ValueError('--inference_precision must be one of %s, got %r.'
-                       % (', '.join(PRECISIONS), self.inference_precision))
-    if self.low_precision and not self.fold_batch_norm:
+                       % (', '.join(INFERENCE_PRECISIONS),
+                          self.inference_precision))
+    if self.inference_precision != 'float32' and not self.fold_batch_norm:
       raise ValueError('--inference_precision=%s runs the BatchNorm-folded '
                        'graph: it needs --fold_batch_norm (leave '
                        '--nofold_batch_norm out).' % self.inference_precision)
@@ -476,27 +474,3 @@ class ResizeOptions:
     """(min, max, factor, keep_aspect_ratio), as `inference.segment` takes."""
     return (self.min_resize_value, self.max_resize_value, self.resize_factor,
             self.keep_aspect_ratio)
-
-
-def flag_name(config_cls, field, sub_field=None):
-  """The flag of a config field (or of its sub-config's field): its own
-  name, unless the config's `flag_aliases` renames it (export's
-  `--inference_scales` fills `inference.eval_scales`)."""
-  path = field if sub_field is None else '%s.%s' % (field, sub_field)
-  aliases = getattr(config_cls, 'flag_aliases', {}) or {}
-  return aliases.get(path, sub_field or field)
-
-
-def flat_dict(config) -> dict:
-  """{flag name: value} of a job config, its sub-configs flattened (the
-  form of `train_config.json`); tuples as lists."""
-  out = {}
-  for field in dataclasses.fields(config):
-    value = getattr(config, field.name)
-    if dataclasses.is_dataclass(value):
-      for sub in dataclasses.fields(value):
-        out[flag_name(type(config), field.name, sub.name)] = getattr(
-            value, sub.name)
-    else:
-      out[field.name] = value
-  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

@@ -17,27 +17,14 @@ import keras
 
 from deeplab import common
 from deeplab.core import dense_prediction_cell
+from deeplab.core import factory as factory_lib
 from deeplab.core import feature_extractor
 from deeplab.core import layers
-
-LOGITS_SCOPE_NAME = 'logits'
-MERGED_LOGITS_SCOPE = 'merged_logits'
-IMAGE_POOLING_SCOPE = 'image_pooling'
-ASPP_SCOPE = 'aspp'
-CONCAT_PROJECTION_SCOPE = 'concat_projection'
-DECODER_SCOPE = 'decoder'
+from deeplab.core import names
+from deeplab.core import ops
 
 # BatchNorm epsilon of the head (ASPP and decoder) in the original.
 HEAD_BATCH_NORM_EPSILON = 1e-5
-
-
-def get_extra_layer_scopes(last_layers_contain_logits_only=False):
-  """Scopes of the "last layers" (not restored with initialize_last_layer)."""
-  if last_layers_contain_logits_only:
-    return [LOGITS_SCOPE_NAME]
-  return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE,
-          CONCAT_PROJECTION_SCOPE, DECODER_SCOPE,
-          dense_prediction_cell.SCOPE]
 
 
 class _Geometry:
@@ -54,8 +41,8 @@ class _Geometry:
   def size(self, scale):
     if self.crop_size is None:
       return None
-    return (layers.scale_dimension(self.crop_size[0], scale),
-            layers.scale_dimension(self.crop_size[1], scale))
+    return (ops.scale_dimension(self.crop_size[0], scale),
+            ops.scale_dimension(self.crop_size[1], scale))
 
   def resize(self, factory, x, scale, scope):
     """Resizes x to the crop scaled by `scale` (align corners)."""
@@ -73,8 +60,8 @@ def image_pooling_window(options):
   pool_crop = options.image_pooling_crop_size or options.crop_size
   if pool_crop is None:
     return None
-  return (layers.scale_dimension(pool_crop[0], 1. / options.output_stride),
-          layers.scale_dimension(pool_crop[1], 1. / options.output_stride))
+  return (ops.scale_dimension(pool_crop[0], 1. / options.output_stride),
+          ops.scale_dimension(pool_crop[1], 1. / options.output_stride))
 
 
 class ImagePoolingInputs:
@@ -124,12 +111,12 @@ def aspp(factory, features, options, geometry):
                              window, options.image_pooling_stride)(features)
     if options.aspp_with_squeeze_and_excitation:
       pooled = factory.conv(
-          pooled, depth, 1, IMAGE_POOLING_SCOPE, batch_norm=False,
+          pooled, depth, 1, names.IMAGE_POOLING_SCOPE, batch_norm=False,
           use_bias=True, activation=('q_sigmoid' if
                                      options.image_se_uses_qsigmoid
                                      else 'sigmoid'))
     else:
-      pooled = factory.conv(pooled, depth, 1, IMAGE_POOLING_SCOPE)
+      pooled = factory.conv(pooled, depth, 1, names.IMAGE_POOLING_SCOPE)
     if geometry.crop_size is not None:
       pooled = geometry.resize(factory, pooled, 1. / options.output_stride,
                                'image_pooling/resize')
@@ -140,12 +127,12 @@ def aspp(factory, features, options, geometry):
       gate = pooled
     else:
       branches.append(pooled)
-  branches.append(factory.conv(features, depth, 1, ASPP_SCOPE + '0'))
+  branches.append(factory.conv(features, depth, 1, names.ASPP_SCOPE + '0'))
   for i, rate in enumerate(options.atrous_rates or (), 1):
-    scope = ASPP_SCOPE + str(i)
+    scope = names.ASPP_SCOPE + str(i)
     if options.aspp_with_separable_conv:
       branches.append(factory.split_separable_conv(features, depth, scope,
-                                             rate=rate))
+                                                   rate=rate))
     else:
       branches.append(factory.conv(features, depth, 3, scope, rate=rate))
   if len(branches) > 1:
@@ -153,14 +140,14 @@ def aspp(factory, features, options, geometry):
   else:
     net = branches[0]
   if options.aspp_with_concat_projection:
-    net = factory.conv(net, depth, 1, CONCAT_PROJECTION_SCOPE)
+    net = factory.conv(net, depth, 1, names.CONCAT_PROJECTION_SCOPE)
     # keep_prob 0.9 in the original; active only when training.
     if factory.dropout_keep_prob < 1.0:
       net = factory.layer(keras.layers.Dropout,
-                          CONCAT_PROJECTION_SCOPE + '_dropout',
+                          names.CONCAT_PROJECTION_SCOPE + '_dropout',
                           1.0 - factory.dropout_keep_prob)(net)
   if gate is not None:
-    net = factory.gate(net, gate, ASPP_SCOPE + '/gate')
+    net = factory.gate(net, gate, names.ASPP_SCOPE + '/gate')
   return net
 
 
@@ -187,35 +174,37 @@ def decoder(factory, features, end_points, options, geometry):
     i = 0  # One low-level feature per stage, as every original table has.
     projection = factory.conv(
         low_level, projected, 1,
-        '%s/feature_projection%d%s' % (DECODER_SCOPE, i, suffix),
+        '%s/feature_projection%d%s' % (names.DECODER_SCOPE, i, suffix),
         **conv_kwargs)
     merged = [geometry.resize(factory, t, 1. / stride,
-                              DECODER_SCOPE + '/resize')
+                              names.DECODER_SCOPE + '/resize')
               for t in (net, projection)]
     if options.decoder_use_sum_merge:
       if options.decoder_use_separable_conv and not logits_out:
         net = factory.split_separable_conv(
             merged[0], depth,
-            '%s/decoder_split_sep_conv0%s' % (DECODER_SCOPE, suffix))
+            '%s/decoder_split_sep_conv0%s' % (names.DECODER_SCOPE, suffix))
       else:
         net = factory.conv(merged[0], depth, 1 if logits_out else 3,
-                           '%s/decoder_conv0%s' % (DECODER_SCOPE, suffix),
+                           '%s/decoder_conv0%s' % (names.DECODER_SCOPE, suffix),
                            **conv_kwargs)
-      net = factory.add([net, merged[1]], DECODER_SCOPE + '/sum')
+      net = factory.add([net, merged[1]], names.DECODER_SCOPE + '/sum')
       continue
-    net = factory.layer(keras.layers.Concatenate, DECODER_SCOPE + '/concat')(
-        merged)
+    net = factory.layer(keras.layers.Concatenate,
+                        names.DECODER_SCOPE + '/concat')(merged)
     if options.decoder_use_separable_conv:
       for j in range(2):
         net = factory.split_separable_conv(
-            net, depth, '%s/decoder_conv%d%s' % (DECODER_SCOPE, j, suffix))
+            net, depth,
+            '%s/decoder_conv%d%s' % (names.DECODER_SCOPE, j, suffix))
     else:
       # slim.repeat naming: decoder_conv0/decoder_conv0_1, ..._2.
       base = 'decoder_conv%d%s' % (i, suffix)
       for j in range(2):
-        net = factory.conv(net, depth, 3,
-                           '%s/%s/%s_%d' % (DECODER_SCOPE, base, base, j + 1),
-                           **conv_kwargs)
+        net = factory.conv(
+            net, depth, 3,
+            '%s/%s/%s_%d' % (names.DECODER_SCOPE, base, base, j + 1),
+            **conv_kwargs)
   return net
 
 
@@ -233,14 +222,14 @@ def branch_logits(factory, features, options):
   outs = []
   factory = factory.for_logits()
   for i, rate in enumerate(rates):
-    scope = '%s/%s%s' % (LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
+    scope = '%s/%s%s' % (names.LOGITS_SCOPE_NAME, common.OUTPUT_TYPE,
                          '_%d' % i if i else '')
     outs.append(factory.conv(features, num_classes, kernel, scope,
                              rate=rate, activation=None, batch_norm=False,
                              use_bias=True))
   if len(outs) == 1:
     return outs[0]
-  return factory.add(outs, LOGITS_SCOPE_NAME + '/add')
+  return factory.add(outs, names.LOGITS_SCOPE_NAME + '/add')
 
 
 def get_logits(factory, images, options):
@@ -279,8 +268,8 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
   for scale in pyramid:
     if scale != 1.0:
       if crop is not None:
-        scaled_crop = (layers.scale_dimension(crop[0], scale),
-                       layers.scale_dimension(crop[1], scale))
+        scaled_crop = (ops.scale_dimension(crop[0], scale),
+                       ops.scale_dimension(crop[1], scale))
         scaled = factory.layer(layers.ResizeBilinear,
                                'scale_%.2f/resize' % scale,
                                size=scaled_crop)(images)
@@ -291,8 +280,8 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
                                scale=scale)([images, images])
       pool_crop = options.image_pooling_crop_size
       if pool_crop:
-        pool_crop = (layers.scale_dimension(pool_crop[0], scale),
-                     layers.scale_dimension(pool_crop[1], scale))
+        pool_crop = (ops.scale_dimension(pool_crop[0], scale),
+                     ops.scale_dimension(pool_crop[1], scale))
       scale_options = options.replace(crop_size=scaled_crop,
                                       image_pooling_crop_size=pool_crop)
     else:
@@ -301,7 +290,7 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
     logits = _Geometry(images, crop).resize(factory.for_logits(), logits,
                                             logits_scale, 'logits/resize')
     if len(pyramid) == 1:
-      return {MERGED_LOGITS_SCOPE: logits}
+      return {names.MERGED_LOGITS_SCOPE: logits}
     outputs['logits_%.2f' % scale] = logits
   stacked = list(outputs.values())
   if options.merge_method == 'max':
@@ -310,7 +299,7 @@ def multi_scale_logits(factory, images, options, image_pyramid=None):
   else:
     merged = factory.for_logits().layer(keras.layers.Average, 'merge_avg')(
         stacked)
-  outputs[MERGED_LOGITS_SCOPE] = merged
+  outputs[names.MERGED_LOGITS_SCOPE] = merged
   return outputs
 
 
@@ -334,31 +323,6 @@ class DeepLab(keras.Model):
     super().__init__(inputs, outputs, name=name, **kwargs)
     self.model_options = options
     self.inference_options = inference
-
-  def segment(self, images, crop_size=None):
-    """Labels of uint8 images by the original's evaluation path.
-
-    Args:
-      images: uint8 [H, W, 3] or [B, H, W, 3] (any size).
-      crop_size: The minimum padded size (default: the model's
-        `eval_crop_size` where a preset set one, else the image's).
-
-    Returns:
-      int32 labels [H, W] (or [B, H, W]) at the input size.
-    """
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    from deeplab import inference  # pylint: disable=g-import-not-at-top
-    if self.inference_options is None:
-      raise ValueError('%s is not an inference model: build one with '
-                       'deeplab.runtime (or deeplab.from_preset).' % self.name)
-    batch = np.asarray(images)
-    single = batch.ndim == 3
-    labels = inference.segment(
-        self, batch[None] if single else batch,
-        self.model_options.model_variant,
-        crop_size or getattr(self, 'eval_crop_size', None))['predictions']
-    labels = labels.numpy()
-    return labels[0] if single else labels
 
   @property
   def folded(self):
@@ -390,11 +354,10 @@ class DeepLab(keras.Model):
 
 
 def new_layer_factory(options, fine_tune_batch_norm=False, **kwargs):
-  """The model's `LayerFactory` (kwargs: as `layers.LayerFactory`)."""
-  return layers.LayerFactory(HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay,
-                             fine_tune_batch_norm,
-                             quantize_delay_step=options.quantize_delay_step,
-                             **kwargs)
+  """The model's `LayerFactory` (kwargs: as `factory.LayerFactory`)."""
+  return factory_lib.LayerFactory(
+      HEAD_BATCH_NORM_EPSILON, options.batch_norm_decay, fine_tune_batch_norm,
+      quantize_delay_step=options.quantize_delay_step, **kwargs)
 
 
 def new_input(options, name='images'):
@@ -428,18 +391,19 @@ def build_model(options, image_pyramid=None, fine_tune_batch_norm=False,
   """
   images = new_input(options)
   factory = new_layer_factory(options, fine_tune_batch_norm,
-                        sync_batch_norm=sync_batch_norm,
-                        dropout_keep_prob=dropout_keep_prob)
+                              sync_batch_norm=sync_batch_norm,
+                              dropout_keep_prob=dropout_keep_prob)
   outputs = multi_scale_logits(factory, images, options, image_pyramid)
   if not per_scale_outputs:
-    outputs = outputs[MERGED_LOGITS_SCOPE]
+    outputs = outputs[names.MERGED_LOGITS_SCOPE]
   model = DeepLab(images, outputs, name=name or options.model_variant,
                   model_options=options)
   return model
 
 
-# Original variable name -> Keras variable (one implementation, in layers).
-tf1_variable_map = layers.tf1_variable_map
+# Original variable name -> Keras variable (`core/names.py`); part of the
+# documented Python API as `deeplab.model.tf1_variable_map`.
+tf1_variable_map = names.tf1_variable_map
 
 
 def transfer_weights(source, target):

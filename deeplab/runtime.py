@@ -20,56 +20,44 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-import deeplab
 from deeplab import checkpoints
 from deeplab import common
+from deeplab import console
 from deeplab import model as model_lib
 from deeplab import tiling
+from deeplab.core import factory as factory_lib
 from deeplab.core import folding
 from deeplab.core import layers
+from deeplab.core import names
 from deeplab.core import quantize
 
 
-@keras.saving.register_keras_serializable(package='deeplab')
-class ArgmaxUpsample(keras.layers.Layer):
-  """Argmax of logits then nearest (align-corners) upsampling to `reference`.
-
-  The original's `prediction_with_upsampled_logits=False` path.
-  """
-
-  def call(self, inputs):
-    logits, reference = inputs
-    labels = tf.argmax(logits, axis=3, output_type=tf.int32)[..., None]
-    labels = layers.resize_nearest(labels, tf.shape(reference)[1:3])
-    return labels[..., 0]
-
-
-def _factory(options, inference, layers_table=None):
-  """The layer factory of an inference graph: its kit and dtypes (and the
+def _factory(options, inference_options, layer_table=None):
+  """The layer factory of an inference graph: its kit and precision (and the
   weight layers it reuses, by name)."""
-  kit = (layers.FoldedKit(inference.dilated_depthwise)
-         if inference.fold_batch_norm else layers.FloatKit())
-  low = inference.low_precision
+  kit = (factory_lib.FoldedKit(inference_options.dilated_depthwise)
+         if inference_options.fold_batch_norm else factory_lib.FloatKit())
   return model_lib.new_layer_factory(
-      options, kit=kit, dtype=inference.inference_precision if low else None,
-      logits_dtype='float32' if low else None, layers=layers_table)
+      options, kit=kit,
+      inference_precision=inference_options.inference_precision,
+      layer_table=layer_table)
 
 
-def build_graph(options, inference=None, name=None):
-  """The original's evaluation graph for `inference` (weights not loaded).
+def build_graph(options, inference_options=None, name=None):
+  """The original's evaluation graph (weights not loaded).
 
   For each eval scale (and its left-right flip when asked), logits are
   resized to the input size with align corners, soft-maxed, averaged; the
   prediction is the argmax. With one pass the prediction is the argmax of
   the upsampled logits, as the original's `predict_labels` (through
-  `layers.upsampled_argmax` with `argmax_shortcut`).
+  `ops.upsampled_argmax` with `argmax_shortcut`).
 
-  A folded graph (`inference.fold_batch_norm`) gets its weights from an
+  A folded graph (`inference_options.fold_batch_norm`) gets its weights from an
   unfolded one through `fold`, never from a checkpoint.
 
   Args:
     options: `common.ModelOptions`.
-    inference: `common.InferenceOptions` (default: the defaults with
+    inference_options: `common.InferenceOptions` (default: the defaults with
       BatchNorm not folded, the graph checkpoints load into).
     name: Model name.
 
@@ -79,34 +67,36 @@ def build_graph(options, inference=None, name=None):
     at the model's output resolution), 'probabilities' [B, H, W, C] and
     'predictions' [B, H, W] int32.
   """
-  inference = inference or common.InferenceOptions(fold_batch_norm=False)
+  inference_options = inference_options or common.InferenceOptions(
+      fold_batch_norm=False)
   images = model_lib.new_input(options)
-  factory = _factory(options, inference)
-  outputs = _evaluation_head(factory, images, options, inference)
+  factory = _factory(options, inference_options)
+  outputs = _evaluation_head(factory, images, options, inference_options)
   return model_lib.DeepLab(images, outputs,
                            name=name or options.model_variant + '_inference',
-                           model_options=options, inference_options=inference)
+                           model_options=options,
+                           inference_options=inference_options)
 
 
-def passes(inference):
+def passes(inference_options):
   """The (scale, flipped) passes of an evaluation graph, in build order."""
-  flips = [False, True] if inference.add_flipped_images else [False]
-  return [(scale, flipped) for scale in inference.eval_scales
+  flips = [False, True] if inference_options.add_flipped_images else [False]
+  return [(scale, flipped) for scale in inference_options.eval_scales
           for flipped in flips]
 
 
-def _evaluation_head(factory, images, options, inference):
+def _evaluation_head(factory, images, options, inference_options):
   """The passes (scales, flips) and what follows the logits, as dict."""
-  scales = list(inference.eval_scales)
+  scales = list(inference_options.eval_scales)
   # 'logits' reports the unflipped scale-1.0 pass (else the first scale).
   logits_scale = 1.0 if 1.0 in scales else scales[0]
   head = factory.for_logits()
   upsampled_logits, first_logits = [], None
   flip = factory.layer(layers.Flip, 'flip_input')
-  for scale, flipped in passes(inference):
+  for scale, flipped in passes(inference_options):
     inputs = flip(images) if flipped else images
     logits = model_lib.multi_scale_logits(factory, inputs, options, [scale])[
-        model_lib.MERGED_LOGITS_SCOPE]
+        names.MERGED_LOGITS_SCOPE]
     if first_logits is None and not flipped and scale == logits_scale:
       first_logits = logits
     if flipped:
@@ -123,9 +113,9 @@ def _evaluation_head(factory, images, options, inference):
   else:
     probabilities = probs[0]
     if not options.prediction_with_upsampled_logits:
-      predictions = ArgmaxUpsample(name='predictions', **head.dtype_kwargs)(
-          [first_logits, images])
-    elif inference.argmax_shortcut:
+      predictions = layers.ArgmaxUpsample(
+          name='predictions', **head.dtype_kwargs)([first_logits, images])
+    elif inference_options.argmax_shortcut:
       # Softmax is monotonic: the original takes the argmax of the logits,
       # and a caller fetching only predictions never computes the softmax.
       predictions = layers.UpsampledArgmax(
@@ -149,14 +139,14 @@ def image_pooling_graphs(model):
     `pooled` maps [pixels, means [n, passes, channels]] to `model`'s
     outputs with each pass's image pooling replaced by the given mean.
   """
-  options, inference = model.model_options, model.inference_options
-  count = len(passes(inference))
-  factory = _factory(options, inference, layers_table={
+  options, inference_options = model.model_options, model.inference_options
+  count = len(passes(inference_options))
+  factory = _factory(options, inference_options, layer_table={
       layer.name: layer for layer in model.layers if layer.weights})
   taps = model_lib.ImagePoolingInputs(count)
   factory.image_pooling_inputs = taps
   images = model_lib.new_input(options)
-  outputs = _evaluation_head(factory, images, options, inference)
+  outputs = _evaluation_head(factory, images, options, inference_options)
   if not taps.features:
     return None
   if len(taps.features) != count:
@@ -166,7 +156,7 @@ def image_pooling_graphs(model):
   pooled = model_lib.DeepLab([images, taps.input], outputs,
                              name=model.name + '_given_pooling',
                              model_options=options,
-                             inference_options=inference)
+                             inference_options=inference_options)
   own = {id(v) for v in model.weights}
   new = [v.path for v in pooled.weights if id(v) not in own]
   if new:  # A layer the table missed would run with fresh weights.
@@ -175,16 +165,16 @@ def image_pooling_graphs(model):
   return keras.Model(images, taps.features), pooled
 
 
-def fold(model, target=None, inference=None):
+def fold(model, target=None, inference_options=None):
   """The inference graph `model` with BatchNorm folded into its convs.
 
   Args:
     model: An unfolded graph from `build_graph`, weights loaded.
     target: A folded graph of the same configuration to refill (e.g. for the
       next checkpoint of a continuous evaluation); built when None.
-    inference: The `InferenceOptions` of a new target (default: `model`'s,
-      folded); the fold is computed in float64 and cast once to its
-      precision.
+    inference_options: The `InferenceOptions` of a new target (default:
+      `model`'s, folded); the fold is computed in float64 and cast once to
+      its precision.
 
   Returns:
     The folded graph. Its outputs equal `model`'s up to float32 rounding.
@@ -195,17 +185,17 @@ def fold(model, target=None, inference=None):
   if model.folded:
     raise ValueError('Model %s is folded already.' % model.name)
   if target is None:
-    inference = inference or model.inference_options.replace(
+    inference_options = inference_options or model.inference_options.replace(
         fold_batch_norm=True)
-    target = build_graph(model.model_options, inference,
+    target = build_graph(model.model_options, inference_options,
                          name=model.name + '_folded')
   values = {name: var.numpy()
-            for name, var in model_lib.tf1_variable_map(model).items()}
+            for name, var in names.tf1_variable_map(model).items()}
   used = set()
   for layer in quantize.fake_quant_layers(target):
     # Fake-quant ranges carry over as they are (they follow the activation,
     # which folding does not change).
-    scope = layers.tf1_scope(layer.name)
+    scope = names.tf1_scope(layer.name)
     for var in (layer.min, layer.max):
       name = '%s/%s' % (scope, var.path.split('/')[-1])
       if name not in values:
@@ -214,9 +204,9 @@ def fold(model, target=None, inference=None):
       var.assign(values[name])
       used.add(name)
   for layer in folding.folded_layers(target):
-    scope = layers.tf1_scope(layer.name)
-    names = folding.source_names(scope, layer)
-    missing = [n for n in names if n not in values]
+    scope = names.tf1_scope(layer.name)
+    sources = folding.source_names(scope, layer)
+    missing = [n for n in sources if n not in values]
     if missing:
       raise ValueError('Cannot fold %s: the source model has no %s.'
                        % (layer.name, ', '.join(missing)))
@@ -226,7 +216,7 @@ def fold(model, target=None, inference=None):
                        % (layer.name, kernel.shape, tuple(layer.kernel.shape)))
     layer.kernel.assign(tf.cast(kernel, layer.kernel.dtype))
     layer.bias.assign(tf.cast(bias, layer.bias.dtype))
-    used.update(names)
+    used.update(sources)
   unused = sorted(set(values) - used)
   if unused:
     raise ValueError('Folded model %s does not use %d source variables, e.g. '
@@ -238,7 +228,7 @@ def fold(model, target=None, inference=None):
 def without_argmax_shortcut(model):
   """`model` with its predictions taken from the fully upsampled logits.
 
-  For converters whose op sets do not cover `layers.upsampled_argmax` (the
+  For converters whose op sets do not cover `ops.upsampled_argmax` (the
   TFLite interpreter crashes on it): the same configuration rebuilt with
   `argmax_shortcut=False`, weights copied by original name (folded weights,
   which have no original names, by layer path). The labels are the same.
@@ -262,8 +252,8 @@ def without_argmax_shortcut(model):
   return target
 
 
-def load(options, checkpoint, inference=None, cache=None):
-  """The graph that runs `inference` with `checkpoint`'s weights.
+def load(options, checkpoint, inference_options=None, cache=None):
+  """The graph that runs `inference_options` with `checkpoint`'s weights.
 
   Weights load strictly by the original names into the ordinary graph
   (float32, BatchNorm unfolded), which is then folded and cast when the
@@ -272,7 +262,7 @@ def load(options, checkpoint, inference=None, cache=None):
   Args:
     options: `common.ModelOptions`.
     checkpoint: A checkpoint prefix or folder (as `checkpoints.load_weights`).
-    inference: `common.InferenceOptions` (default: the defaults).
+    inference_options: `common.InferenceOptions` (default: the defaults).
     cache: A dict kept by a caller that loads several checkpoints into the
       same graphs (continuous evaluation): they are built once and refilled.
 
@@ -283,12 +273,12 @@ def load(options, checkpoint, inference=None, cache=None):
     checkpoints.CheckpointMismatchError: The checkpoint does not fit, or its
       quantization ranges were never learned.
   """
-  inference = inference or common.InferenceOptions()
-  tiling.check(options, inference)
-  deeplab.quiet_int32_notice()
+  inference_options = inference_options or common.InferenceOptions()
+  tiling.check(options, inference_options)
+  console.quiet_int32_notice()
   cache = {} if cache is None else cache
   if 'source' not in cache:
-    cache['source'] = build_graph(options, inference.replace(
+    cache['source'] = build_graph(options, inference_options.replace(
         fold_batch_norm=False, inference_precision='float32'))
   source = cache['source']
   report = checkpoints.load_weights(source, checkpoint)
@@ -309,7 +299,7 @@ def load(options, checkpoint, inference=None, cache=None):
                     report.checkpoint, untouched[0],
                     checkpoints.DEGENERATE_ADVICE)
   logging.info('%s', report.summary())
-  if not inference.fold_batch_norm:
+  if not inference_options.fold_batch_norm:
     return source, report
-  cache['target'] = fold(source, cache.get('target'), inference)
+  cache['target'] = fold(source, cache.get('target'), inference_options)
   return cache['target'], report

@@ -4,7 +4,7 @@ An image larger than one tile is cut into overlapping tiles of
 `tile_size`, `tile_overlap` pixels apart from a full step: tile k of a row
 starts at k * (tile - overlap), but for the last row and column, which are
 moved back to end where the image ends (at the first start past
-size - tile on the `align` grid, the output stride: the last tile sees
+size - tile on the grid of the output stride: the last tile sees
 the image's border as the whole image does, with under one stride of the
 variant's mean pixel below and right of it, not most of a tile of it;
 padding that large is context the whole image never sees, and it moved the
@@ -19,17 +19,18 @@ context is cut, decides a pixel another tile sees in the middle, and the
 weights of the tiles covering a pixel sum to one (no seams: the blend is
 continuous across every tile border).
 
-Memory follows the tile, not the image: tiles run `batch_size` at a time,
-a band of tiles is never held whole. Blended columns are arg-maxed as soon
-as no later tile reaches them; only the overlap carried to the next tile
+Memory follows the tile, not the image: tiles run `tile_batch_size` at a
+time, a band of tiles is never held whole. Blended columns are arg-maxed as
+soon as no later tile reaches them; only the overlap carried to the next tile
 (tile height x overlap x classes) and to the next band (overlap x image
 width x classes) is kept. The labels (uint8 up to 256 classes) are the only
 thing the size of the image.
 
 ASPP's image-level feature is the mean of the whole image's features,
-which no tile sees. With a `pool_tiles` function, a first pass over the
-tiles sums each tile's features over the pixels it owns (the overlaps cut
-in their middle, so every pixel's feature is counted once) and the second
+which no tile sees. With `--tile_image_pooling=image` (an
+`ImagePoolingPass`), a first pass over the tiles sums each tile's features
+over the pixels it owns (the overlaps cut in their middle, so every pixel's
+feature is counted once) and the second
 pass gives every tile those means: the tiles then compute what the whole
 image does, up to the context cut at tile borders. Without it each tile
 pools over itself (one pass).
@@ -38,8 +39,25 @@ pools over itself (one pass).
 eagerly (with a progress report) and inside a `tf.function` (the
 SavedModel's `serving_tiled` signature) alike.
 """
+import collections
+
 import numpy as np
 import tensorflow as tf
+
+from deeplab.core import ops
+
+
+class ImagePoolingPass(collections.namedtuple(
+    'ImagePoolingPass', ['sum_features', 'shape'])):
+  """The first pass over the tiles of `--tile_image_pooling=image`.
+
+  Attributes:
+    sum_features: (pixels [n, tile_h, tile_w, 3], row weights [tile_h],
+      column weights [n, tile_w]) -> (weighted feature sums [passes,
+      channels], weight totals [passes]) of each pass (scale, flip) of the
+      inference graph.
+    shape: (passes, channels) of those sums.
+  """
 
 
 def check_tile_size(tile_size, output_stride, flag='tile_size'):
@@ -123,9 +141,7 @@ def _normalised_weights(length, overlap, count, stride, back=0):
 
 def _pad(strip, height, width, mean_pixel):
   """A [h, w, 3] float strip padded below and right with the mean pixel."""
-  from deeplab import inference  # pylint: disable=g-import-not-at-top
-  return inference.pad_bottom_right(strip[None], (height, width),
-                                    mean_pixel)[0]
+  return ops.pad_bottom_right(strip[None], (height, width), mean_pixel)[0]
 
 
 def last_start(size, tile, step, align=1):
@@ -151,41 +167,40 @@ def _owned(index, count, step, overlap, size, length, start):
                  tf.float32)
 
 
-def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
-            batch_size=1, progress=None, pool_tiles=None, pooled_shape=None,
-            align=None):
+def segment(run_tiles, image, tile_size, tile_overlap_pixels, num_classes,
+            mean_pixel, tile_batch_size=1, progress=None,
+            image_pooling_pass=None, output_stride=None):
   """Labels of one image of any size, segmented in blended tiles.
 
   Args:
-    run_tiles: float32 pixels [n, tile_h, tile_w, 3] (and, with
-      `pool_tiles`, the image-level means [passes, channels]) -> class
-      probabilities float32 [n, tile_h, tile_w, num_classes] (the inference
-      graph).
+    run_tiles: float32 pixels [n, tile_h, tile_w, 3] (and, with an
+      `image_pooling_pass`, the image-level means [passes, channels]) ->
+      class probabilities float32 [n, tile_h, tile_w, num_classes] (the
+      inference graph).
     image: [H, W, 3] pixels (uint8 or float), H, W >= 1.
-    tile_size: (tile_h, tile_w).
-    overlap: (rows, columns) of overlap, each smaller than the tile.
+    tile_size: (tile_h, tile_w), `--tile_size`.
+    tile_overlap_pixels: (rows, columns) of overlap, each smaller than the
+      tile (`InferenceOptions.tile_overlap_pixels`).
     num_classes: Channels of the probabilities.
     mean_pixel: The variant's padding value (per channel or one).
-    batch_size: Tiles per call of `run_tiles`.
+    tile_batch_size: Tiles per call of `run_tiles`.
     progress: Called with the number of tile runs done (eager only; two
-      per tile with `pool_tiles`).
-    pool_tiles: None, or (pixels [n, tile_h, tile_w, 3], row weights
-      [tile_h], column weights [n, tile_w]) -> (weighted feature sums
-      [passes, channels], weight totals [passes]): a first pass over the
-      tiles then gives `run_tiles` the whole image's feature means, each
-      pixel counted by the one tile that owns it.
-    pooled_shape: (passes, channels) of those means.
-    align: The grid the last row and column of tiles start on (the output
-      stride, of which the steps between tiles are multiples): where their
-      features sample the pixels the whole image's features do. None: a
-      full step on, as every other tile (past the image into padding).
+      per tile with an `image_pooling_pass`).
+    image_pooling_pass: None (each tile pools over itself), or the
+      `ImagePoolingPass` of `--tile_image_pooling=image`: a first pass over
+      the tiles then gives `run_tiles` the whole image's feature means,
+      each pixel counted by the one tile that owns it.
+    output_stride: The grid the last row and column of tiles start on (the
+      steps between tiles are multiples of it): where their features sample
+      the pixels the whole image's features do. None: a full step on, as
+      every other tile (past the image into padding).
 
   Returns:
     Labels [H, W]: uint8 for up to 256 classes, else int32 (a NumPy array
     for a NumPy image, else a tensor).
   """
   th, tw = tile_size
-  oy, ox = overlap
+  oy, ox = tile_overlap_pixels
   sy, sx = th - oy, tw - ox
   from_numpy = isinstance(image, np.ndarray)
   if from_numpy:
@@ -202,9 +217,9 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
     rows = lambda top: image[top:top + th]
   ny, nx = tile_counts(height, th, sy), tile_counts(width, tw, sx)
   padded_width = (nx - 1) * sx + tw
-  batches = (nx + batch_size - 1) // batch_size
+  batches = (nx + tile_batch_size - 1) // tile_batch_size
   # The last band and column start `back_*` before a full step (< a step).
-  last_y, last_x = (last_start(size, tile, step, align or step)
+  last_y, last_x = (last_start(size, tile, step, output_stride or step)
                     for size, tile, step in ((height, th, sy), (width, tw, sx)))
   back_y, back_x = (ny - 1) * sy - last_y, (nx - 1) * sx - last_x
 
@@ -218,8 +233,8 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
   def batch_tiles(strip, batch):
     """Tiles k0..k1-1 of a band (the last one moved back), whether each is
     the last, their first column and their span."""
-    k0 = batch * batch_size
-    k1 = tf.minimum(k0 + batch_size, nx)
+    k0 = batch * tile_batch_size
+    k1 = tf.minimum(k0 + tile_batch_size, nx)
     x0 = k0 * sx
     length = (k1 - k0 - 1) * sx + tw
     tiles = tf.transpose(
@@ -238,11 +253,11 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
 
   runs_done = 0
   means = None
-  if pool_tiles is not None:
+  if image_pooling_pass is not None:
     # First pass: the whole image's feature mean of every pass, shared out
     # so that each pixel's feature is counted once (by its owning tile).
-    sums = tf.zeros(pooled_shape)
-    totals = tf.zeros(pooled_shape[:1])
+    sums = tf.zeros(image_pooling_pass.shape)
+    totals = tf.zeros(image_pooling_pass.shape[:1])
     for band in tf.range(ny):
       strip = band_strip(band)
       row_weights = _owned(band, ny, sy, oy, height, th, band_top(band))
@@ -252,8 +267,8 @@ def segment(run_tiles, image, tile_size, overlap, num_classes, mean_pixel,
             lambda k: _owned(k, nx, sx, ox, width, tw,
                              tf.where(k == nx - 1, last_x, k * sx)),
             tf.range(k0, k1), fn_output_signature=tf.float32)
-        tile_sums, tile_totals = pool_tiles(tiles, row_weights,
-                                            column_weights)
+        tile_sums, tile_totals = image_pooling_pass.sum_features(
+            tiles, row_weights, column_weights)
         sums += tile_sums
         totals += tile_totals
         if progress is not None:

@@ -19,23 +19,21 @@ Predictions are cropped to the (resized) image and, when min/max resize was
 used, resized back to the original size with nearest neighbour, as the
 original does.
 """
-import dataclasses
 import os
-from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from deeplab import checkpoint_state
 from deeplab import checkpoints
 from deeplab import colormaps
-from deeplab import common
 from deeplab import files
+from deeplab import imageio
 from deeplab import inference
+from deeplab import progress as progress_lib
 from deeplab import runtime
 from deeplab.data import data_generator
-from deeplab.datasets import build_data
-from deeplab.training import trainer
 from deeplab.data import datasets
 
 SEMANTIC_FOLDER = 'segmentation_results'
@@ -47,57 +45,6 @@ CITYSCAPES_TRAIN_ID_TO_EVAL_ID = np.array(
      33], np.int64)
 
 
-@dataclasses.dataclass
-class VisConfig:
-  """The original vis.py flags, plus overlays and plain-image input."""
-  checkpoint_dir: Optional[str] = None
-  vis_logdir: Optional[str] = None
-  dataset: str = 'pascal_voc_seg'
-  dataset_dir: Optional[str] = None
-  vis_split: str = 'val'
-  vis_batch_size: int = 1
-  vis_crop_size: Tuple[int, int] = (513, 513)
-  colormap_type: Optional[str] = None
-  also_save_raw_predictions: bool = False
-  eval_interval_secs: int = 300
-  max_number_of_iterations: int = 0
-  # Beyond the original.
-  max_images: int = 0
-  save_overlays: bool = True
-  overlay_alpha: float = 0.5
-  image_path: Optional[str] = None
-  num_classes: Optional[int] = None
-  allow_large_images: bool = False
-  resize: common.ResizeOptions = dataclasses.field(
-      default_factory=common.ResizeOptions)
-  inference: common.InferenceOptions = dataclasses.field(
-      default_factory=common.InferenceOptions)
-
-  def validate(self):
-    self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
-                                                    self.dataset_dir)
-    if not self.checkpoint_dir:
-      raise ValueError('--checkpoint_dir is required.')
-    if not self.vis_logdir:
-      raise ValueError('--vis_logdir is required.')
-    self.vis_crop_size = common.parse_crop_size(self.vis_crop_size,
-                                                'vis_crop_size')
-    if self.vis_batch_size < 1:
-      raise ValueError('--vis_batch_size must be at least 1.')
-    if self.colormap_type and self.colormap_type not in colormaps.COLORMAPS:
-      raise ValueError('--colormap_type must be one of %s, got %r.' % (
-          ', '.join(sorted(colormaps.COLORMAPS)), self.colormap_type))
-    if not 0 <= self.overlay_alpha <= 1:
-      raise ValueError('--overlay_alpha must be in [0, 1].')
-    if self.max_images < 0:
-      raise ValueError('--max_images must be >= 0.')
-    return self
-
-
-# A killed run leaves no half-written file.
-save_png = files.save_png
-
-
 def write_outputs(index, image, prediction, config, colormap, image_name=None,
                   ignore_label=None, stem=None):
   """Writes the image, the colour prediction, the overlay and raw labels,
@@ -105,21 +52,21 @@ def write_outputs(index, image, prediction, config, colormap, image_name=None,
   after the input file when `stem` is given."""
   folder = os.path.join(config.vis_logdir, SEMANTIC_FOLDER)
   base = stem if stem is not None else '%06d' % index
-  save_png(image, os.path.join(folder, base + '_image.png'))
-  save_png(colormaps.label_to_color_image(prediction, colormap),
-           os.path.join(folder, base + '_prediction.png'))
+  files.save_png(image, os.path.join(folder, base + '_image.png'))
+  files.save_png(colormaps.label_to_color_image(prediction, colormap),
+                 os.path.join(folder, base + '_prediction.png'))
   if config.save_overlays:
-    save_png(colormaps.overlay(image, prediction, colormap,
-                               config.overlay_alpha, ignore_label),
-             os.path.join(folder, base + '_overlay.png'))
+    files.save_png(colormaps.overlay(image, prediction, colormap,
+                                     config.overlay_alpha, ignore_label),
+                   os.path.join(folder, base + '_overlay.png'))
   if config.also_save_raw_predictions:
     raw = prediction
     if config.dataset == 'cityscapes':
       raw = CITYSCAPES_TRAIN_ID_TO_EVAL_ID[prediction]
     name = os.path.splitext(os.path.basename(image_name or
                                              base + '_image'))[0]
-    save_png(raw.astype(np.uint8 if raw.max() < 256 else np.uint16),
-             os.path.join(config.vis_logdir, RAW_FOLDER, name + '.png'))
+    files.save_png(raw.astype(np.uint8 if raw.max() < 256 else np.uint16),
+                   os.path.join(config.vis_logdir, RAW_FOLDER, name + '.png'))
 
 
 def _prepare(config):
@@ -139,7 +86,7 @@ def visualize_split(config, options, checkpoint=None):
   """One pass of the original's vis.py over a TFRecord split.
 
   Args:
-    config: `VisConfig`.
+    config: `configs.VisConfig`.
     options: `ModelOptions` (classes and crop are set from the data/config).
     checkpoint: The checkpoint to run (default: the latest in
       `config.checkpoint_dir`).
@@ -209,28 +156,28 @@ def visualize_images(config, options):
   evaluation does (`inference.segment`).
   """
   config.validate()
-  files = inference.list_images(config.image_path)
+  paths = imageio.list_images(config.image_path)
   if config.max_images:
-    files = files[:config.max_images]
+    paths = paths[:config.max_images]
   options = options.for_data(config.num_classes, crop_size=None)
   model = _load_model(config, options, config.checkpoint_dir)
   colormap = config.colormap_type or datasets.colormap_for(
       config.dataset, config.dataset_dir)
   _prepare(config)
-  stems = inference.output_stems(files)
+  stems = imageio.output_stems(paths)
   runner = inference.tile_runner(model)
-  progress = build_data.Progress(len(files), 'visualizing')
-  for index, path in enumerate(files):
-    image = inference.read_image(path, config.allow_large_images)
+  progress = progress_lib.Progress(len(paths), 'visualizing')
+  for index, path in enumerate(paths):
+    image = imageio.read_image(path, config.allow_large_images)
     prediction = inference.segment_image(
         model, image, options.model_variant, config.vis_crop_size,
         config.resize, runner=runner, label=path)
     write_outputs(index, image, prediction, config, colormap, path,
                   stem=stems[index])
     progress.update(index + 1)
-  logging.info('Wrote %d visualisation%s to %s.', len(files),
-               '' if len(files) == 1 else 's', config.vis_logdir)
-  return len(files)
+  logging.info('Wrote %d visualisation%s to %s.', len(paths),
+               '' if len(paths) == 1 else 's', config.vis_logdir)
+  return len(paths)
 
 
 def run(config, options):
@@ -244,17 +191,17 @@ def run(config, options):
   """
   config.validate()
   if config.image_path:
-    return visualize_images(config, checkpoints.resolve_options(options))
+    return visualize_images(config, checkpoint_state.resolve_options(options))
 
   def visualize(checkpoint):
     # Beside a training job, the options exist once its first checkpoint
     # does.
     logging.info('Visualizing with %s', checkpoint)
-    return visualize_split(config, checkpoints.resolve_options(options),
+    return visualize_split(config, checkpoint_state.resolve_options(options),
                            checkpoint)
 
-  counts = checkpoints.for_each_checkpoint(
+  counts = checkpoint_state.for_each_checkpoint(
       config.checkpoint_dir, visualize, config.max_number_of_iterations,
       config.eval_interval_secs, '--max_number_of_iterations',
-      finished=trainer.run_finished)
+      finished=checkpoint_state.run_finished)
   return counts[-1] if counts else 0

@@ -7,7 +7,9 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import pytest
 
 from deeplab import common
-from deeplab.core import layers
+from deeplab.core import factory
+from deeplab.core import names
+import helpers
 import reference
 
 # Every variant and the rates the original uses with it (smaller ones where
@@ -41,7 +43,7 @@ def assign_recipe_values(model, seed=0):
   Moving statistics get non-trivial values too, so inference-mode BatchNorm
   is exercised, unlike Keras' default initialisation.
   """
-  for name, var in layers.tf1_variable_map(model).items():
+  for name, var in names.tf1_variable_map(model).items():
     var.assign(reference.deterministic_value(name, var.shape, 'float32', seed))
   return model
 
@@ -57,8 +59,29 @@ def fold(plain, **changes):
   """`plain` (an unfolded inference graph, weights set) folded, with
   `changes` to its inference options (precision, dilated kernel)."""
   from deeplab import runtime  # pylint: disable=g-import-not-at-top
-  return runtime.fold(plain, inference=plain.inference_options.replace(
+  return runtime.fold(plain, inference_options=plain.inference_options.replace(
       fold_batch_norm=True, **changes))
+
+
+def folded_pair(options, **kwargs):
+  """An unfolded inference model with recipe weights and its folded twin."""
+  from deeplab import runtime  # pylint: disable=g-import-not-at-top
+  plain = assign_recipe_values(
+      runtime.build_graph(options, inference(**kwargs)))
+  return plain, fold(plain)
+
+
+def assert_same_outputs(plain, folded, images):
+  """The folded graph's outputs are the unfolded one's, up to float32
+  rounding."""
+  a, b = plain(images, training=False), folded(images, training=False)
+  scale = np.abs(a['logits'].numpy()).max()
+  np.testing.assert_allclose(b['logits'].numpy(), a['logits'].numpy(),
+                             rtol=0, atol=1e-5 * scale)
+  np.testing.assert_allclose(b['probabilities'].numpy(),
+                             a['probabilities'].numpy(), rtol=0, atol=1e-5)
+  np.testing.assert_array_equal(b['predictions'].numpy(),
+                                a['predictions'].numpy())
 
 
 def backbone_model(options, end_point_names=()):
@@ -68,9 +91,8 @@ def backbone_model(options, end_point_names=()):
   from deeplab.core import feature_extractor  # pylint: disable=g-import-not-at-top
   shape = tuple(options.crop_size) if options.crop_size else (None, None)
   images = keras.Input(shape=shape + (3,), name='images')
-  factory = layers.LayerFactory(1e-3, 0.9997)
-  features, points = feature_extractor.extract_features(factory, images,
-                                                        options)
+  features, points = feature_extractor.extract_features(
+      factory.LayerFactory(1e-3, 0.9997), images, options)
   missing = [n for n in end_point_names if n not in points]
   if missing:
     raise ValueError('Unknown end points %s; known: %s'
@@ -188,15 +210,6 @@ def zoo_logdir(zoo_checkpoint, tmp_path_factory):
   return directory
 
 
-def run_script(args, timeout=300):
-  """Runs a repository script or module as a user would (from the root)."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  return subprocess.run([sys.executable] + list(args), cwd=root,
-                        capture_output=True, text=True, timeout=timeout)
-
-
 _RUN_FROZEN = '''
 import sys, numpy as np, tensorflow as tf
 graph_def = tf.compat.v1.GraphDef()
@@ -219,13 +232,10 @@ def run_frozen_graph(path, images, workdir):
   """Labels of a frozen_inference_graph.pb for each uint8 image, computed as
   the original's demo notebook does (import_graph_def, a TF1 session, feeding
   ImageTensor:0, fetching SemanticPredictions:0), in a fresh process."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
   inputs = os.path.join(workdir, 'frozen_inputs.npz')
   outputs = os.path.join(workdir, 'frozen_outputs.npz')
   np.savez(inputs, **{'%04d' % i: image for i, image in enumerate(images)})
-  run = subprocess.run([sys.executable, '-c', _RUN_FROZEN, path, inputs,
-                        outputs], capture_output=True, text=True, timeout=300)
+  run = helpers.run(['-c', _RUN_FROZEN, path, inputs, outputs])
   assert run.returncode == 0, run.stderr[-2000:]
   result = np.load(outputs)
   return [result['%04d' % i] for i in range(len(images))]

@@ -115,8 +115,8 @@ def vector_model(vector_id, build):
                                       sidecar['build_kwargs'])
   model = build(options)
   values = manifest_values(load_manifest(vector_manifest_name(sidecar)))
-  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
-  for name, var in layers.tf1_variable_map(model).items():
+  from deeplab.core import names  # pylint: disable=g-import-not-at-top
+  for name, var in names.tf1_variable_map(model).items():
     var.assign(values[name])
   return arrays, options, model
 

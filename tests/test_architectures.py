@@ -13,12 +13,12 @@ import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import export
 from deeplab import runtime
 from deeplab.core import quantize
-from deeplab.training import trainer
 
 CROP = 65
 
@@ -60,24 +60,11 @@ def _options(name, **changes):
   return common.ModelOptions(**dict(CONFIGS[name], **changes))
 
 
-def _batches(context):
-  del context
-  rng = np.random.RandomState(0)
-  images = rng.uniform(0, 255, (2, 2, CROP, CROP, 3)).astype(np.float32)
-  labels = rng.randint(0, 21, (2, 2, CROP, CROP, 1)).astype(np.int32)
-  labels[:, :, :5] = 255  # An ignore band.
-  return tf.data.Dataset.from_tensor_slices(
-      {'image': images, 'label': labels}).repeat()
-
-
 def _train(logdir, options, steps, **changes):
-  config = trainer.TrainConfig(
-      train_logdir=str(logdir), dataset='pascal_voc_seg', dataset_dir='',
-      train_crop_size=(CROP, CROP), train_batch_size=2,
-      training_number_of_steps=steps, save_interval_steps=steps,
-      save_summaries_secs=10 ** 6, fine_tune_batch_norm=True, seed=0,
+  return helpers.train_tiny(
+      logdir, options, steps,
+      helpers.random_batches(2, 2, CROP, 21, ignore_rows=5), CROP,
       train_batch_norm_decay=0.9, base_learning_rate=0.01, **changes)
-  return trainer.train(config, options, input_fn=_batches)
 
 
 @pytest.mark.parametrize('name', [

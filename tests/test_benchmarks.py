@@ -1,23 +1,20 @@
 """The benchmark scripts' contracts that need no timing."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+import helpers
 
 def test_torch_peer_exits_cleanly_without_torch():
   """PyTorch is optional: without it the peer script says so, exits 0 and
   measures nothing (torch is hidden even where it is installed)."""
-  script = os.path.join(ROOT, 'benchmarks', 'torch_peer.py')
+  script = os.path.join(helpers.ROOT, 'benchmarks', 'torch_peer.py')
   code = ('import runpy, sys; sys.modules["torch"] = None; '
           'sys.argv = [%r, "--threads=1"]; '
           'runpy.run_path(%r, run_name="__main__")' % (script, script))
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                       text=True, timeout=300, cwd=ROOT)
+  out = helpers.run(['-c', code])
   assert out.returncode == 0, out.stderr[-2000:]
   assert 'PyTorch is not installed' in out.stdout
   assert 'threads 1' not in out.stdout
@@ -27,19 +24,16 @@ def test_train_step_keeps_its_defaults_beside_the_shared_flags():
   """train_step.py borrows inference.py's --crop and --precisions (and its
   matmul meter for the training floor) but keeps its own defaults: 321, and
   train.py's precisions float32 and mixed_bfloat16."""
-  script = os.path.join(ROOT, 'benchmarks', 'train_step.py')
-  out = subprocess.run([sys.executable, script, '--helpfull'],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+  script = os.path.join(helpers.ROOT, 'benchmarks', 'train_step.py')
+  out = helpers.run([script, '--helpfull'])
   help_text = out.stdout + out.stderr  # absl's --helpfull exits 1.
   assert "--crop: Square input size.\n    (default: '321')" in help_text
   assert "(default: 'float32,mixed_bfloat16')" in help_text
 
 
 def test_train_step_names_a_precision_train_py_does_not_have():
-  script = os.path.join(ROOT, 'benchmarks', 'train_step.py')
-  out = subprocess.run([sys.executable, script, '--notorch',
-                        '--precisions=float32,bfloat16'],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+  script = os.path.join(helpers.ROOT, 'benchmarks', 'train_step.py')
+  out = helpers.run([script, '--notorch', '--precisions=float32,bfloat16'])
   assert out.returncode != 0
   assert ('--precisions: bfloat16 is not float32, mixed_bfloat16 or '
           'mixed_float16') in out.stderr
@@ -49,7 +43,7 @@ def test_train_step_names_a_precision_train_py_does_not_have():
 def _speed_targets():
   """benchmarks/speed_targets.py as a module (it imports its siblings)."""
   import importlib  # pylint: disable=g-import-not-at-top
-  sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+  sys.path.insert(0, os.path.join(helpers.ROOT, 'benchmarks'))
   try:
     return importlib.import_module('speed_targets')
   finally:
@@ -118,11 +112,10 @@ def test_speed_targets_judges_each_figure_against_its_own_target():
 def test_speed_targets_reads_what_the_benchmarks_print():
   """The whole command at tiny sizes: every figure of the models asked for
   and of the training step comes from the real scripts' output."""
-  script = os.path.join(ROOT, 'benchmarks', 'speed_targets.py')
-  out = subprocess.run(
-      [sys.executable, script, '--models=mobilenet_v2', '--crop=65',
-       '--training_crop=65', '--runs=1', '--training_steps=1', '--notorch',
-       '--json'], capture_output=True, text=True, timeout=1200, cwd=ROOT)
+  script = os.path.join(helpers.ROOT, 'benchmarks', 'speed_targets.py')
+  out = helpers.run([
+      script, '--models=mobilenet_v2', '--crop=65', '--training_crop=65',
+      '--runs=1', '--training_steps=1', '--notorch', '--json'], timeout=1200)
   assert out.returncode == 0, out.stderr[-3000:]
   report = json.loads(out.stdout.strip().splitlines()[-1])
   rows = {r['figure']: r for r in report['rows']}
@@ -143,9 +136,8 @@ def test_speed_targets_reads_what_the_benchmarks_print():
 
 
 def test_speed_targets_names_a_model_it_does_not_have():
-  script = os.path.join(ROOT, 'benchmarks', 'speed_targets.py')
-  out = subprocess.run([sys.executable, script, '--models=resnet_50'],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+  script = os.path.join(helpers.ROOT, 'benchmarks', 'speed_targets.py')
+  out = helpers.run([script, '--models=resnet_50'])
   assert out.returncode != 0
   assert '--models: resnet_50 is not one of xception_65, mobilenet_v2' in (
       out.stderr)

@@ -9,6 +9,8 @@ import tensorflow as tf
 from deeplab import checkpoints
 from deeplab import model as model_lib
 from deeplab import inference
+from deeplab import rundir
+from deeplab import checkpoint_state
 import conftest
 import reference
 
@@ -186,10 +188,10 @@ def test_project_checkpoint_round_trip(ckpt_dir, tmp_path):
   assert sorted(os.listdir(out_dir)) == ['checkpoint', 'model.ckpt.data-00000'
                                          '-of-00001', 'model.ckpt.index',
                                          'model_options.json']
-  assert checkpoints.load_options(out_dir) == options
+  assert rundir.load_options(out_dir) == options
   image = conftest.random_images(1, 33, 33)[0].astype(np.uint8)
   a = inference.predict_image(image, options.replace(crop_size=(33, 33)),
-                            ckpt_dir('mobilenet_v2_modelzoo'))
+                              ckpt_dir('mobilenet_v2_modelzoo'))
   b = inference.predict_image(image, options.replace(crop_size=(33, 33)), out_dir)
   np.testing.assert_array_equal(a['logits'], b['logits'])
   # The saved file is an ordinary name-based checkpoint.
@@ -249,13 +251,13 @@ def test_for_each_checkpoint_polls_a_folder_like_the_original(tmp_path):
   manager = _manager(tmp_path)
   first = manager.save(checkpoint_number=1)
   same = lambda prefix: prefix
-  assert checkpoints.for_each_checkpoint(first, same, 0) == [first]
-  assert checkpoints.for_each_checkpoint(str(tmp_path), same, 1) == [first]
+  assert checkpoint_state.for_each_checkpoint(first, same, 0) == [first]
+  assert checkpoint_state.for_each_checkpoint(str(tmp_path), same, 1) == [first]
   timer = threading.Timer(1.5, lambda: manager.save(checkpoint_number=2))
   timer.start()
   try:
-    seen = checkpoints.for_each_checkpoint(str(tmp_path), same, 2,
-                                           interval_secs=0)
+    seen = checkpoint_state.for_each_checkpoint(str(tmp_path), same, 2,
+                                                interval_secs=0)
   finally:
     timer.join()
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-1',
@@ -276,9 +278,9 @@ def test_polling_stops_when_the_run_finishes_after_its_last_job(tmp_path):
   timer = threading.Timer(1.0, lambda: running.__setitem__(0, False))
   timer.start()
   try:
-    seen = checkpoints.for_each_checkpoint(str(tmp_path), lambda p: p, 0,
-                                           interval_secs=0,
-                                           finished=finished)
+    seen = checkpoint_state.for_each_checkpoint(str(tmp_path), lambda p: p, 0,
+                                                interval_secs=0,
+                                                finished=finished)
   finally:
     timer.join()
   assert seen == [last]
@@ -305,8 +307,8 @@ def test_a_checkpoint_that_vanishes_before_it_is_read_does_not_count(
   timer = threading.Timer(1.5, lambda: manager.save(checkpoint_number=3))
   timer.start()
   try:
-    seen = checkpoints.for_each_checkpoint(str(tmp_path), job, 2,
-                                           interval_secs=0)
+    seen = checkpoint_state.for_each_checkpoint(str(tmp_path), job, 2,
+                                                interval_secs=0)
   finally:
     timer.join()
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-2',
@@ -314,5 +316,5 @@ def test_a_checkpoint_that_vanishes_before_it_is_read_does_not_count(
   # With max 1, the latest is taken again.
   ran.clear()
   manager.save(checkpoint_number=4)
-  seen = checkpoints.for_each_checkpoint(str(tmp_path), job, 1)
+  seen = checkpoint_state.for_each_checkpoint(str(tmp_path), job, 1)
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-5']

@@ -3,11 +3,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import helpers
+
 # Start-up lines that must not reach a user's console on a CPU machine.
 NOISE = re.compile(r'cuInit|cuda drivers|cpu_feature_guard|absl::InitializeLog|'
                    r'deprecat', re.IGNORECASE)
@@ -15,7 +15,7 @@ NOISE = re.compile(r'cuInit|cuda drivers|cpu_feature_guard|absl::InitializeLog|'
 
 def _entry_points():
   """(name, 'module:function') of every console script in setup.py."""
-  with open(os.path.join(ROOT, 'setup.py')) as f:
+  with open(os.path.join(helpers.ROOT, 'setup.py')) as f:
     text = f.read()
   body = text[text.index("'console_scripts'"):]
   body = body[:body.index(']')]
@@ -23,11 +23,9 @@ def _entry_points():
   return re.findall(r"'([a-z0-9-]+)=([a-z0-9_.]+:[a-z_]+)'", joined)
 
 
-def _run(args, **kw):
-  env = dict(os.environ)
-  env.pop('TF_CPP_MIN_LOG_LEVEL', None)  # What a user's shell has.
-  return subprocess.run(args, cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=300, **kw)
+def _run(args):
+  # What a user's shell has: no TF_CPP_MIN_LOG_LEVEL.
+  return helpers.run(args, env=helpers.environment(TF_CPP_MIN_LOG_LEVEL=None))
 
 
 # Every --help in one process: TensorFlow is imported once (the slow part
@@ -36,7 +34,8 @@ def _run(args, **kw):
 # them. The parent's own stderr is checked too: it holds the start-up lines.
 _ALL_HELP = r'''
 import json, os, runpy, sys, tempfile, traceback
-import deeplab  # Imports TensorFlow (quietly) before the forks.
+import deeplab  # Makes importing TensorFlow quiet,
+import tensorflow  # which happens once, before the forks.
 import keras
 results = {}
 for name, target in json.loads(sys.argv[1]):
@@ -115,7 +114,7 @@ def all_help():
   """name -> (exit code, stdout, stderr) of --help of every entry point and
   script, and 'startup' -> the one process's own stderr."""
   targets = _entry_points() + [(script, script) for script in SCRIPTS]
-  out = _run([sys.executable, '-c', _ALL_HELP, json.dumps(targets)])
+  out = _run(['-c', _ALL_HELP, json.dumps(targets)])
   assert out.returncode == 0, out.stderr[-3000:]
   runs = {name: subprocess.CompletedProcess(name, *result)
           for name, result in json.loads(out.stdout).items()}
@@ -147,7 +146,7 @@ def test_repository_scripts_help(script, flag, all_help):
 
 
 def test_a_bad_value_is_one_line_not_the_whole_help(tmp_path):
-  out = _run([sys.executable, 'eval.py', '--checkpoint_dir=%s' % tmp_path,
+  out = _run(['eval.py', '--checkpoint_dir=%s' % tmp_path,
               '--eval_crop_size=65'])
   assert out.returncode == 1
   assert '--eval_crop_size' in out.stderr and '--help' in out.stderr

@@ -15,7 +15,7 @@ from deeplab.data import synthetic
 
 
 @pytest.fixture(scope='module')
-def voc_records(tmp_path_factory):
+def small_voc(tmp_path_factory):
   root = tmp_path_factory.mktemp('voc')
   folders = synthetic.generate(str(root / 'raw'), num_train=6, num_val=5,
                                height=40, width=52)
@@ -30,8 +30,8 @@ def _eval_dataset(path, split='val', crop='41,53', **kw):
                                 model_variant='xception_65', **kw)
 
 
-def test_eval_is_deterministic_and_equals_decode_and_pad(voc_records):
-  path, folders = voc_records
+def test_eval_is_deterministic_and_equals_decode_and_pad(small_voc):
+  path, folders = small_voc
   first = conftest.read_all(_eval_dataset(path))
   second = conftest.read_all(_eval_dataset(path))
   names = [b['image_name'][0].decode() for b in first]
@@ -50,8 +50,8 @@ def test_eval_is_deterministic_and_equals_decode_and_pad(voc_records):
   assert (item['height'][0], item['width'][0]) == (40, 52)
 
 
-def test_training_batches_are_cropped_shuffled_and_repeated(voc_records):
-  path, _ = voc_records
+def test_training_batches_are_cropped_shuffled_and_repeated(small_voc):
+  path, _ = small_voc
   ds = data_generator.Dataset(
       'pascal_voc_seg', 'train', path, 4, (33, 33), min_scale_factor=0.5,
       max_scale_factor=2.0, scale_factor_step_size=0.25,
@@ -95,8 +95,8 @@ def test_records_written_by_the_original_schema_are_read(tmp_path):
   np.testing.assert_array_equal(batch['label'][0, ..., 0], label)
 
 
-def test_custom_dataset_by_description(voc_records, tmp_path):
-  path, _ = voc_records
+def test_custom_dataset_by_description(small_voc, tmp_path):
+  path, _ = small_voc
   desc = tmp_path / 'dataset.json'
   desc.write_text('{"name": "mine", "splits_to_sizes": {"val": 5}, '
                   '"num_classes": 5, "ignore_label": 255}')
@@ -106,8 +106,8 @@ def test_custom_dataset_by_description(voc_records, tmp_path):
   assert len(conftest.read_all(ds)) == 5
 
 
-def test_clear_errors_for_missing_things(voc_records, tmp_path):
-  path, _ = voc_records
+def test_clear_errors_for_missing_things(small_voc, tmp_path):
+  path, _ = small_voc
   with pytest.raises(ValueError, match='--dataset=.nope'):
     datasets.get_dataset('nope')
   with pytest.raises(ValueError, match="Split 'tain'"):
@@ -119,8 +119,8 @@ def test_clear_errors_for_missing_things(voc_records, tmp_path):
     _eval_dataset(str(tmp_path / 'empty')).files()
 
 
-def test_truncated_tfrecord_names_the_file(voc_records, tmp_path):
-  path, _ = voc_records
+def test_truncated_tfrecord_names_the_file(small_voc, tmp_path):
+  path, _ = small_voc
   broken = tmp_path / 'broken'
   os.makedirs(broken)
   for name in os.listdir(path):

@@ -2,24 +2,22 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
-import conftest
+import helpers
 
 from deeplab import common
+from deeplab import configs
+from deeplab import inference
 from deeplab import model as model_lib
 from deeplab import runtime
-from deeplab import inference
 from deeplab.evaluation import evaluator
 from deeplab.evaluation import metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
 
 
@@ -28,7 +26,7 @@ def _config(voc_records, tmp_path, **kw):
                 dataset_dir=voc_records, eval_crop_size=(73, 89),
                 max_number_of_evaluations=1)
   values.update(kw)
-  return evaluator.EvalConfig(**values)
+  return configs.EvalConfig(**values)
 
 
 def test_eval_equals_per_image_prediction(voc_records, voc_raw, zoo_checkpoint,
@@ -50,7 +48,7 @@ def test_eval_equals_per_image_prediction(voc_records, voc_raw, zoo_checkpoint,
     label = np.asarray(Image.open(os.path.join(voc_raw['label_folder'],
                                                name + '.png')))
     out = inference.predict_image(image, OPTIONS.replace(crop_size=(73, 89)),
-                                model=model)
+                                  model=model)
     cm.update(label, out['predictions'])
     band.update(label, out['predictions'],
                 mask=metrics.trimap_band(label, 2))
@@ -77,14 +75,12 @@ def test_eval_cli_on_a_training_logdir(voc_records, zoo_checkpoint, tmp_path):
   checkpoints.load_weights(model, zoo_checkpoint)
   ours = str(tmp_path / 'ours')
   checkpoints.save_weights(model, ours)
-  env = dict(os.environ)
-  env.pop('TF_CPP_MIN_LOG_LEVEL', None)  # What a user's shell has.
-  out = subprocess.run(
-      [sys.executable, 'eval.py', '--checkpoint_dir=' + ours,
-       '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
-       '--max_number_of_evaluations=1', '--eval_scales=0.75',
-       '--eval_scales=1.0', '--add_flipped_images'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  env = helpers.environment(TF_CPP_MIN_LOG_LEVEL=None)  # A user's shell.
+  out = helpers.run([
+      'eval.py', '--checkpoint_dir=' + ours, '--dataset_dir=' + voc_records,
+      '--eval_crop_size=73,89', '--max_number_of_evaluations=1',
+      '--eval_scales=0.75', '--eval_scales=1.0', '--add_flipped_images'
+      ], env=env)
   assert out.returncode == 0, out.stderr[-2000:]
   assert 'mIoU' in out.stdout
   # No start-up or oneDNN notices on the console (TensorFlow's oneDNN
@@ -93,10 +89,9 @@ def test_eval_cli_on_a_training_logdir(voc_records, zoo_checkpoint, tmp_path):
                        re.M), out.stderr[-2000:]
   saved = json.load(open(os.path.join(ours, 'eval', 'metrics_latest.json')))
   assert saved['eval_scales'] == [0.75, 1.0] and saved['add_flipped_images']
-  bad = subprocess.run(
-      [sys.executable, 'eval.py', '--checkpoint_dir=' + ours,
-       '--dataset_dir=' + voc_records, '--eval_crop_size=7'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  bad = helpers.run([
+      'eval.py', '--checkpoint_dir=' + ours, '--dataset_dir=' + voc_records,
+      '--eval_crop_size=7'], env=env)
   assert bad.returncode != 0 and '--eval_crop_size' in bad.stderr
 
 
@@ -107,11 +102,11 @@ def test_eval_flags_win_over_the_logdir_options(voc_records, zoo_logdir,
   runs = {}
   for stride in (8, 16):
     logdir = str(tmp_path / ('os%d' % stride))
-    out = conftest.run_script([
+    out = helpers.run([
         'eval.py', '--checkpoint_dir=' + zoo_logdir, '--eval_logdir=' + logdir,
         '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
-        '--max_number_of_evaluations=1'] + (
-            ['--output_stride=8'] if stride == 8 else []))
+        '--max_number_of_evaluations=1'
+        ] + (['--output_stride=8'] if stride == 8 else []))
     assert out.returncode == 0, out.stderr[-2000:]
     runs[stride] = json.load(open(os.path.join(logdir, 'metrics_latest.json')))
     assert runs[stride]['model_options']['output_stride'] == stride

@@ -2,20 +2,20 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 
 from deeplab import common
 from deeplab import export
+from deeplab import imageio
 from deeplab import inference
+from deeplab.core import ops
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
 
 _LOAD_AND_RUN = '''
@@ -43,11 +43,9 @@ def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
   for shape in [(71, 93), (60, 45)]:  # Odd sizes, larger and smaller.
     image = rng.randint(0, 256, size=(1,) + shape + (3,)).astype(np.uint8)
     np.save(tmp_path / 'image.npy', image)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-    out = subprocess.run(
-        [sys.executable, '-c', _LOAD_AND_RUN, export_dir,
-         str(tmp_path / 'image.npy'), str(tmp_path / 'out.npz')],
-        env=env, capture_output=True, text=True, timeout=300)
+    out = helpers.run([
+        '-c', _LOAD_AND_RUN, export_dir, tmp_path / 'image.npy',
+        tmp_path / 'out.npz'], env=helpers.environment(TF_CPP_MIN_LOG_LEVEL=3))
     assert out.returncode == 0, out.stderr[-2000:]
     loaded = np.load(tmp_path / 'out.npz')
     assert loaded['labels'].shape == (1,) + shape
@@ -59,7 +57,7 @@ def test_saved_model_round_trip_in_a_fresh_process(zoo_checkpoint, tmp_path):
     # The same as the evaluation path (padding to the crop, or to the image).
     crop = (max(81, shape[0]), max(81, shape[1]))
     direct = inference.predict_image(image[0], OPTIONS.replace(crop_size=crop),
-                                   zoo_checkpoint)
+                                     zoo_checkpoint)
     np.testing.assert_array_equal(loaded['labels'][0], direct['predictions'])
 
 
@@ -82,7 +80,7 @@ def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
   image = np.random.RandomState(0).randint(0, 256, (1, 50, 60, 3))
   # One pad value (a Pad op) and per-channel values (ImageNet mean).
   for variant in ('mobilenet_v2', 'resnet_v1_50_beta'):
-    padded = inference.pad_bottom_right(
+    padded = ops.pad_bottom_right(
         tf.constant(image, tf.float32), tf.constant([65, 81]),
         inference.feature_extractor.mean_pixel(variant)).numpy()[0]
     np.testing.assert_array_equal(
@@ -95,8 +93,8 @@ def test_serving_graph_pads_once_and_resizes_only_when_asked(zoo_checkpoint):
     module = export.DeepLabServing(OPTIONS, zoo_checkpoint,
                                    crop_size=(65, 65), **kwargs)
     graph = module.serve.get_concrete_function().graph
-    ops = [op.type for op in graph.get_operations()]
-    assert ops.count('ResizeNearestNeighbor') == expected, resize
+    op_types = [op.type for op in graph.get_operations()]
+    assert op_types.count('ResizeNearestNeighbor') == expected, resize
     assert module.serve(image.astype(np.uint8))[
         export.OUTPUT_NAME].shape == (1, 50, 60)
 
@@ -107,7 +105,7 @@ def test_tflite_float_parity_and_int8_agreement(zoo_checkpoint, voc_raw):
   model = export.tflite_model(OPTIONS, zoo_checkpoint, crop)
   files = sorted(os.listdir(voc_raw['image_folder']))[:6]
   images = np.stack([inference.pad_to_crop(
-      inference.read_image(os.path.join(voc_raw['image_folder'], f))[:65, :65]
+      imageio.read_image(os.path.join(voc_raw['image_folder'], f))[:65, :65]
       .astype(np.float32), crop, 'mobilenet_v2') for f in files])
   float_bytes = export.convert_tflite(model)
   float_agreement = export.tflite_agreement(float_bytes, model, images)
@@ -128,9 +126,9 @@ def test_export_flags_win_and_saved_options_fill_the_rest(zoo_logdir,
                                                           tmp_path):
   for stride_flags, stride in (([], 16), (['--output_stride=8'], 8)):
     export_dir = str(tmp_path / ('os%d' % stride))
-    out = conftest.run_script(['export_model.py',
-                               '--checkpoint_path=' + zoo_logdir,
-                               '--export_path=' + export_dir] + stride_flags)
+    out = helpers.run([
+        'export_model.py', '--checkpoint_path=' + zoo_logdir,
+        '--export_path=' + export_dir] + stride_flags)
     assert out.returncode == 0, out.stderr[-2000:]
     saved = json.load(open(os.path.join(export_dir, 'model_options.json')))
     # Export's own default is OS8 (as the original's); the logdir's OS16
@@ -145,10 +143,10 @@ def test_frozen_inference_graph_runs_like_the_original_demo(zoo_logdir,
   original's deliverable: a TF1 session runs it (ImageTensor:0 ->
   SemanticPredictions:0) with the SavedModel's labels at any size."""
   path = str(tmp_path / 'export' / 'frozen_inference_graph.pb')
-  out = conftest.run_script(['export_model.py',
-                             '--checkpoint_path=' + zoo_logdir,
-                             '--export_path=' + path, '--crop_size=81',
-                             '--crop_size=81', '--save_inference_graph'])
+  out = helpers.run([
+      'export_model.py', '--checkpoint_path=' + zoo_logdir,
+      '--export_path=' + path, '--crop_size=81', '--crop_size=81',
+      '--save_inference_graph'])
   assert out.returncode == 0, out.stderr[-2000:]
   assert not re.search('deprecat|cuInit', out.stderr, re.IGNORECASE)
   assert os.path.exists(str(tmp_path / 'export' / 'inference_graph.pbtxt'))

@@ -39,7 +39,7 @@ def _check_against_saved_model(options, checkpoint, onnx_path, config):
   """ONNX Runtime's labels equal the SavedModel graph's where the top-2
   margin of its probabilities exceeds 1e-4, and on >= 99.9% of pixels."""
   module = export.DeepLabServing(options, checkpoint, config.crop_size,
-                                 inference=config.inference)
+                                 inference_options=config.inference)
   session = export.onnx_session(onnx_path)
   rng = np.random.RandomState(0)
   for shape in SHAPES:
@@ -88,7 +88,7 @@ def test_onnx_with_scales_flips_and_probabilities(zoo_checkpoint, tmp_path):
       np.uint8)
   labels, probabilities = session.run(None, {export.INPUT_NAME: images})
   module = export.DeepLabServing(options, zoo_checkpoint, (65, 65),
-                                 inference=config.inference)
+                                 inference_options=config.inference)
   want = module.serve_with_probabilities(tf.constant(images))
   np.testing.assert_allclose(probabilities,
                              want[export.PROBABILITIES_NAME].numpy(),
@@ -216,4 +216,4 @@ def test_a_missing_onnx_extra_says_how_to_install_it(monkeypatch):
   monkeypatch.setitem(sys.modules, 'tf2onnx', None)
   with pytest.raises(export.MissingExtraError,
                      match=r'pip install -e "\.\[onnx\]"'):
-    export._onnx_packages()  # pylint: disable=protected-access
+    export.onnx_packages()  # pylint: disable=protected-access

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,10 +14,10 @@ import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 from deeplab import export
+from deeplab import rundir
 from deeplab.datasets import build_data
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def train_args(logdir, records, **overrides):
@@ -63,16 +62,16 @@ def example(name, label=None, size=(24, 28)):
 def test_missing_index_of_the_latest_checkpoint_resumes_from_the_last_whole(
     voc_records, tmp_path):
   logdir = str(tmp_path / 'train')
-  first = conftest.run_script(train_args(logdir, voc_records,
-                                         fine_tune_batch_norm=True))
+  first = helpers.run(train_args(
+      logdir, voc_records, fine_tune_batch_norm=True))
   assert first.returncode == 0, first.stderr[-2000:]
   # Fine-tuned BatchNorm on 2 images per replica: warned at start.
   assert 'the original advises at least 12' in first.stderr
   os.remove(os.path.join(logdir, 'model.ckpt-2.index'))
   # What an interrupted save (a full disk) leaves: its _temp folder.
   os.makedirs(os.path.join(logdir, 'model.ckpt-3_temp', 'part-00000'))
-  again = conftest.run_script(train_args(logdir, voc_records,
-                                         training_number_of_steps=3))
+  again = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=3))
   assert again.returncode == 0, again.stderr[-2000:]
   assert 'Skipping checkpoint %s/model.ckpt-2: its .index file is missing' % (
       logdir) in again.stderr
@@ -86,9 +85,9 @@ def test_missing_index_of_the_latest_checkpoint_resumes_from_the_last_whole(
 @pytest.mark.slow
 def test_non_finite_weights_are_never_saved(voc_records, tmp_path):
   logdir = str(tmp_path / 'train')
-  out = conftest.run_script(train_args(
-      logdir, voc_records, training_number_of_steps=6,
-      base_learning_rate=1e30, weight_decay=0))
+  out = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=6, base_learning_rate=1e30,
+      weight_decay=0))
   assert out.returncode == 1
   assert 'not finite' in out.stderr or 'Loss is' in out.stderr
   assert 'Lower --base_learning_rate' in out.stderr or (
@@ -106,17 +105,17 @@ def test_non_finite_weights_are_never_saved(voc_records, tmp_path):
 
 
 def _convert(raw, out, num_shards):
-  return conftest.run_script([
-      'datasets/build_voc2012_data.py', '--image_folder=' +
-      raw['image_folder'], '--semantic_segmentation_folder=' +
-      raw['label_folder'], '--list_folder=' + raw['list_folder'],
-      '--image_format=jpg', '--output_dir=' + out,
-      '--num_shards=%d' % num_shards])
+  return helpers.run([
+      'datasets/build_voc2012_data.py', '--image_folder=' + raw['image_folder'],
+      '--semantic_segmentation_folder=' + raw['label_folder'],
+      '--list_folder=' + raw['list_folder'], '--image_format=jpg',
+      '--output_dir=' + out, '--num_shards=%d' % num_shards])
 
 
 _INTERRUPT_COMMIT = '''
 import os, sys
-from deeplab.datasets import build_data, build_voc2012_data
+from deeplab.cli import converters
+from deeplab.datasets import build_voc2012_data
 real, calls = os.replace, []
 kill = sys.argv[5] == 'kill'
 def replace(src, dst):
@@ -127,17 +126,16 @@ def replace(src, dst):
         os._exit(9)  # killed,
       raise KeyboardInterrupt  # or Ctrl-C.
   real(src, dst)
-build_data.os.replace = replace
+os.replace = replace
 args, sys.argv = sys.argv[1:5], ['build_voc2012_data.py']
-build_data.guarded(build_voc2012_data.convert, *args, num_shards=2)
+converters.guarded(build_voc2012_data.convert, *args, num_shards=2)
 '''
 
 
 def _interrupt_commit(voc_raw, out, how):
-  return subprocess.run(
-      [sys.executable, '-c', _INTERRUPT_COMMIT, voc_raw['list_folder'],
-       voc_raw['image_folder'], voc_raw['label_folder'], out, how], cwd=ROOT,
-      capture_output=True, text=True, timeout=300)
+  return helpers.run([
+      '-c', _INTERRUPT_COMMIT, voc_raw['list_folder'], voc_raw['image_folder'],
+      voc_raw['label_folder'], out, how])
 
 
 @pytest.mark.slow
@@ -178,14 +176,14 @@ def test_ctrl_c_during_a_commit_finishes_it_and_says_what_is_complete(
 
 _INTERRUPT_SWAP = '''
 import os, sys
-from deeplab import cli, export
+from deeplab.cli import export_model
 real = os.replace
 def replace(src, dst):
   if '.staging-' in os.path.basename(src):
     raise SystemExit(9)  # Killed between the two renames of the swap.
   real(src, dst)
-export.os.replace = replace
-cli.export_model(['export_model.py'] + sys.argv[1:])
+os.replace = replace
+export_model.main(['export_model.py'] + sys.argv[1:])
 '''
 
 
@@ -196,16 +194,14 @@ def test_export_killed_mid_swap_is_rolled_back_then_replaced(zoo_logdir,
   args = ['--checkpoint_path=' + zoo_logdir, '--export_path=' + export_dir]
   export.export_saved_model(export.DeepLabServing(
       conftest.ZOO_OPTIONS, zoo_logdir, crop_size=(33, 33)), export_dir)
-  killed = subprocess.run([sys.executable, '-c', _INTERRUPT_SWAP] + args,
-                          cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+  killed = helpers.run(['-c', _INTERRUPT_SWAP] + args)
   assert killed.returncode == 9, killed.stderr[-2000:]
   assert not os.path.exists(export_dir)
   assert glob.glob(export_dir + '.old-*')
   # The next export (or any call of recover_export) restores, then replaces.
   assert export.recover_export(export_dir)
   assert os.path.exists(os.path.join(export_dir, 'saved_model.pb'))
-  again = conftest.run_script(['export_model.py'] + args)
+  again = helpers.run(['export_model.py'] + args)
   assert again.returncode == 0, again.stderr[-2000:]
   assert sorted(os.listdir(tmp_path)) == ['export']
 
@@ -217,8 +213,8 @@ def test_export_killed_mid_swap_is_rolled_back_then_replaced(zoo_logdir,
 def test_training_records_without_labels_are_an_error(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('a'), example('b')])
-  out = conftest.run_script(train_args(str(tmp_path / 'train'), records,
-                                       train_crop_size='25,29'))
+  out = helpers.run(train_args(
+      str(tmp_path / 'train'), records, train_crop_size='25,29'))
   assert out.returncode == 1
   assert 'Record has no label' in out.stderr
   assert 'image] [a]' in out.stderr or 'image] [b]' in out.stderr
@@ -229,7 +225,7 @@ def test_training_records_without_labels_are_an_error(tmp_path):
 def test_val_records_without_labels_are_an_error(zoo_logdir, tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'val', [example('a'), example('b')])
-  out = conftest.run_script([
+  out = helpers.run([
       'eval.py', '--checkpoint_dir=' + zoo_logdir, '--dataset_dir=' + records,
       '--eval_crop_size=33,33', '--max_number_of_evaluations=1',
       '--eval_logdir=' + str(tmp_path / 'eval')])
@@ -243,12 +239,12 @@ def test_val_records_without_labels_are_an_error(zoo_logdir, tmp_path):
 def test_label_out_of_range_in_training(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('cat', 50), example('dog', 3)])
-  out = conftest.run_script(train_args(str(tmp_path / 'train'), records,
-                                       train_crop_size='25,29'))
+  out = helpers.run(train_args(
+      str(tmp_path / 'train'), records, train_crop_size='25,29'))
   assert out.returncode == 1
   assert 'Label values must be class ids 0..20' in out.stderr
   assert 'image] [cat] [holds] [50' in out.stderr
-  ignored = conftest.run_script(train_args(
+  ignored = helpers.run(train_args(
       str(tmp_path / 'train2'), records, train_crop_size='25,29',
       out_of_range_labels='ignore'))
   assert ignored.returncode == 0, ignored.stderr[-2000:]
@@ -260,9 +256,9 @@ def test_degenerate_batch_norm_is_named(voc_records, tmp_path):
   # missing-index test.) From scratch with frozen BatchNorm the statistics
   # were never set.
   frozen = str(tmp_path / 'frozen')
-  assert conftest.run_script(train_args(
+  assert helpers.run(train_args(
       frozen, voc_records, training_number_of_steps=1)).returncode == 0
-  out = conftest.run_script([
+  out = helpers.run([
       'eval.py', '--checkpoint_dir=' + frozen, '--dataset_dir=' + voc_records,
       '--eval_crop_size=73,89', '--max_number_of_evaluations=1'])
   assert out.returncode == 0, out.stderr[-2000:]
@@ -300,17 +296,15 @@ def test_eval_beside_training_waits_and_tolerates_rotation(voc_records,
   itself once it has evaluated the last checkpoint of the finished run
   (polling forever otherwise, as the original)."""
   logdir = str(tmp_path / 'train')
-  evaluating = subprocess.Popen(
-      [sys.executable, 'eval.py', '--checkpoint_dir=' + logdir,
-       '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
-       '--eval_interval_secs=1', '--max_number_of_evaluations=0',
-       '--model_variant=mobilenet_v2'], cwd=ROOT,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  evaluating = helpers.start([
+      'eval.py', '--checkpoint_dir=' + logdir, '--dataset_dir=' + voc_records,
+      '--eval_crop_size=73,89', '--eval_interval_secs=1',
+      '--max_number_of_evaluations=0', '--model_variant=mobilenet_v2'])
   out, err = _lines_of(evaluating.stdout), _lines_of(evaluating.stderr)
   try:
     assert _wait_for(err, 'Waiting for a checkpoint in %s' % logdir, 120), (
         ''.join(err)[-2000:])
-    training = conftest.run_script(train_args(
+    training = helpers.run(train_args(
         logdir, voc_records, training_number_of_steps=8,
         max_checkpoints_to_keep=1, decoder_output_stride=4), timeout=600)
     assert training.returncode == 0, training.stderr[-2000:]
@@ -342,7 +336,7 @@ def test_empty_shard_names_the_file(tmp_path):
   records = str(tmp_path / 'records')
   os.makedirs(records)
   open(build_data.shard_filename(records, 'train', 0, 1), 'w').close()
-  out = conftest.run_script(train_args(str(tmp_path / 'train'), records))
+  out = helpers.run(train_args(str(tmp_path / 'train'), records))
   assert out.returncode == 1
   assert 'yields no training batch' in out.stderr
   assert 'train-00000-of-00001.tfrecord' in out.stderr
@@ -356,7 +350,7 @@ def test_truncated_checkpoint_data_is_named(zoo_logdir, voc_records,
   data = glob.glob(os.path.join(copy, 'model.ckpt.data-*'))[0]
   with open(data, 'r+b') as f:
     f.truncate(os.path.getsize(data) // 2)
-  out = conftest.run_script([
+  out = helpers.run([
       'eval.py', '--checkpoint_dir=' + copy, '--dataset_dir=' + voc_records,
       '--eval_crop_size=73,89', '--max_number_of_evaluations=1'])
   assert out.returncode == 1
@@ -369,8 +363,8 @@ def test_tiny_image_trains(tmp_path):
   records = str(tmp_path / 'records')
   write_records(records, 'train', [example('tiny', 1, (1, 1)),
                                    example('small', 2, (3, 2))])
-  out = conftest.run_script(train_args(str(tmp_path / 'train'), records,
-                                       training_number_of_steps=1))
+  out = helpers.run(train_args(
+      str(tmp_path / 'train'), records, training_number_of_steps=1))
   assert out.returncode == 0, out.stderr[-2000:]
 
 
@@ -393,8 +387,8 @@ def test_export_replaces_only_an_export_it_wrote(zoo_logdir, voc_records,
   run = str(tmp_path / 'run')
   shutil.copytree(zoo_logdir, run)
   before = sorted(os.listdir(run))
-  out = conftest.run_script(['export_model.py', '--checkpoint_path=' + run,
-                             '--export_path=' + run])
+  out = helpers.run([
+      'export_model.py', '--checkpoint_path=' + run, '--export_path=' + run])
   assert out.returncode == 1
   assert '--export_path=%s is a folder that holds files this project did ' \
       'not write' % run in out.stderr
@@ -425,21 +419,21 @@ def test_a_logdir_holds_one_trainer_and_a_stale_lock_is_taken_over(
   logdir = str(tmp_path / 'train')
   os.makedirs(logdir)
   with logdir_lock.LogdirLock(logdir):  # Another job trains here.
-    second = conftest.run_script(train_args(logdir, voc_records))
+    second = helpers.run(train_args(logdir, voc_records))
   assert second.returncode == 1
   assert 'Another training job holds %s/.train.lock: pid %d' % (
       logdir, os.getpid()) in second.stderr
   assert not glob.glob(os.path.join(logdir, 'model.ckpt-*'))
   # A job killed without releasing its lock: taken over, with a warning.
-  with open(os.path.join(logdir, logdir_lock.LOCK_FILE), 'w') as f:
+  with open(os.path.join(logdir, rundir.LOCK_FILE), 'w') as f:
     json.dump({'pid': 2 ** 22 + 7, 'host': os.uname().nodename,
                'started': time.time(), 'heartbeat': time.time()}, f)
-  third = conftest.run_script(train_args(logdir, voc_records,
-                                         training_number_of_steps=1))
+  third = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=1))
   assert third.returncode == 0, third.stderr[-2000:]
   assert 'Took over the lock of %s from a job that is no longer running ' \
       '(pid %d' % (logdir, 2 ** 22 + 7) in third.stderr
-  assert not os.path.exists(os.path.join(logdir, logdir_lock.LOCK_FILE))
+  assert not os.path.exists(os.path.join(logdir, rundir.LOCK_FILE))
 
 
 @pytest.mark.slow
@@ -447,21 +441,19 @@ def test_resuming_keeps_the_runs_options_or_refuses(voc_records, tmp_path):
   """A quantization-aware run resumed without --quantize_delay_step stays
   quantization-aware; a flag that contradicts the run is refused."""
   logdir = str(tmp_path / 'qat')
-  first = conftest.run_script(train_args(logdir, voc_records,
-                                         training_number_of_steps=1,
-                                         quantize_delay_step=0))
+  first = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=1, quantize_delay_step=0))
   assert first.returncode == 0, first.stderr[-2000:]
   options = os.path.join(logdir, 'model_options.json')
   saved = open(options).read()
-  again = conftest.run_script(train_args(logdir, voc_records,
-                                         training_number_of_steps=2))
+  again = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=2))
   assert again.returncode == 0, again.stderr[-2000:]
   assert open(options).read() == saved
   reader = tf.train.load_checkpoint(os.path.join(logdir, 'model.ckpt-2'))
   assert any('act_quant' in n for n in reader.get_variable_to_shape_map())
-  refused = conftest.run_script(train_args(logdir, voc_records,
-                                           training_number_of_steps=3,
-                                           quantize_delay_step=-1))
+  refused = helpers.run(train_args(
+      logdir, voc_records, training_number_of_steps=3, quantize_delay_step=-1))
   assert refused.returncode == 1
   assert '--quantize_delay_step=-1, but the run was trained with 0' in \
       refused.stderr
@@ -471,7 +463,7 @@ def test_resuming_keeps_the_runs_options_or_refuses(voc_records, tmp_path):
 
 def test_a_setting_the_model_cannot_honour_is_an_error(zoo_logdir,
                                                        voc_records):
-  out = conftest.run_script([
+  out = helpers.run([
       'eval.py', '--checkpoint_dir=' + zoo_logdir,
       '--dataset_dir=' + voc_records, '--eval_crop_size=73,89',
       '--max_number_of_evaluations=1', '--inference_precision=bfloat16',
@@ -485,7 +477,7 @@ def test_a_setting_the_model_cannot_honour_is_an_error(zoo_logdir,
 _FULL_DISK = '''
 import sys
 import tensorflow as tf
-from deeplab import cli
+from deeplab.cli import train
 def full(self, checkpoint_number=None):
   raise tf.errors.ResourceExhaustedError(
       None, None, '{{function_node __wrapped__SaveV2}} %s/model.ckpt-%d_temp/'
@@ -493,7 +485,7 @@ def full(self, checkpoint_number=None):
                                                         checkpoint_number))
 if sys.argv[1] == 'full':
   tf.train.CheckpointManager.save = full
-cli.train(['train.py'] + sys.argv[2:])
+train.main(['train.py'] + sys.argv[2:])
 '''
 
 
@@ -502,8 +494,7 @@ def test_a_full_disk_or_ctrl_c_in_training_is_one_line_and_loses_nothing(
     voc_records, tmp_path):
   logdir = str(tmp_path / 'train')
   args = train_args(logdir, voc_records, training_number_of_steps=1)[1:]
-  out = subprocess.run([sys.executable, '-c', _FULL_DISK, 'full'] + args,
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  out = helpers.run(['-c', _FULL_DISK, 'full'] + args)
   assert out.returncode == 1, out.stderr[-2000:]
   assert 'Traceback' not in out.stderr
   assert ('Cannot save the checkpoint of step 1: cannot write %s/model.ckpt-1'
@@ -512,9 +503,7 @@ def test_a_full_disk_or_ctrl_c_in_training_is_one_line_and_loses_nothing(
   # Ctrl-C (here SIGTERM, as a scheduler sends) saves the step reached.
   args = train_args(logdir, voc_records, training_number_of_steps=100000,
                     save_interval_steps=1000)[1:]
-  training = subprocess.Popen([sys.executable, '-c', _FULL_DISK, 'ok'] + args,
-                              cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+  training = helpers.start(['-c', _FULL_DISK, 'ok'] + args)
   err = _lines_of(training.stderr)
   try:
     assert _wait_for(err, 'step 3/100000', 300), ''.join(err)[-2000:]
@@ -544,12 +533,12 @@ def test_bad_saved_options_and_misfits_name_their_file_or_flag(
     f.write(json.dumps(saved)[:-10])
   with pytest.raises(ValueError, match='Cannot read the saved model options '
                      '%s' % options):
-    checkpoints.load_options(copy)
+    rundir.load_options(copy)
   with open(options, 'w') as f:
     json.dump(dict(saved, output_stride='16'), f)
   with pytest.raises(ValueError, match='%s: "output_stride" is \'16\'; it '
                      'must be an integer' % options):
-    checkpoints.load_options(copy)
+    rundir.load_options(copy)
   # A quantization-aware model on a float checkpoint: the flag is named.
   model = runtime.build_graph(
       conftest.ZOO_OPTIONS.replace(quantize_delay_step=0))

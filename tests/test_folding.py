@@ -3,30 +3,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import conftest
 from deeplab import common
 from deeplab import model as model_lib
 from deeplab import runtime
 from deeplab.core import folding
-from deeplab.core import layers
-import conftest
-
-
-def _pair(options, **kwargs):
-  """An unfolded inference model with recipe weights and its folded twin."""
-  plain = conftest.assign_recipe_values(
-      runtime.build_graph(options, conftest.inference(**kwargs)))
-  return plain, conftest.fold(plain)
-
-
-def _assert_same_outputs(plain, folded, images):
-  a, b = plain(images, training=False), folded(images, training=False)
-  scale = np.abs(a['logits'].numpy()).max()
-  np.testing.assert_allclose(b['logits'].numpy(), a['logits'].numpy(),
-                             rtol=0, atol=1e-5 * scale)
-  np.testing.assert_allclose(b['probabilities'].numpy(),
-                             a['probabilities'].numpy(), rtol=0, atol=1e-5)
-  np.testing.assert_array_equal(b['predictions'].numpy(),
-                                a['predictions'].numpy())
+from deeplab.core import names
 
 
 @pytest.mark.parametrize('variant,crop', [
@@ -37,26 +19,26 @@ def _assert_same_outputs(plain, folded, images):
 ])
 def test_folded_model_equals_the_original_graph(variant, crop):
   options = conftest.small_options(variant, crop=crop)
-  plain, folded = _pair(options)
-  _assert_same_outputs(plain, folded, conftest.random_images(2, crop, crop))
+  plain, folded = conftest.folded_pair(options)
+  conftest.assert_same_outputs(plain, folded, conftest.random_images(2, crop, crop))
 
 
 def test_folding_multi_scale_flipped_and_any_size():
   # Eval scales and flips fold like one scale; without a crop any size runs.
   options = conftest.small_options('xception_41', atrous_rates=(6, 12, 18)
                                    ).replace(crop_size=None)
-  plain, folded = _pair(options, eval_scales=(0.75, 1.0),
+  plain, folded = conftest.folded_pair(options, eval_scales=(0.75, 1.0),
                         add_flipped_images=True)
   for h, w in ((49, 66), (57, 57)):
-    _assert_same_outputs(plain, folded, conftest.random_images(1, h, w))
+    conftest.assert_same_outputs(plain, folded, conftest.random_images(1, h, w))
 
 
 def test_folded_model_removes_batch_norm_and_keeps_original_scopes():
   options = conftest.small_options('xception_41', crop=33)
-  plain, folded = _pair(options)
+  plain, folded = conftest.folded_pair(options)
   kinds = {type(l).__name__ for l in folded.layers}
   assert not any('BatchNorm' in k for k in kinds)
-  folded_scopes = {layers.tf1_scope(l.name)
+  folded_scopes = {names.tf1_scope(l.name)
                    for l in folding.folded_layers(folded)}
   kernels = {n.rsplit('/', 1)[0] for n in model_lib.tf1_variable_map(plain)
              if n.endswith(('/weights', '/depthwise_weights'))}
@@ -93,7 +75,7 @@ def test_fold_matches_batch_norm_arithmetic():
 
 def test_folded_model_refuses_checkpoints_and_refolding():
   options = conftest.small_options('mobilenet_v2', crop=33)
-  plain, folded = _pair(options)
+  plain, folded = conftest.folded_pair(options)
   with pytest.raises(ValueError, match='fold_batch_norm'):
     model_lib.tf1_variable_map(folded)
   with pytest.raises(ValueError, match='folded already'):
@@ -102,29 +84,6 @@ def test_folded_model_refuses_checkpoints_and_refolding():
                               common.InferenceOptions())
   with pytest.raises(ValueError, match='Cannot fold'):
     runtime.fold(plain, target=other)
-
-
-def test_refilling_a_folded_target_follows_new_weights():
-  # Continuous evaluation refolds each checkpoint into the same twin.
-  options = conftest.small_options('mobilenet_v2', crop=33)
-  plain, folded = _pair(options)
-  conftest.assign_recipe_values(plain, seed=1)
-  again = runtime.fold(plain, target=folded)
-  assert again is folded
-  _assert_same_outputs(plain, folded, conftest.random_images(1, 33, 33))
-
-
-def test_runtime_load(zoo_checkpoint):
-  options = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16,
-                                crop_size=(65, 65))
-  cache = {}
-  runner, report = runtime.load(options, zoo_checkpoint, cache=cache)
-  plain = cache['source']
-  assert runner is not plain and runner.folded and report.restored
-  same, _ = runtime.load(options, zoo_checkpoint, conftest.inference(),
-                         cache=cache)
-  assert same is plain
-  _assert_same_outputs(plain, runner, conftest.random_images(1, 65, 65))
 
 
 def test_choose_dilated_depthwise():

@@ -5,6 +5,9 @@ import pytest
 import tensorflow as tf
 
 from deeplab.core import layers
+from deeplab.core import factory
+from deeplab.core import names
+from deeplab.core import ops
 import reference
 
 
@@ -12,14 +15,14 @@ import reference
     (513, 1 / 16, 33), (513, 1 / 4, 129), (512, 1 / 16, 32), (514, 1 / 16, 33),
     (513, 0.5, 257), (513, 1.75, 897), (129, 1 / 8, 17)])
 def test_scale_dimension_static_and_dynamic(dim, scale, expected):
-  assert layers.scale_dimension(dim, scale) == expected
-  assert int(layers.scale_dimension(tf.constant(dim), scale)) == expected
+  assert ops.scale_dimension(dim, scale) == expected
+  assert int(ops.scale_dimension(tf.constant(dim), scale)) == expected
 
 
 @pytest.mark.parametrize('size', [(9, 9), (33, 17), (5, 40)])
 def test_resize_bilinear_is_align_corners(rng, size):
   x = rng.randn(1, 5, 7, 3).astype(np.float32)
-  got = layers.resize_bilinear(tf.constant(x), size).numpy()[0]
+  got = ops.resize_bilinear(tf.constant(x), size).numpy()[0]
   want = reference.upsample_align_corners(x, size)
   np.testing.assert_allclose(got, want, atol=1e-5)
   # Corners map onto corners: the property half-pixel resizing lacks.
@@ -60,13 +63,13 @@ def _scene_logits(rng, batch, h, w, classes=6):
 def test_upsampled_argmax_equals_argmax_of_upsampled_logits(
     rng, monkeypatch, low, size, shortcut):
   full_resizes = []
-  resize = layers.resize_bilinear
-  monkeypatch.setattr(layers, 'resize_bilinear',
+  resize = ops.resize_bilinear
+  monkeypatch.setattr(ops, 'resize_bilinear',
                       lambda *a: full_resizes.append(1) or resize(*a))
   logits = _scene_logits(rng, 2, *low)
-  want = layers.channel_argmax(resize(logits, size)).numpy()
+  want = ops.channel_argmax(resize(logits, size)).numpy()
   # Eager: tf.cond runs only the branch it takes.
-  got = layers.upsampled_argmax(logits, size).numpy()
+  got = ops.upsampled_argmax(logits, size).numpy()
   np.testing.assert_array_equal(got, want)
   assert got.dtype == np.int32 and got.shape == (2,) + size
   assert bool(full_resizes) != shortcut
@@ -79,17 +82,17 @@ def test_upsampled_argmax_ties_noise_and_graph_mode(rng, monkeypatch):
   ties = np.tile(np.float32([1, 0, 1, 1, 0]), (1, 9, 9, 1))
   ties[:, 2:7, 2:7] = [0, 2, 2, 1, 2]
   noise = rng.normal(size=(1, 9, 9, 21)).astype(np.float32)
-  graph = tf.function(layers.upsampled_argmax)
+  graph = tf.function(ops.upsampled_argmax)
   for logits in (ties, noise):
-    want = layers.channel_argmax(layers.resize_bilinear(logits, size))
+    want = ops.channel_argmax(ops.resize_bilinear(logits, size))
     np.testing.assert_array_equal(graph(logits, size), want)
   full_resizes = []
-  resize = layers.resize_bilinear
-  monkeypatch.setattr(layers, 'resize_bilinear',
+  resize = ops.resize_bilinear
+  monkeypatch.setattr(ops, 'resize_bilinear',
                       lambda *a: full_resizes.append(1) or resize(*a))
-  layers.upsampled_argmax(ties, size)
+  ops.upsampled_argmax(ties, size)
   assert not full_resizes  # Ties took the shortcut...
-  layers.upsampled_argmax(noise, size)
+  ops.upsampled_argmax(noise, size)
   assert full_resizes  # ...noise, nearly all boundary cells, the full path.
 
 
@@ -144,17 +147,17 @@ def test_image_pooling_window_and_global_mean(rng):
 
 
 def test_tf1_names_of_factory_layers():
-  f = layers.LayerFactory(1e-5, 0.9997)
+  f = factory.LayerFactory(1e-5, 0.9997)
   inp = keras.Input((9, 9, 4))
   x = f.split_separable_conv(inp, 8, 'aspp1', rate=2)
   x = f.conv(x, 3, 1, 'logits/semantic', activation=None, batch_norm=False,
              use_bias=True)
   again = f.conv(inp, 8, 1, 'aspp0')
   f.conv(inp, 8, 1, 'aspp0')  # The same scope reuses the same layer.
-  assert len([k for k in f.layers if k.startswith('aspp0')]) == 2
+  assert len([k for k in f.layer_table if k.startswith('aspp0')]) == 2
   model = keras.Model(inp, [x, again])
-  names = {k: tuple(v.shape) for k, v in layers.tf1_variable_map(model).items()}
-  assert names == {
+  shapes = {k: tuple(v.shape) for k, v in names.tf1_variable_map(model).items()}
+  assert shapes == {
       'aspp1_depthwise/depthwise_weights': (3, 3, 4, 1),
       'aspp1_depthwise/BatchNorm/gamma': (4,),
       'aspp1_depthwise/BatchNorm/beta': (4,),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab import model as model_lib
+from deeplab.core import names
 from deeplab.training import learning_rate
 from deeplab.training import optimizers
 
@@ -58,18 +58,18 @@ def test_bad_policy_names_the_flag():
 
 
 def test_gradient_multipliers_follow_the_original():
-  names = ['xception_65/entry_flow/conv1_1/weights', 'aspp0/weights',
-           'aspp1_depthwise/depthwise_weights', 'logits/semantic/weights',
-           'logits/semantic/biases', 'decoder/feature_projection0/weights']
+  variables = ['xception_65/entry_flow/conv1_1/weights', 'aspp0/weights',
+               'aspp1_depthwise/depthwise_weights', 'logits/semantic/weights',
+               'logits/semantic/biases', 'decoder/feature_projection0/weights']
   all_last = learning_rate.gradient_multipliers(
-      names, model_lib.get_extra_layer_scopes(False), 10.0)
+      variables, names.get_extra_layer_scopes(False), 10.0)
   assert all_last == {'aspp0/weights': 10.0,
                       'aspp1_depthwise/depthwise_weights': 10.0,
                       'logits/semantic/weights': 10.0,
                       'logits/semantic/biases': 20.0,
                       'decoder/feature_projection0/weights': 10.0}
   logits_only = learning_rate.gradient_multipliers(
-      names, model_lib.get_extra_layer_scopes(True), 1.0)
+      variables, names.get_extra_layer_scopes(True), 1.0)
   # Biases are doubled even with multiplier 1 (the original always does).
   assert logits_only == {'logits/semantic/biases': 2.0}
 

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 import reference
 
 NUM_ITERATIONS = 10
@@ -54,7 +55,7 @@ def _replay(tmp_path, records, init_checkpoint, model_flags, crop,
        '--inference_scales=1.0'],
   ]
   for command in commands:
-    out = conftest.run_script(command, timeout=900)
+    out = helpers.run(command, timeout=900)
     assert out.returncode == 0, (command[0], out.stderr[-3000:])
   assert os.path.exists(os.path.join(
       train_logdir, 'model.ckpt-%d.index' % NUM_ITERATIONS))
@@ -68,9 +69,9 @@ def _replay(tmp_path, records, init_checkpoint, model_flags, crop,
     # One command gives a checkpoint under the original's variable names
     # (the logdir's model_options.json supplies the model flags).
     tf1 = str(tmp_path / 'tf1')
-    converted = conftest.run_script(['-m', 'deeplab.convert_checkpoint',
-                                     '--checkpoint=' + train_logdir,
-                                     '--output=' + tf1])
+    converted = helpers.run([
+        'deeplab-convert-checkpoint', '--checkpoint=' + train_logdir,
+        '--output=' + tf1])
     assert converted.returncode == 0, converted.stderr[-2000:]
     names = {name for name, _ in tf.train.list_variables(tf1)}
     assert 'logits/semantic/weights' in names

@@ -2,12 +2,12 @@
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
+import helpers
+from deeplab import rundir
 from deeplab.training import logdir_lock
 
 _HOLD = '''
@@ -20,8 +20,7 @@ with logdir_lock.LogdirLock(sys.argv[1]):
 
 
 def test_a_held_lock_refuses_and_names_its_holder(tmp_path):
-  holder = subprocess.Popen([sys.executable, '-c', _HOLD, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)
+  holder = helpers.start(['-c', _HOLD, tmp_path])
   try:
     assert holder.stdout.readline().strip() == 'HELD'
     with pytest.raises(logdir_lock.LogdirLockedError,
@@ -41,7 +40,7 @@ def test_a_held_lock_refuses_and_names_its_holder(tmp_path):
 
 
 def test_a_lock_from_another_host_counts_until_its_heartbeat_is_old(tmp_path):
-  path = tmp_path / logdir_lock.LOCK_FILE
+  path = tmp_path / rundir.LOCK_FILE
   info = {'pid': 1, 'host': 'elsewhere', 'started': time.time(),
           'heartbeat': time.time(), 'command': 'train.py'}
   path.write_text(json.dumps(info))

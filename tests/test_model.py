@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from deeplab import common
 from deeplab import model as model_lib
-from deeplab import runtime
 from deeplab.core import feature_extractor
 import conftest
 import reference
@@ -49,7 +48,7 @@ def _run_vector(vector_id):
   max_err = np.abs(logits - ref).max()
   assert max_err <= 1e-3 * ref.std(), (vector_id, max_err, ref.std())
   # Predictions: the original's upsample-argmax-crop, through our layers.
-  up = model_lib.layers.resize_bilinear(tf.constant(logits), crop).numpy()
+  up = model_lib.ops.resize_bilinear(tf.constant(logits), crop).numpy()
   predictions = up[0, :h, :w].argmax(-1)
   ties = reference.near_tie_mask(ref, crop, (h, w))
   mismatch = (predictions != arrays['predictions']) & ~ties
@@ -148,35 +147,6 @@ def test_image_pyramid_merges_per_scale_logits():
     np.testing.assert_allclose(out['merged_logits'], want, atol=1e-6)
 
 
-def test_inference_model_with_scales_and_flips_matches_numpy():
-  options = conftest.small_options('mobilenet_v2', 33, 16)
-  single = conftest.assign_recipe_values(model_lib.build_model(options), 4)
-  multi = runtime.build_graph(options, conftest.inference(
-      eval_scales=(0.75, 1.0), add_flipped_images=True))
-  model_lib.transfer_weights(single, multi)
-  images = conftest.random_images(1, 33, 33)
-  out = {k: v.numpy() for k, v in multi(images).items()}
-
-  def softmax(x):
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-  probs = []
-  for scale in (0.75, 1.0):
-    m = model_lib.build_model(options, image_pyramid=[scale])
-    model_lib.transfer_weights(single, m)
-    for flip in (False, True):
-      x = images[:, :, ::-1] if flip else images
-      logits = m(np.ascontiguousarray(x)).numpy()
-      if flip:
-        logits = logits[:, :, ::-1]
-      probs.append(softmax(reference.upsample_align_corners(logits, (33, 33))))
-  mean = np.mean(probs, axis=0)
-  np.testing.assert_allclose(out['probabilities'][0], mean, atol=1e-5)
-  assert (out['predictions'][0] == mean.argmax(-1)).mean() > 0.999
-  np.testing.assert_allclose(out['logits'], single(images).numpy(), atol=1e-5)
-
-
 def test_any_input_size_without_crop_size():
   options = conftest.small_options('xception_41', 65, 16)
   fixed = conftest.assign_recipe_values(model_lib.build_model(options), 6)
@@ -222,25 +192,3 @@ def test_keras_file_round_trip(variant, tmp_path):
                                 np.asarray(model(images)))
 
 
-def test_argmax_shortcut_labels_and_rebuild_without_it():
-  """Single-pass predictions go through `layers.upsampled_argmax` (the same
-  labels as the argmax of the upsampled logits); `without_argmax_shortcut`
-  rebuilds folded and unfolded models without it, same weights and labels."""
-  from deeplab.core import layers  # pylint: disable=g-import-not-at-top
-  options = conftest.small_options('mobilenet_v2', 65, 16)
-  model = conftest.assign_recipe_values(runtime.build_graph(options))
-  images = conftest.random_images(2, 65, 65)
-  out = model(images)
-  np.testing.assert_array_equal(out['predictions'], layers.channel_argmax(
-      layers.resize_bilinear(out['logits'], (65, 65))))
-  for source in (model, conftest.fold(model)):
-    assert isinstance(source.get_layer('predictions'),
-                      layers.UpsampledArgmax)
-    rebuilt = runtime.without_argmax_shortcut(source)
-    assert isinstance(rebuilt.get_layer('predictions'), layers.ChannelArgmax)
-    assert rebuilt.folded == source.folded
-    np.testing.assert_array_equal(rebuilt(images)['predictions'],
-                                  source(images)['predictions'])
-    np.testing.assert_allclose(rebuilt(images)['logits'],
-                               source(images)['logits'], atol=1e-5)
-    assert runtime.without_argmax_shortcut(rebuilt) is rebuilt

@@ -1,11 +1,9 @@
 """Tests of deeplab.model_stats against the paper's Multiply-Adds."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+import helpers
 from deeplab import common
 from deeplab import model_stats
 
@@ -73,22 +71,19 @@ def test_atrous_grid_count_is_what_separates_the_two_conventions():
 
 def test_cli_prints_json_with_counts_equal_to_the_manifest():
   manifest_params = (41055413, 41258213)  # xception_65.json
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  out = subprocess.run(
-      [sys.executable, '-m', 'deeplab.model_stats',
-       '--model_variant=xception_65', '--output_stride=16',
-       '--atrous_rates=6', '--atrous_rates=12', '--atrous_rates=18',
-       '--decoder_output_stride=4', '--crop_size=513,513', '--json'],
-      capture_output=True, text=True, check=True, env=env)
+  out = helpers.run(
+      ['-m', 'deeplab.model_stats', '--model_variant=xception_65',
+       '--output_stride=16', '--atrous_rates=6', '--atrous_rates=12',
+       '--atrous_rates=18', '--decoder_output_stride=4',
+       '--crop_size=513,513', '--json'],
+      check=True, env=helpers.environment(TF_CPP_MIN_LOG_LEVEL=3))
   stats = json.loads(out.stdout.strip().splitlines()[-1])
   assert (stats['trainable_params'], stats['params']) == manifest_params
   assert abs(stats['multiply_adds'] / 54.17e9 - 1) < 0.01
 
 
 def test_cli_rejects_a_bad_crop_size():
-  out = subprocess.run(
-      [sys.executable, '-m', 'deeplab.model_stats', '--crop_size=513'],
-      capture_output=True, text=True)
+  out = helpers.run(['-m', 'deeplab.model_stats', '--crop_size=513'])
   assert out.returncode != 0 and '--crop_size' in out.stderr
 
 

@@ -5,11 +5,11 @@ import os
 import nbformat
 import pytest
 
+import helpers
 from deeplab import quickstart
 from deeplab.data import synthetic
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOTEBOOK = os.path.join(ROOT, 'notebooks', 'deeplab_demo.ipynb')
+NOTEBOOK = os.path.join(helpers.ROOT, 'notebooks', 'deeplab_demo.ipynb')
 
 
 @pytest.fixture(scope='module')
@@ -52,7 +52,7 @@ def test_demo_notebook_segments_shows_and_times(small_run):
   notebook = _execute({'DEEPLAB_DEMO_MODEL': os.path.join(small_run, 'train'),
                        'DEEPLAB_DEMO_IMAGES': os.path.join(small_run, 'raw'),
                        'TF_CPP_MIN_LOG_LEVEL': '2'},
-                      os.path.join(ROOT, 'notebooks'))
+                      os.path.join(helpers.ROOT, 'notebooks'))
   text, images = _outputs(notebook)
   assert images == 3, text  # image | prediction | overlay + legend, each
   for name in synthetic.class_names(quickstart.NUM_OBJECT_CLASSES):

@@ -2,21 +2,23 @@
 (tests/original_flags.py), so jobs written for the original run unchanged."""
 import json
 import os
-import subprocess
-import sys
 
 from absl import flags
 import pytest
 
-from deeplab import cli
-from deeplab import flags as deeplab_flags
+import helpers
 import original_flags
+from deeplab.cli import evaluate
+from deeplab.cli import export_model
+from deeplab.cli import flags as flag_lib
+from deeplab.cli import run_settings
+from deeplab.cli import train
+from deeplab.cli import vis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SCRIPTS = {'train': (cli.TRAIN_GROUPS, original_flags.TRAIN),
-            'eval': (cli.EVAL_GROUPS, original_flags.EVAL),
-            'vis': (cli.VIS_GROUPS, original_flags.VIS),
-            'export_model': (cli.EXPORT_GROUPS, original_flags.EXPORT)}
+_SCRIPTS = {'train': (train.GROUPS, original_flags.TRAIN),
+            'eval': (evaluate.GROUPS, original_flags.EVAL),
+            'vis': (vis.GROUPS, original_flags.VIS),
+            'export_model': (export_model.GROUPS, original_flags.EXPORT)}
 # absl's flag_type() for each DEFINE_ kind.
 _ABSL_TYPE = {'string': 'string', 'integer': 'int', 'float': 'float',
               'boolean': 'bool', 'enum': 'string enum',
@@ -25,7 +27,7 @@ _ABSL_TYPE = {'string': 'string', 'integer': 'int', 'float': 'float',
 
 
 def _normalized(kind, value):
-  value = deeplab_flags.flatten(value)
+  value = flag_lib.flatten(value)
   if kind in ('list', 'multi_integer') and value is not None:
     return [str(v) for v in value]
   return value
@@ -54,7 +56,7 @@ def _check(script, ours, original):
 def test_script_has_every_flag_of_the_original(script):
   groups, original = _SCRIPTS[script]
   fv = flags.FlagValues()
-  deeplab_flags.define_groups(groups, fv)
+  flag_lib.define_groups(groups, fv)
   ours = {name: (fv[name].flag_type(), fv[name].default,
                  getattr(fv[name].parser, 'enum_values', None))
           for name in fv}
@@ -64,7 +66,7 @@ def test_script_has_every_flag_of_the_original(script):
 _DUMP = '''
 import json, sys
 from absl import flags
-from deeplab.datasets import %s as converter
+from deeplab.cli import %s as converter
 converter.define_flags()
 fv = flags.FLAGS
 print(json.dumps({n: (fv[n].flag_type(), fv[n].default, None)
@@ -74,8 +76,7 @@ print(json.dumps({n: (fv[n].flag_type(), fv[n].default, None)
 
 @pytest.mark.parametrize('converter', sorted(original_flags.CONVERTERS))
 def test_converter_has_every_flag_of_the_original(converter):
-  out = subprocess.run([sys.executable, '-c', _DUMP % converter], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+  out = helpers.run(['-c', _DUMP % converter], timeout=120)
   assert out.returncode == 0, out.stderr[-2000:]
   ours = json.loads(out.stdout.strip().splitlines()[-1])
   assert _check(converter, ours,
@@ -91,12 +92,12 @@ def test_enum_flags_accept_every_choice_of_the_original():
   }
   for (script, name), choices in original_choices.items():
     fv = flags.FlagValues()
-    deeplab_flags.define_groups(_SCRIPTS[script][0], fv)
+    flag_lib.define_groups(_SCRIPTS[script][0], fv)
     assert set(choices) <= set(fv[name].parser.enum_values), name
 
 
 def test_differences_are_listed_in_the_docs():
-  with open(os.path.join(ROOT, 'docs', 'parity.md')) as f:
+  with open(os.path.join(helpers.ROOT, 'docs', 'parity.md')) as f:
     page = f.read()
   listed = page[page.index('## Differences from the original'):]
   for (_, name) in original_flags.DIFFERENCES:
@@ -113,7 +114,7 @@ _ORIGINAL_VARIANTS = (
 
 def _train_flags(*argv):
   fv = flags.FlagValues()
-  deeplab_flags.define_groups(cli.TRAIN_GROUPS, fv)
+  flag_lib.define_groups(train.GROUPS, fv)
   fv(['train.py'] + list(argv))
   return fv
 
@@ -121,7 +122,7 @@ def _train_flags(*argv):
 @pytest.mark.parametrize('variant', _ORIGINAL_VARIANTS)
 def test_every_model_variant_of_the_original_is_accepted(variant):
   extra = ['--decoder_output_stride='] if variant == 'mobilenet_edgetpu' else []
-  options, sources = deeplab_flags.model_options(
+  options, sources = run_settings.model_options(
       _train_flags('--model_variant=' + variant, *extra), log=False)
   assert sources['model_variant'] == 'flag'
   assert options.model_variant == variant
@@ -130,5 +131,5 @@ def test_every_model_variant_of_the_original_is_accepted(variant):
 @pytest.mark.parametrize('variant', ['nas_pnasnet', 'nas_hnasnet'])
 def test_nas_variants_are_a_clear_error(variant):
   with pytest.raises(ValueError, match='--model_variant=%s.*NAS' % variant):
-    deeplab_flags.model_options(
+    run_settings.model_options(
         _train_flags('--model_variant=' + variant), log=False)

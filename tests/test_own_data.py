@@ -7,22 +7,18 @@ dataset of 20 leaf photos with index masks of 3 classes; the one change is
 import json
 import os
 import shlex
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+import helpers
 
 def readme_block(marker):
   """The command lines of the README's bash block after `<!-- marker -->`
   (continuation lines joined)."""
   lines, inside, found = [], False, False
-  for line in open(os.path.join(ROOT, 'README.md')):
+  for line in open(os.path.join(helpers.ROOT, 'README.md')):
     if line.strip() == '<!-- %s -->' % marker:
       found = True
       continue
@@ -69,12 +65,6 @@ def make_leaves(folder, count=20, seed=0):
                                             'leaf_%02d.png' % i))
 
 
-def _entry_point(name):
-  """The console script installed beside this Python (else on PATH)."""
-  path = os.path.join(os.path.dirname(sys.executable), name)
-  return [path if os.path.exists(path) else shutil.which(name) or name]
-
-
 @pytest.mark.slow
 def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
   commands = readme_block('own-data')
@@ -82,14 +72,12 @@ def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
       'deeplab-check-data', 'deeplab-build-custom-data', 'deeplab-train',
       'deeplab-eval', 'deeplab-vis', 'deeplab-export', 'deeplab-predict']
   make_leaves(str(tmp_path / 'my_data'))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  env = helpers.environment(TF_CPP_MIN_LOG_LEVEL=2)
   outputs = {}
   for command in commands:
     args = shlex.split(command.replace('--training_number_of_steps=300',
                                        '--training_number_of_steps=20'))
-    run = subprocess.run(_entry_point(args[0]) + args[1:], cwd=tmp_path,
-                         capture_output=True, text=True, env=env,
-                         timeout=600)
+    run = helpers.run(args, cwd=tmp_path, env=env, timeout=600)
     assert run.returncode == 0, (command, run.stderr[-3000:])
     assert 'Traceback' not in run.stderr, command
     outputs[args[0]] = run
@@ -126,28 +114,24 @@ def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
   assert {1, 10, 20} <= steps
   # Another dataset's class count is reported as such; a folder of images
   # needs --output_dir.
-  other = subprocess.run(
-      _entry_point('deeplab-eval') + [
-          '--checkpoint_dir=runs/leaves', '--dataset=pascal_voc_seg',
-          '--dataset_dir=' + voc_records, '--eval_logdir=other'],
-      cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+  other = helpers.run(
+      ['deeplab-eval', '--checkpoint_dir=runs/leaves',
+       '--dataset=pascal_voc_seg', '--dataset_dir=' + voc_records,
+       '--eval_logdir=other'], cwd=tmp_path, env=env)
   assert other.returncode == 1
   assert 'The model of runs/leaves/model.ckpt-20 has 3 classes (its ' \
       'model_options.json) but --dataset=pascal_voc_seg has 21' in \
       other.stderr
-  folder = subprocess.run(
-      _entry_point('deeplab-predict') + ['--checkpoint=runs/leaves',
-                                         '--image=my_data/images'],
-      cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+  folder = helpers.run(['deeplab-predict', '--checkpoint=runs/leaves',
+                        '--image=my_data/images'], cwd=tmp_path, env=env)
   assert folder.returncode == 1
   assert '--image=my_data/images is a folder: give --output_dir=DIR' in \
       folder.stderr
   # One image with --output_dir gets the same three files as a folder's.
-  one = subprocess.run(
-      _entry_point('deeplab-predict') + [
-          '--checkpoint=runs/leaves', '--image=my_data/images/leaf_00.jpg',
-          '--output_dir=one'],
-      cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+  one = helpers.run(
+      ['deeplab-predict', '--checkpoint=runs/leaves',
+       '--image=my_data/images/leaf_00.jpg', '--output_dir=one'],
+      cwd=tmp_path, env=env)
   assert one.returncode == 0, one.stderr[-2000:]
   assert sorted(os.listdir(tmp_path / 'one')) == sorted(
       'leaf_00' + suffix
@@ -169,12 +153,10 @@ def test_a_broken_dataset_is_diagnosed_in_one_command(tmp_path):
   with open(os.path.join(folder, 'images', 'leaf_05.jpg'), 'r+b') as f:
     f.truncate(300)
   report = str(tmp_path / 'report.json')
-  run = subprocess.run(
-      _entry_point('deeplab-check-data') + [
-          '--image_folder=' + os.path.join(folder, 'images'),
-          '--label_folder=' + masks, '--num_classes=3',
-          '--json_output=' + report],
-      capture_output=True, text=True, timeout=300)
+  run = helpers.run(
+      ['deeplab-check-data', '--image_folder=' + os.path.join(folder, 'images'),
+       '--label_folder=' + masks, '--num_classes=3',
+       '--json_output=' + report])
   assert run.returncode == 1, run.stderr[-2000:]
   for expected in ('masks/leaf_01.png is 30x30, its image 90x120',
                    'masks/leaf_02.png is an RGB colour mask',

@@ -3,25 +3,21 @@
 The bf16 graph is the folded one with weights cast once and activations in
 bf16 up to the logits; logits, upsampling and argmax stay float32.
 """
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 import reference
 from deeplab import common
 from deeplab import export
 from deeplab import inference
 from deeplab import runtime
 from deeplab.core import folding
-from deeplab.core import layers
+from deeplab.core import ops
 from deeplab.evaluation import metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARGIN = 0.05
 
 
@@ -29,7 +25,7 @@ def agreement(vector_id):
   """(share of agreeing labels where the fp32 top-2 margin >= MARGIN, share
   over all pixels, pixels counted) for bf16 vs fp32 on a reference vector."""
   arrays, options, plain = reference.vector_model(vector_id,
-                                                 runtime.build_graph)
+                                                  runtime.build_graph)
   fp32 = conftest.fold(plain, dilated_depthwise='space_to_batch')
   bf16 = conftest.fold(plain, dilated_depthwise='space_to_batch',
                        inference_precision='bfloat16')
@@ -40,7 +36,7 @@ def agreement(vector_id):
   want = fp32(padded)
   got = bf16(padded)
   assert got['logits'].dtype == tf.float32  # Logits stay float32.
-  up = layers.resize_bilinear(want['logits'], options.crop_size)
+  up = ops.resize_bilinear(want['logits'], options.crop_size)
   top2 = tf.math.top_k(up, 2).values.numpy()[0, :h, :w]
   confident = (top2[..., 0] - top2[..., 1]) >= MARGIN
   same = (want['predictions'].numpy() == got['predictions'].numpy())[0, :h, :w]
@@ -86,17 +82,16 @@ def test_exported_bf16_saved_model_equals_in_process_bf16(zoo_checkpoint,
                                                           tmp_path):
   module = export.DeepLabServing(conftest.ZOO_OPTIONS, zoo_checkpoint,
                                  crop_size=(65, 65),
-                                 inference=export.ExportConfig().inference.
-                                 replace(inference_precision='bfloat16'))
+                                 inference_options=export.ExportConfig(
+                                 ).inference.replace(
+                                     inference_precision='bfloat16'))
   export_dir = str(tmp_path / 'export')
   export.export_saved_model(module, export_dir)
   image = np.random.RandomState(4).randint(0, 256, (1, 57, 70, 3)).astype(
       np.uint8)
   np.save(tmp_path / 'image.npy', image)
-  out = subprocess.run([sys.executable, '-c', _SERVE, export_dir,
-                        str(tmp_path / 'image.npy'),
-                        str(tmp_path / 'labels.npy')],
-                       capture_output=True, text=True, timeout=300)
+  out = helpers.run(['-c', _SERVE, export_dir, tmp_path / 'image.npy',
+                     tmp_path / 'labels.npy'])
   assert out.returncode == 0, out.stderr[-2000:]
   np.testing.assert_array_equal(
       np.load(tmp_path / 'labels.npy'),

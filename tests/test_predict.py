@@ -1,21 +1,17 @@
 """The single-image predictor: CLI, evaluation padding, outputs, bad input."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 
-from deeplab import colormaps
-from deeplab import common
-from deeplab import model as model_lib
-from deeplab import inference
-from deeplab.core import feature_extractor
-import conftest
+import helpers
 import reference
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from deeplab import colormaps
+from deeplab import configs
+from deeplab import imageio
+
 MOBILENET_FLAGS = ['--model_variant=mobilenet_v2', '--output_stride=16']
 
 
@@ -26,9 +22,9 @@ def mobilenet_ckpt(tmp_path_factory):
 
 
 def _run(args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  return subprocess.run([sys.executable, '-m', 'deeplab.predict'] + args,
-                        capture_output=True, text=True, cwd=ROOT, env=env)
+  return helpers.run([
+      'deeplab-predict'
+      ] + args, env=helpers.environment(TF_CPP_MIN_LOG_LEVEL=3))
 
 
 def test_cli_reproduces_vector_p3(mobilenet_ckpt, tmp_path):
@@ -104,43 +100,6 @@ def test_cli_reproduces_the_later_vectors(vector_id, tmp_path):
     assert mismatch.sum() == 0
 
 
-def test_smaller_image_is_padded_with_the_mean_pixel(mobilenet_ckpt):
-  arrays, sidecar = reference.load_vector('P3')
-  image = arrays['image'][:100, :90]
-  options = reference.options_from_build_kwargs(
-      'mobilenet_v2', sidecar['build_kwargs'])
-  result = inference.predict_image(image, options, mobilenet_ckpt)
-  assert result['predictions'].shape == (100, 90)
-  # By hand: pad with 127.5, run the model, upsample, argmax, crop.
-  model = model_lib.build_model(options)
-  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
-  checkpoints.load_weights(model, mobilenet_ckpt)
-  padded = np.full((129, 129, 3), 127.5, np.float32)
-  padded[:100, :90] = image
-  logits = model(padded[None]).numpy()
-  np.testing.assert_allclose(result['logits'], logits, atol=1e-6)
-  want = reference.upsample_align_corners(logits, (129, 129))[:100, :90]
-  ties = reference.near_tie_mask(logits, (129, 129), (100, 90), 1e-5)
-  assert ((result['predictions'] != want.argmax(-1)) & ~ties).sum() == 0
-  assert feature_extractor.mean_pixel('mobilenet_v2') == (127.5,) * 3
-
-
-def test_scales_and_flips_give_mean_probabilities(mobilenet_ckpt):
-  _, sidecar = reference.load_vector('P3')
-  options = reference.options_from_build_kwargs(
-      'mobilenet_v2', sidecar['build_kwargs'], crop_size=(65, 65))
-  image = conftest.random_images(1, 60, 65)[0].astype(np.uint8)
-  result = inference.predict_image(
-      image, options, mobilenet_ckpt, inference=common.InferenceOptions(
-          eval_scales=(0.5, 1.0), add_flipped_images=True))
-  probs = result['probabilities']
-  assert probs.shape == (1, 65, 65, 21)
-  np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
-  np.testing.assert_array_equal(result['predictions'],
-                                probs[0, :60].argmax(-1))
-  assert result['logits'].shape == (1, 5, 5, 21)
-
-
 @pytest.mark.parametrize('content, message', [
     (None, 'does not exist'), (b'\x89PNG\r\n\x1a\n broken', 'Cannot read')])
 def test_bad_images_name_the_file(tmp_path, mobilenet_ckpt, content, message):
@@ -181,7 +140,7 @@ def test_read_image_converts_modes(tmp_path, mode):
     Image.fromarray(np.full((5, 7), 65535, np.uint16)).save(path)
   else:
     Image.new(mode, (7, 5)).save(path)
-  image = inference.read_image(path)
+  image = imageio.read_image(path)
   assert image.shape == (5, 7, 3) and image.dtype == np.uint8
   if mode == 'I;16':
     assert image.max() == 255
@@ -194,17 +153,15 @@ def test_predict_flags_win_over_saved_options(zoo_logdir, voc_raw, tmp_path,
   """An OS16 project checkpoint run with --output_stride=8 runs at OS8."""
   image = os.path.join(voc_raw['image_folder'], '2026_000000.jpg')  # 72x88
   npz = str(tmp_path / 'out.npz')
-  out = conftest.run_script(['-m', 'deeplab.predict',
-                             '--checkpoint=' + zoo_logdir, '--image=' + image,
-                             '--eval_crop_size=73,89', '--output_npz=' + npz]
-                            + stride_flags)
+  out = helpers.run([
+      'deeplab-predict', '--checkpoint=' + zoo_logdir, '--image=' + image,
+      '--eval_crop_size=73,89', '--output_npz=' + npz] + stride_flags)
   assert out.returncode == 0, out.stderr[-2000:]
   assert np.load(npz)['logits'].shape == (1,) + logits_hw + (21,)
 
 
 def test_one_image_with_output_dir_and_a_single_output_flag_is_an_error():
-  from deeplab import predict  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match='--output_dir and --output_png both '
                      'say where to write'):
-    predict.PredictConfig(checkpoint='c', image='photo.jpg',
+    configs.PredictConfig(checkpoint='c', image='photo.jpg',
                           output_dir='out', output_png='x.png').validate()

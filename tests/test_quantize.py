@@ -12,12 +12,13 @@ import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 from deeplab import checkpoints
 from deeplab import common
 from deeplab import model as model_lib
+from deeplab import rundir
 from deeplab import runtime
 from deeplab.core import quantize
-from deeplab.training import trainer
 
 
 def fake_quant_reference(x, low, high, num_bits=8):
@@ -176,23 +177,10 @@ def test_checkpoint_without_learned_ranges_is_refused_for_inference(tmp_path):
     runtime.load(_qat_options(), ckpt)
 
 
-def _batches(context):
-  del context
-  rng = np.random.RandomState(0)
-  images = rng.uniform(0, 255, (4, 2, 65, 65, 3)).astype(np.float32)
-  labels = rng.randint(0, 5, (4, 2, 65, 65, 1)).astype(np.int32)
-  return tf.data.Dataset.from_tensor_slices(
-      {'image': images, 'label': labels}).repeat()
-
-
 def _train(logdir, options, steps, **changes):
-  config = trainer.TrainConfig(
-      train_logdir=str(logdir), dataset='pascal_voc_seg', dataset_dir='',
-      train_crop_size=(65, 65), train_batch_size=2,
-      training_number_of_steps=steps, save_interval_steps=steps,
-      save_summaries_secs=10 ** 6, fine_tune_batch_norm=True, seed=0,
+  return helpers.train_tiny(
+      logdir, options, steps, helpers.random_batches(4, 2, 65, 5), 65,
       **changes)
-  return trainer.train(config, options, input_fn=_batches)
 
 
 @pytest.mark.slow
@@ -210,7 +198,7 @@ def test_training_quantizes_from_the_delay_step(tmp_path):
   assert 'MobilenetV2/Conv/act_quant/max' in names
   # Written beside the checkpoints, eval/vis/export build the quantized
   # model by themselves.
-  saved = checkpoints.load_options(qat['checkpoint'])
+  saved = rundir.load_options(qat['checkpoint'])
   assert saved.quantize_delay_step == 2
   folded, _ = runtime.load(saved.replace(crop_size=(65, 65)),
                            qat['checkpoint'])
@@ -219,15 +207,20 @@ def test_training_quantizes_from_the_delay_step(tmp_path):
 
 
 def test_flag_is_accepted_by_train_eval_and_export():
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from deeplab import cli  # pylint: disable=g-import-not-at-top
-  from deeplab import flags as deeplab_flags  # pylint: disable=g-import-not-at-top
-  for groups in (cli.TRAIN_GROUPS, cli.EVAL_GROUPS, cli.EXPORT_GROUPS):
+  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  from deeplab.cli import evaluate
+  from deeplab.cli import export_model
+  from deeplab.cli import flag_tables
+  from deeplab.cli import flags as flag_lib
+  from deeplab.cli import run_settings
+  from deeplab.cli import train
+  for groups in (train.GROUPS, evaluate.GROUPS, export_model.GROUPS):
     fv = flags.FlagValues()
-    deeplab_flags.define_groups(groups, fv)
+    flag_lib.define_groups(groups, fv)
     fv(['prog', '--quantize_delay_step=0'])
-    deeplab_flags.check_unsupported(groups, fv)
-    options, _ = deeplab_flags.model_options(fv, crop_size=None,
-                                             checkpoint=None)
+    flag_tables.check_unsupported(groups, fv)
+    options, _ = run_settings.model_options(fv, crop_size=None,
+                                            checkpoint=None)
     assert options.quantize_delay_step == 0
   assert common.ModelOptions().quantize_delay_step == -1

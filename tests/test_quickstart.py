@@ -6,8 +6,12 @@ import os
 import numpy as np
 import pytest
 
+import helpers
 from deeplab import common
+from deeplab import configs
+from deeplab import imageio
 from deeplab import quickstart
+from deeplab.cli import quickstart as quickstart_cli
 from deeplab.evaluation import evaluator
 
 
@@ -54,7 +58,7 @@ def test_bfloat16_inference_stays_close_to_float32(trained):
   paths = out['paths']
   results = {}
   for precision in ('float32', 'bfloat16'):
-    config = evaluator.EvalConfig(
+    config = configs.EvalConfig(
         checkpoint_dir=paths['checkpoints + TensorBoard'],
         eval_logdir=os.path.join(workdir, 'eval_' + precision),
         dataset='synthetic_shapes', dataset_dir=paths['TFRecords'],
@@ -87,7 +91,7 @@ def test_int8_after_training_and_quantization_aware(trained):
   lines = []
   int8 = quickstart.run_int8(workdir, out, qat_steps=20, num_calibration=8,
                              log=lines.append)
-  print('\n'.join(quickstart._int8_lines(int8)))  # pylint: disable=protected-access
+  print('\n'.join(quickstart_cli._int8_lines(int8)))  # pylint: disable=protected-access
   assert lines[0].startswith('[7/7]')
   float_miou = int8['float']['miou']
   # (Not eval's figure to the digit: these images are decoded by PIL, the
@@ -163,16 +167,14 @@ def test_tiles_leave_no_seam_across_an_object(trained):
 def test_deterministic_quickstart_trains_the_same_weights_twice(tmp_path):
   """--deterministic: two runs in fresh processes, every weight equal bit
   for bit (without one thread per op they differed after one step)."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   weights = []
   for name in ('first', 'second'):
     workdir = str(tmp_path / name)
-    out = subprocess.run(
-        [sys.executable, '-m', 'deeplab.quickstart', '--deterministic',
-         '--training_number_of_steps=1', '--num_val=2',
-         '--workdir=' + workdir], capture_output=True, text=True, timeout=600)
+    out = helpers.run(
+        ['-m', 'deeplab.quickstart', '--deterministic',
+         '--training_number_of_steps=1', '--num_val=2', '--workdir=' + workdir],
+        timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     reader = tf.train.load_checkpoint(os.path.join(workdir, 'train'))
     weights.append({k: reader.get_tensor(k)
@@ -208,12 +210,11 @@ def test_int8_onnx_of_the_trained_model_keeps_its_labels(trained, tmp_path):
   val_paths, val_labels = quickstart._split_examples(out['folders'], 'val')  # pylint: disable=protected-access
   sessions = {k: export.onnx_session(p) for k, p in (('float', path),
                                                      ('int8', int8_path))}
-  from deeplab import inference  # pylint: disable=g-import-not-at-top
   matrices = {k: metrics.ConfusionMatrix(out['options'].num_classes)
               for k in sessions}
   agree = total = 0
   for image_path, label in zip(val_paths, val_labels):
-    image = inference.read_image(image_path)[None]
+    image = imageio.read_image(image_path)[None]
     got = {k: s.run([export.OUTPUT_NAME], {export.INPUT_NAME: image})[0][0]
            for k, s in sessions.items()}
     for k in sessions:

@@ -16,6 +16,8 @@ from deeplab import predict
 from deeplab import runtime
 from deeplab import tiling
 from deeplab.evaluation import metrics
+from deeplab import configs
+from deeplab import imageio
 import conftest
 
 NUM_CLASSES = 5
@@ -56,7 +58,8 @@ def test_blend_of_a_model_without_context_is_the_whole_image_result(
   image = random_image(*image_hw)
   done = []
   labels = tiling.segment(pointwise, image, tile, overlap, NUM_CLASSES,
-                          (127.5,), batch, progress=done.append, align=align)
+                          (127.5,), batch, progress=done.append,
+                          output_stride=align)
   assert labels.shape == image_hw and labels.dtype == np.uint8
   np.testing.assert_array_equal(labels, pointwise_labels(image))
   # Progress counts every tile once, in order.
@@ -69,9 +72,9 @@ def test_blend_runs_inside_a_tf_function_with_unknown_sizes():
   image = random_image(*image_hw, seed=1)
   for align in (None, 5):
     fn = tf.function(lambda im, a=align: tiling.segment(
-        pointwise, im, tile, overlap, NUM_CLASSES, (127.5,), batch, align=a),
-                     input_signature=[tf.TensorSpec([None, None, 3],
-                                                    tf.uint8)])
+        pointwise, im, tile, overlap, NUM_CLASSES, (127.5,), batch,
+        output_stride=a), input_signature=[tf.TensorSpec([None, None, 3],
+                                                         tf.uint8)])
     np.testing.assert_array_equal(fn(tf.constant(image)).numpy(),
                                   pointwise_labels(image))
 
@@ -82,7 +85,7 @@ def _trailing(flags):
 
 
 def test_the_last_tiles_end_where_the_image_ends():
-  """On the output stride's grid (`align`), the last row and column of
+  """On the output stride's grid, the last row and column of
   tiles are moved back to end within a stride of the image's end, where the
   whole image's padding ends: the tiles then see the image's border as the
   whole image does, not a large band of padding."""
@@ -98,7 +101,7 @@ def test_the_last_tiles_end_where_the_image_ends():
       return pointwise(tiles)
 
     labels = tiling.segment(record, image, (65, 65), (17, 17), NUM_CLASSES,
-                            (127.5,), 2, align=align)
+                            (127.5,), 2, output_stride=align)
     np.testing.assert_array_equal(labels, pointwise_labels(image))
     assert len(seen) == 9
     mean = [np.all(t == 127.5, axis=-1) for t in seen]  # A uint8 never is.
@@ -237,7 +240,7 @@ def test_predict_tiles_a_large_image_and_reports_progress(
     checkpoint, tmp_path, capsys):
   path = str(tmp_path / 'big.png')
   Image.fromarray(random_image(300, 420, seed=4)).save(path)
-  config = predict.PredictConfig(
+  config = configs.PredictConfig(
       checkpoint=checkpoint, image=path,
       output_label_png=str(tmp_path / 'labels.png'),
       output_png=str(tmp_path / 'colours.png'),
@@ -268,7 +271,8 @@ def test_given_whole_image_means_the_tile_graph_is_the_whole_image_graph(
   flip gets its own pass's mean)."""
   model = _multi_pass_model(checkpoint)
   runner = inference.tile_runner(model)
-  assert runner.runs_per_tile == 2 and runner.pooled_shape == (4, 320)
+  assert runner.runs_per_tile == 2
+  assert runner.image_pooling_pass.shape == (4, 320)
   image = tf.constant(random_image(65, 97, seed=6)[None], tf.float32)
   features = runner._features(image)  # pylint: disable=protected-access
   means = tf.stack([tf.reduce_mean(f[0], axis=[0, 1]) for f in features])
@@ -288,14 +292,17 @@ def test_first_pass_counts_every_feature_of_the_image_once(checkpoint):
   totals = []
 
   def pool(tiles, rows, columns):
-    sums, counts = runner.pool(tiles, rows, columns)
+    sums, counts = runner.image_pooling_pass.sum_features(tiles, rows,
+                                                          columns)
     totals.append(counts.numpy())
     return sums, counts
 
   image = random_image(120, 150, seed=3)
-  labels = tiling.segment(runner, image, (65, 65), (17, 17), NUM_CLASSES,
-                          (127.5,), 3, pool_tiles=pool,
-                          pooled_shape=runner.pooled_shape, align=16)
+  labels = tiling.segment(
+      runner, image, (65, 65), (17, 17), NUM_CLASSES, (127.5,), 3,
+      image_pooling_pass=tiling.ImagePoolingPass(
+          pool, runner.image_pooling_pass.shape),
+      output_stride=16)
   np.testing.assert_array_equal(
       labels, inference.segment_image(model, image, 'mobilenet_v2'))
   totals = np.sum(totals, axis=0)
@@ -325,7 +332,7 @@ def test_saved_model_serving_tiled_equals_in_process_tiles(checkpoint,
                                   tile_batch_size=2,
                                   dilated_depthwise='space_to_batch')
   module = export.DeepLabServing(OPTIONS, checkpoint, crop_size=(65, 65),
-                                 inference=tiles)
+                                 inference_options=tiles)
   export_dir = export.export_saved_model(module, str(tmp_path / 'export'))
   served = tf.saved_model.load(export_dir).signatures[
       export.TILED_SIGNATURE]
@@ -356,7 +363,7 @@ def test_eval_and_vis_tile_and_match_whole_image_when_one_tile_fits(
   results = {}
   for name, tile in [('whole', None), ('one_tile', (97, 97)),
                      ('tiles', (49, 49))]:
-    config = evaluator.EvalConfig(
+    config = configs.EvalConfig(
         checkpoint_dir=folder, eval_logdir=str(tmp_path / name),
         dataset='pascal_voc_seg', dataset_dir=voc_records,
         eval_crop_size=(97, 97), max_number_of_evaluations=1,
@@ -365,7 +372,7 @@ def test_eval_and_vis_tile_and_match_whole_image_when_one_tile_fits(
   assert results['one_tile']['confusion_matrix'] == results['whole'][
       'confusion_matrix']
   assert results['tiles']['num_images'] == results['whole']['num_images']
-  vis = visualize.VisConfig(
+  vis = configs.VisConfig(
       checkpoint_dir=folder, vis_logdir=str(tmp_path / 'vis'),
       dataset='pascal_voc_seg', dataset_dir=voc_records,
       vis_crop_size=(97, 97), max_images=2, max_number_of_iterations=1,
@@ -380,11 +387,11 @@ def test_images_above_the_decompression_bomb_limit_need_the_flag(
     tmp_path, monkeypatch):
   path = str(tmp_path / 'large.png')
   Image.fromarray(random_image(40, 50)).save(path)
-  monkeypatch.setattr(inference, 'MAX_IMAGE_PIXELS', 1000)
+  monkeypatch.setattr(imageio, 'MAX_IMAGE_PIXELS', 1000)
   with pytest.raises(ValueError, match=r'large.png is 50x40 .*pass '
                      r'--allow_large_images'):
-    inference.read_image(path)
-  assert inference.read_image(path, allow_large=True).shape == (40, 50, 3)
+    imageio.read_image(path)
+  assert imageio.read_image(path, allow_large=True).shape == (40, 50, 3)
 
 
 def _tiff_rgb16(path, array):
@@ -412,14 +419,14 @@ def test_16_bit_and_multi_page_images_say_how_they_are_read(tmp_path,
   rgb16 = str(tmp_path / 'rgb16.tif')
   values = (np.arange(4 * 5 * 3).reshape(4, 5, 3) * 1000).astype(np.uint16)
   _tiff_rgb16(rgb16, values)
-  image = inference.read_image(rgb16)
+  image = imageio.read_image(rgb16)
   np.testing.assert_array_equal(image, values >> 8)
   assert 'rgb16.tif is a 16-bit image: read at 8 bits as value / 256' in (
       caplog.text)
   gray16 = str(tmp_path / 'gray16.png')
   Image.fromarray(np.array([[0, 257 * 7], [65535, 257 * 100]],
                            np.uint16)).save(gray16)
-  np.testing.assert_array_equal(inference.read_image(gray16)[..., 0],
+  np.testing.assert_array_equal(imageio.read_image(gray16)[..., 0],
                                 [[0, 7], [255, 100]])
   assert 'gray16.png is a 16-bit image: read at 8 bits as value / 257' in (
       caplog.text)
@@ -427,7 +434,7 @@ def test_16_bit_and_multi_page_images_say_how_they_are_read(tmp_path,
   first, second = random_image(6, 7, 1), random_image(6, 7, 2)
   Image.fromarray(first).save(pages, save_all=True,
                               append_images=[Image.fromarray(second)])
-  np.testing.assert_array_equal(inference.read_image(pages), first)
+  np.testing.assert_array_equal(imageio.read_image(pages), first)
   assert 'pages.tif has 2 pages; reading the first' in caplog.text
 
 

@@ -10,103 +10,27 @@ ModelOptions -> `trainer.train` (strategy, model, initialisation from the
 checkpoint, train step, checkpoint, resume); only the input is the fixed
 batch instead of TFRecords, as it was for the original.
 """
-import json
 import os
-import subprocess
-import sys
 
-from absl import flags
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import conftest
+import helpers
 import reference
+from training_vectors import assert_step
+from training_vectors import config_and_options
+from training_vectors import fingerprint_errors
+from training_vectors import fixed_batches
+from training_vectors import lean
+from training_vectors import slots
+from training_vectors import t1
+from training_vectors import t1_flags
 
-from deeplab import cli
-from deeplab import flags as deeplab_flags
 from deeplab import model as model_lib
 from deeplab.training import trainer
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, 'tests', 'data', 'train_vectors')
-NAME = 'T1_mobilenet_v2_zoo_3steps_nodropout'
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'data'))
-import make_lean_train_vectors as lean  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-def t1():
-  with open(os.path.join(DATA, NAME + '.json')) as f:
-    sidecar = json.load(f)
-  return sidecar, np.load(os.path.join(DATA, NAME + '_lean.npz'))
-
-
-def t1_flags(init_checkpoint, logdir, extra=()):
-  """train.py's command line for T1 (the sidecar's flags)."""
-  return ['train.py', '--model_variant=mobilenet_v2', '--output_stride=16',
-          '--train_crop_size=129,129', '--train_batch_size=2',
-          '--base_learning_rate=0.007', '--training_number_of_steps=30000',
-          '--learning_power=0.9', '--momentum=0.9', '--weight_decay=0.00004',
-          '--nofine_tune_batch_norm', '--upsample_logits',
-          '--dropout_keep_prob=1.0', '--dataset=pascal_voc_seg',
-          '--tf_initial_checkpoint=' + init_checkpoint,
-          '--train_logdir=' + logdir, '--save_interval_secs=100000',
-          '--log_steps=1'] + list(extra)
-
-
-def config_and_options(argv):
-  """What train.py builds from its flags (`cli._train` before training)."""
-  fv = flags.FlagValues()
-  deeplab_flags.define_groups(cli.TRAIN_GROUPS, fv)
-  fv(argv)
-  config = deeplab_flags.config_from_flags(trainer.TrainConfig, fv)
-  options, _ = deeplab_flags.model_options(fv, crop_size=config.train_crop_size)
-  return config, options
-
-
-def fixed_batches(arrays):
-  images = arrays['_input/images_uint8'].astype(np.float32)
-  labels = arrays['_input/labels'].astype(np.int32)[..., None]
-
-  def input_fn(context):
-    per_replica = context.get_per_replica_batch_size(2)
-    return tf.data.Dataset.from_tensor_slices(
-        {'image': images, 'label': labels}).batch(per_replica).repeat()
-
-  return input_fn
-
-
-def fingerprint_errors(prefix, tensors, arrays, tolerance):
-  """Names whose sampled values or projections differ from the reference by
-  more than `tolerance` x the tensor's scale (projections: x sqrt(size))."""
-  bad = []
-  for name, value in tensors.items():
-    key = prefix + name
-    flat = np.asarray(value, np.float64).reshape(-1)
-    positions, signs = lean.fingerprint_plan(key, flat.size)
-    scale = max(float(arrays['scale/' + key]), 1e-12)
-    sample_err = np.abs(flat[positions] - arrays['sample/' + key]).max()
-    proj_err = np.abs(signs @ flat - arrays['proj/' + key]).max()
-    if (sample_err > tolerance * scale or
-        proj_err > tolerance * scale * np.sqrt(flat.size)):
-      bad.append((name, sample_err / scale, proj_err / scale))
-  return bad
-
-
-def slots(optimizer, variables):
-  return {name: optimizer.accumulators[optimizer._get_variable_index(var)]  # pylint: disable=protected-access
-          for name, var in variables.items() if var.trainable}
-
-
-def assert_step(ours, reference, rtol=1e-5):
-  assert ours['learning_rate'] == pytest.approx(reference['learning_rate'],
-                                                rel=1e-6)
-  assert ours['total_loss'] == pytest.approx(reference['total_loss'], rel=rtol)
-  assert ours['loss/merged_logits'] == pytest.approx(
-      reference['cross_entropy_loss'], rel=rtol)
-  assert ours['regularization_loss'] == pytest.approx(
-      reference['regularization_loss'], rel=rtol)
 
 
 @pytest.mark.slow
@@ -167,19 +91,21 @@ cpu = tf.config.list_physical_devices('CPU')[0]  # Two replicas on one CPU.
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
-import test_train_parity as t
+import training_vectors as t
+from deeplab.core import names
+from deeplab.training import trainer
 sidecar, arrays = t.t1()
 config, options = t.config_and_options(t.t1_flags(
     sys.argv[2], sys.argv[3], ['--num_clones=2']))
-result = t.trainer.train(config, options, max_steps_this_run=3,
-                         input_fn=t.fixed_batches(arrays))
+result = trainer.train(config, options, max_steps_this_run=3,
+                       input_fn=t.fixed_batches(arrays))
 assert result['global_step'] == 3
 for ours, reference in zip(result['steps'], sidecar['per_step']):
   t.assert_step(ours, reference)
-variables = {n: v.numpy() for n, v in t.model_lib.tf1_variable_map(
+variables = {n: v.numpy() for n, v in names.tf1_variable_map(
     result['model']).items()}
 momentum = {n + '/Momentum': v.numpy() for n, v in t.slots(
-    result['optimizer'], t.model_lib.tf1_variable_map(result['model'])).items()}
+    result['optimizer'], names.tf1_variable_map(result['model'])).items()}
 bad = (t.fingerprint_errors('state/', variables, arrays, 1e-5) +
        t.fingerprint_errors('state/', momentum, arrays, 1e-3))
 assert bad == [], bad[:5]
@@ -193,10 +119,9 @@ def test_t1_on_two_mirrored_replicas_equals_one(zoo_checkpoint, tmp_path):
   original's clones do (each clone's loss over its own valid pixels, summed
   gradients scaled by 1/num_clones) is, on T1's batch (equal valid pixels in
   both images), the single-replica step."""
-  out = subprocess.run(
-      [sys.executable, '-c', _TWO_REPLICAS, os.path.join(ROOT, 'tests'),
-       zoo_checkpoint, str(tmp_path)], cwd=ROOT, capture_output=True,
-      text=True, timeout=600)
+  out = helpers.run([
+      '-c', _TWO_REPLICAS, os.path.join(helpers.ROOT, 'tests'), zoo_checkpoint,
+      tmp_path], timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   assert 'REPLICAS 2' in out.stdout
 
@@ -311,7 +236,7 @@ def test_x1_fine_tuned_batch_norm_top_k_slow_start_last_layer(tmp_path):
   checkpoints.load_weights(reference_model, init)
   bn_layers = _batch_norm_layers(reference_model)
   logits_layer = reference_model.get_layer(
-      model_lib.layers.keras_name('logits/semantic'))
+      model_lib.names.keras_name('logits/semantic'))
   probe = keras.Model(reference_model.inputs,
                       [reference_model.output['merged_logits'],
                        logits_layer.input] + [l.input for l in bn_layers])
@@ -339,7 +264,7 @@ def test_x1_fine_tuned_batch_norm_top_k_slow_start_last_layer(tmp_path):
       # batch mean and the unbiased batch variance of each layer's input.
       for layer, (mean0, var0), x in zip(bn_layers, moving, bn_inputs):
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
-        name = model_lib.layers.tf1_scope(layer.name)
+        name = model_lib.names.tf1_scope(layer.name)
         got_mean = variables[name + '/moving_mean'].numpy()
         got_var = variables[name + '/moving_variance'].numpy()
         np.testing.assert_allclose(got_mean, 0.5 * mean0 + 0.5 * flat.mean(0),

@@ -6,20 +6,21 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
+import reference
 from deeplab import checkpoints
 from deeplab import common
+from deeplab import configs
 from deeplab import model as model_lib
+from deeplab import rundir
 from deeplab.training import trainer
-import reference
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A small DeepLabv3 on MobileNetV2 (the model-zoo head: image pooling +
 # aspp0, no decoder) trains fast enough for tests.
@@ -33,7 +34,7 @@ def _config(logdir, records, **overrides):
                 log_steps=10, save_interval_steps=0, save_interval_secs=3600,
                 save_summaries_secs=3600, num_readers=2)
   values.update(overrides)
-  return trainer.TrainConfig(**values)
+  return configs.TrainConfig(**values)
 
 
 def _script_args(logdir, records, **overrides):
@@ -50,14 +51,12 @@ def _script_args(logdir, records, **overrides):
       args.append('--no' + k)
     else:
       args.append('--%s=%s' % (k, v))
-  return [sys.executable, os.path.join(ROOT, 'train.py')] + args
+  return ['train.py'] + args
 
 
 def _env(**extra):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT,
-             CUDA_VISIBLE_DEVICES='')
-  env.update(extra)
-  return env
+  return helpers.environment(TF_CPP_MIN_LOG_LEVEL=2, PYTHONPATH=helpers.ROOT,
+                             CUDA_VISIBLE_DEVICES='', **extra)
 
 
 def _weights(prefix):
@@ -80,7 +79,7 @@ def test_loss_decreases_on_synthetic_data(voc_records, tmp_path):
   files = os.listdir(tmp_path / 'run')
   assert 'model_options.json' in files and 'train_config.json' in files
   assert any(f.startswith('events.out.tfevents') for f in files)
-  model = model_lib.build_model(checkpoints.load_options(
+  model = model_lib.build_model(rundir.load_options(
       str(tmp_path / 'run')).replace(crop_size=(65, 65)))
   report = checkpoints.load_weights(model, str(tmp_path / 'run'))
   assert len(report.restored) == len(model_lib.tf1_variable_map(model))
@@ -191,13 +190,13 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(voc_records,
   common_args = dict(training_number_of_steps=14, save_interval_steps=2,
                      deterministic=True, seed=5)
   reference_dir = str(tmp_path / 'uninterrupted')
-  subprocess.run(_script_args(reference_dir, voc_records, **common_args),
-                 env=_env(), check=True, capture_output=True, timeout=300)
+  helpers.run(_script_args(reference_dir, voc_records, **common_args),
+              env=_env(), check=True)
 
   logdir = str(tmp_path / 'killed')
-  proc = subprocess.Popen(_script_args(logdir, voc_records, **common_args),
-                          env=_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  proc = helpers.start(_script_args(logdir, voc_records, **common_args),
+                       env=_env(), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
   target = random.Random(0).choice([4, 6])
   while _latest_step(logdir) < target and time.time() < deadline:
@@ -213,9 +212,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(voc_records,
   for path in state.all_model_checkpoint_paths:
     assert _weights(path)
 
-  done = subprocess.run(_script_args(logdir, voc_records, **common_args),
-                        env=_env(), capture_output=True, text=True,
-                        timeout=300)
+  done = helpers.run(_script_args(logdir, voc_records, **common_args),
+                     env=_env())
   assert done.returncode == 0, done.stderr[-3000:]
   assert 'Resumed from' in done.stderr
   assert 'at step %d' % killed_at in done.stderr
@@ -245,8 +243,8 @@ def test_two_workers_on_loopback_agree_with_one_worker(voc_records, tmp_path):
               fine_tune_batch_norm=False, save_interval_steps=100,
               dropout_keep_prob=1.0)
   single = str(tmp_path / 'single')
-  subprocess.run(_script_args(single, voc_records, **args), env=_env(),
-                 check=True, capture_output=True, timeout=300)
+  helpers.run(_script_args(single, voc_records, **args), env=_env(),
+              check=True)
 
   multi = str(tmp_path / 'multi')
   workers = ['localhost:%d' % p for p in _free_ports(2)]
@@ -254,10 +252,9 @@ def test_two_workers_on_loopback_agree_with_one_worker(voc_records, tmp_path):
   for index in range(2):
     tf_config = json.dumps({'cluster': {'worker': workers},
                             'task': {'type': 'worker', 'index': index}})
-    procs.append(subprocess.Popen(
-        _script_args(multi, voc_records, **args), env=_env(
-            TF_CONFIG=tf_config), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True))
+    procs.append(helpers.start(
+        _script_args(multi, voc_records, **args),
+        env=_env(TF_CONFIG=tf_config), stderr=subprocess.STDOUT))
   outputs = [p.communicate(timeout=400)[0] for p in procs]
   for p, out in zip(procs, outputs):
     assert p.returncode == 0, out[-3000:]

@@ -1,27 +1,24 @@
 """vis: the original's file layout, raw predictions, plain images."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
-import conftest
+import helpers
 
 from deeplab import colormaps
 from deeplab import common
-from deeplab import inference
+from deeplab import configs
 from deeplab import visualize
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = common.ModelOptions(model_variant='mobilenet_v2', output_stride=16)
 
 
 def test_split_layout_and_raw_predictions(voc_records, voc_raw,
                                           zoo_checkpoint, tmp_path):
-  config = visualize.VisConfig(
+  config = configs.VisConfig(
       checkpoint_dir=zoo_checkpoint, vis_logdir=str(tmp_path),
       dataset_dir=voc_records, vis_crop_size=(73, 89),
       also_save_raw_predictions=True)
@@ -56,35 +53,26 @@ def test_cityscapes_raw_predictions_are_label_ids():
       [[7, 8], [33, 23]])
 
 
-def test_resize_back_to_the_original_size():
-  pred = np.arange(12).reshape(3, 4)
-  padded = np.pad(pred, ((0, 2), (0, 3)), constant_values=99)
-  out = inference.restore_size(padded, (3, 4), (5, 7))
-  assert out.shape == (5, 7) and 99 not in out
-  assert out[0, 0] == 0 and out[-1, -1] == 11
-
-
 @pytest.mark.slow
 def test_plain_images_cli(voc_raw, zoo_checkpoint, tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  out = subprocess.run(
-      [sys.executable, 'vis.py', '--checkpoint_dir=' + zoo_checkpoint,
-       '--vis_logdir=%s' % tmp_path, '--image_path=' + os.path.join(
-           voc_raw['image_folder'], '2026_00000[0-2].jpg'),
-       '--model_variant=mobilenet_v2', '--vis_crop_size=65,65',
-       '--min_resize_value=50', '--max_resize_value=60'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  env = helpers.environment(TF_CPP_MIN_LOG_LEVEL=3)
+  out = helpers.run([
+      'vis.py', '--checkpoint_dir=' + zoo_checkpoint,
+      '--vis_logdir=%s' % tmp_path,
+      '--image_path=' + os.path.join(voc_raw['image_folder'],
+                                     '2026_00000[0-2].jpg'),
+      '--model_variant=mobilenet_v2', '--vis_crop_size=65,65',
+      '--min_resize_value=50', '--max_resize_value=60'], env=env)
   assert out.returncode == 0, out.stderr[-2000:]
   files = sorted(os.listdir(tmp_path / visualize.SEMANTIC_FOLDER))
   assert len(files) == 9
   pred = Image.open(tmp_path / visualize.SEMANTIC_FOLDER /
                     '2026_000000_prediction.png')  # Named after the input.
   assert pred.size == (88, 72)  # Back at the image size after resizing.
-  missing = subprocess.run(
-      [sys.executable, 'vis.py', '--checkpoint_dir=' + zoo_checkpoint,
-       '--vis_logdir=%s' % tmp_path, '--image_path=/nonexistent/x.png',
-       '--model_variant=mobilenet_v2'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  missing = helpers.run([
+      'vis.py', '--checkpoint_dir=' + zoo_checkpoint,
+      '--vis_logdir=%s' % tmp_path, '--image_path=/nonexistent/x.png',
+      '--model_variant=mobilenet_v2'], env=env)
   assert missing.returncode != 0 and '/nonexistent/x.png' in missing.stderr
 
 
@@ -93,11 +81,10 @@ def test_vis_cli_one_iteration_is_the_whole_split(voc_records, zoo_logdir,
                                                   tmp_path):
   """The original's vis.py: one iteration = every val image; flags the user
   sets win over the logdir's options."""
-  out = conftest.run_script([
+  out = helpers.run([
       'vis.py', '--checkpoint_dir=' + zoo_logdir, '--vis_logdir=%s' % tmp_path,
       '--dataset_dir=' + voc_records, '--vis_crop_size=73,89',
-      '--max_number_of_iterations=1', '--output_stride=8',
-      '--nosave_overlays'])
+      '--max_number_of_iterations=1', '--output_stride=8', '--nosave_overlays'])
   assert out.returncode == 0, out.stderr[-2000:]
   files = os.listdir(tmp_path / visualize.SEMANTIC_FOLDER)
   assert len([f for f in files if f.endswith('_prediction.png')]) == 8

@@ -17,6 +17,7 @@ from PIL import Image
 import pytest
 
 import conftest
+import helpers
 import reference
 from deeplab import checkpoints
 from deeplab import common
@@ -24,12 +25,14 @@ from deeplab import files
 from deeplab import inference
 from deeplab import model as model_lib
 from deeplab import model_stats
+from deeplab import presets
+from deeplab import rundir
 from deeplab import runtime
 from deeplab import zoo
-from deeplab.core import layers
+from deeplab.cli import zoo as zoo_cli
+from deeplab.core import names
 from deeplab.data import datasets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MS_VOC = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 # model_zoo.md (latest revision) and quantize.md, transcribed: name ->
@@ -146,14 +149,14 @@ def test_registry_carries_the_published_tables():
   assert zoo.get('mobilenetv2_coco_voc_trainaug_8bit').quantized
   assert zoo.get('xception_65_imagenet').backbone_only
   # The listing: a table, and one JSON object per entry.
-  as_json = [json.loads(line) for line in zoo.listing(as_json=True)]
+  as_json = [json.loads(line) for line in zoo_cli.listing(as_json=True)]
   assert len(as_json) == len(PUBLISHED)
   for item in as_json:
     for key in ('name', 'model_variant', 'output_stride', 'atrous_rates',
                 'decoder_output_stride', 'num_classes', 'depth_multiplier',
                 'eval_scales', 'add_flipped_images', 'built'):
       assert key in item, key
-  assert len(zoo.listing()) == len(PUBLISHED) + 1
+  assert len(zoo_cli.listing()) == len(PUBLISHED) + 1
 
 
 def test_an_entry_not_built_says_so():
@@ -239,7 +242,7 @@ def model_values(entry, output_stride=None, seed=0):
   """name -> reference-recipe value of every variable of `entry`'s model."""
   model = model_lib.build_model(entry.model_options(output_stride))
   conftest.assign_recipe_values(model, seed)
-  values = {n: v.numpy() for n, v in layers.tf1_variable_map(model).items()}
+  values = {n: v.numpy() for n, v in names.tf1_variable_map(model).items()}
   for name in list(values):  # Learned ranges of a quantization-aware model.
     if name.endswith('/act_quant/min'):
       values[name] = np.float32(-1.0)
@@ -270,14 +273,13 @@ def _pattern_c():
 def test_import_by_command_then_predict_with_no_model_flags(voc_tarball,
                                                             tmp_path):
   out = str(tmp_path / 'voc')
-  imported = conftest.run_script(['-m', 'deeplab.zoo',
-                                  '--name=mobilenetv2_coco_voc_trainaug',
-                                  '--source=' + voc_tarball,
-                                  '--output_dir=' + out])
+  imported = helpers.run([
+      '-m', 'deeplab.zoo', '--name=mobilenetv2_coco_voc_trainaug',
+      '--source=' + voc_tarball, '--output_dir=' + out])
   assert imported.returncode == 0, imported.stderr[-2000:]
   assert 'Wrote %s (mobilenet_v2 at output stride 16; published OS16 1: ' \
       '75.32%% val)' % out in imported.stdout
-  saved = checkpoints.load_options(out)
+  saved = rundir.load_options(out)
   assert saved == conftest.ZOO_OPTIONS
   info = zoo.read_zoo_file(out)
   assert info['class_names'][15] == 'person'
@@ -285,9 +287,9 @@ def test_import_by_command_then_predict_with_no_model_flags(voc_tarball,
   image = str(tmp_path / 'c.png')
   Image.fromarray(_pattern_c()).save(image)
   npz = str(tmp_path / 'out.npz')
-  predicted = conftest.run_script(['-m', 'deeplab.predict',
-                                   '--checkpoint=' + out, '--image=' + image,
-                                   '--output_npz=' + npz])
+  predicted = helpers.run([
+      'deeplab-predict', '--checkpoint=' + out, '--image=' + image,
+      '--output_npz=' + npz])
   assert predicted.returncode == 0, predicted.stderr[-2000:]
   # What the raw checkpoint with the original's flags predicts.
   with tarfile.open(voc_tarball) as tar:
@@ -307,9 +309,9 @@ def test_eval_runs_the_published_row_of_an_import_with_no_flags(
   out = str(tmp_path / 'voc_os8')
   zoo.import_checkpoint('mobilenetv2_coco_voc_trainaug', out, voc_tarball,
                         output_stride=8)
-  evaluated = conftest.run_script(['eval.py', '--checkpoint_dir=' + out,
-                                   '--dataset_dir=' + voc_records,
-                                   '--eval_logdir=' + str(tmp_path / 'eval')])
+  evaluated = helpers.run([
+      'eval.py', '--checkpoint_dir=' + out, '--dataset_dir=' + voc_records,
+      '--eval_logdir=' + str(tmp_path / 'eval')])
   assert evaluated.returncode == 0, evaluated.stderr[-2000:]
   assert 'mIoU' in evaluated.stdout
   result = json.load(open(tmp_path / 'eval' / 'metrics_latest.json'))
@@ -335,7 +337,8 @@ def test_imported_entries_predict_what_the_raw_checkpoint_predicts(
                          step=0)
   out = str(tmp_path / 'imported')
   zoo.import_checkpoint(name, out, tarball, output_stride)
-  model = zoo.from_preset(out, inference=common.InferenceOptions())
+  model = presets.from_preset(out,
+                              inference_options=common.InferenceOptions())
   raw_prefix = reference.write_checkpoint(values, str(tmp_path / 'raw' /
                                                        'model.ckpt'))
   raw, _ = runtime.load(entry.model_options(output_stride), raw_prefix)
@@ -494,8 +497,9 @@ def test_a_broken_download_resumes_and_no_network_says_what_to_do(
 
 
 def test_the_command_says_one_line_for_a_bad_name(tmp_path):
-  out = conftest.run_script(['-m', 'deeplab.zoo', '--name=xception65_voc',
-                             '--output_dir=' + str(tmp_path / 'x')])
+  out = helpers.run([
+      '-m', 'deeplab.zoo', '--name=xception65_voc',
+      '--output_dir=' + str(tmp_path / 'x')])
   assert out.returncode == 1
   assert "'xception65_voc' is not in the model zoo. Did you mean" in out.stderr
   assert 'xception65_coco_voc_trainaug' in out.stderr.splitlines()[0]

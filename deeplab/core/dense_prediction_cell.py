@@ -14,8 +14,10 @@ the package (`dense_prediction_cell_branch5_top1_cityscapes.json` here;
 import keras
 
 from deeplab.core import layers
+from deeplab.core import names
+from deeplab.core import ops
 
-SCOPE = 'meta_architecture'
+SCOPE = names.DENSE_PREDICTION_CELL_SCOPE
 
 # The original's hyper-parameters of the cell.
 REDUCTION_SIZE = 256
@@ -47,7 +49,7 @@ def build_cell(factory, features, options, geometry):
       crop = options.image_pooling_crop_size or options.crop_size
       grid = _pair(op['grid_size'])
       pool = None if crop is None else tuple(
-          layers.scale_dimension(c, 1. / (options.output_stride * g))
+          ops.scale_dimension(c, 1. / (options.output_stride * g))
           for c, g in zip(crop, grid))
       pooled = factory.layer(layers.ImagePooling, scope + '/pool', pool,
                              (1, 1))(inputs)

@@ -15,10 +15,10 @@ rates, a slow generic path from rate 8 on) or by `space_to_batch`, a native
 undilated kernel, and `batch_to_space` (portable; a fixed overhead that pays
 off at large rates). `choose_dilated_depthwise` picks per rate.
 
-The folded layers keep the original scope as their name, so
-`fold_weights` fills them from the original variable names. Their variables
+The folded layers keep the original scope as their name, so `fold` computes
+each one's kernel and bias from the original variable names. Their variables
 are not the original's: checkpoints load into the ordinary model, which is
-then folded (`deeplab.model.fold_batch_norm`).
+then folded (`deeplab.runtime.fold`).
 """
 import functools
 import re
@@ -27,8 +27,10 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-import deeplab
 from deeplab import common
+from deeplab import console
+from deeplab.core import layers
+from deeplab.core import ops
 
 # Dilation rates up to this run as one native kernel where the backend has
 # one: oneDNN's native dilated kernel beats space_to_batch at small rates and
@@ -36,36 +38,11 @@ from deeplab import common
 # "Fast inference", measured with benchmarks/inference.py).
 MAX_NATIVE_DEPTHWISE_RATE = 6
 
-DILATED_DEPTHWISE_CHOICES = common.DILATED_DEPTHWISE_CHOICES
-
 # Up to this many input channels a float32 1x1 conv runs as oneDNN's conv,
 # above it as a matmul: the conv wins on narrow inputs (MobileNetV2's
 # expansions), the matmul on wide ones (see `FoldedConv2D.call`; figures in
 # docs/performance.md, "Fast inference").
 CONV_1X1_MAX_CHANNELS = 128
-
-def hard_swish(x):
-  """MobileNetV3's x * relu6(x + 3) / 6, as slim computes it."""
-  return x * tf.nn.relu6(x + tf.constant(3, x.dtype)) * tf.constant(
-      np.float32(1. / 6.), x.dtype)
-
-
-def q_sigmoid(x):
-  """The original's hard sigmoid: relu6(x + 3) * 0.16667 (that constant)."""
-  return tf.nn.relu6(x + tf.constant(3, x.dtype)) * tf.constant(
-      0.16667, x.dtype)
-
-
-# Every activation a conv of the original ends with.
-ACTIVATIONS = {
-    None: lambda x: x,
-    'relu': tf.nn.relu,
-    'relu6': tf.nn.relu6,
-    'hard_swish': hard_swish,
-    'q_sigmoid': q_sigmoid,
-    'sigmoid': tf.nn.sigmoid,
-}
-_ACTIVATIONS = ACTIVATIONS
 
 
 @functools.lru_cache(maxsize=None)
@@ -81,7 +58,7 @@ def native_dilated_depthwise_supported() -> bool:
   # here, so it is kept off the console.
   refusal = re.compile(r'does not support dilations|rendezvous is aborting')
   try:
-    with deeplab.filtered_stderr(refusal), tf.device('/CPU:0'):
+    with console.filtered_stderr(refusal), tf.device('/CPU:0'):
       tf.raw_ops.DepthwiseConv2dNative(
           input=tf.zeros([1, 5, 5, 1]), filter=tf.zeros([3, 3, 1, 1]),
           strides=[1, 1, 1, 1], padding='SAME', dilations=[1, 2, 2, 1])
@@ -100,9 +77,9 @@ def choose_dilated_depthwise(rate: int, choice: str = 'auto') -> str:
       'space_to_batch' is portable: a graph exported with it runs on any
       TensorFlow build.
   """
-  if choice not in DILATED_DEPTHWISE_CHOICES:
+  if choice not in common.DILATED_DEPTHWISE_CHOICES:
     raise ValueError('dilated_depthwise must be one of %s, not %r.'
-                     % (', '.join(DILATED_DEPTHWISE_CHOICES), choice))
+                     % (', '.join(common.DILATED_DEPTHWISE_CHOICES), choice))
   if rate == 1:
     return 'native'
   if choice != 'auto':
@@ -133,7 +110,7 @@ class _Folded(keras.layers.Layer):
                activation=None, bn_epsilon=None, source_bias=False,
                **kwargs):
     super().__init__(**kwargs)
-    if activation not in _ACTIVATIONS:
+    if activation not in ops.ACTIVATIONS:
       raise ValueError('Unknown activation %r.' % activation)
     self.kernel_size = int(kernel_size)
     self.strides = int(strides)
@@ -166,7 +143,7 @@ class _Folded(keras.layers.Layer):
 
   def _finish(self, y):
     y = tf.nn.bias_add(y, tf.cast(self.bias, y.dtype))
-    return _ACTIVATIONS[self.activation](y)
+    return ops.ACTIVATIONS[self.activation](y)
 
   def get_config(self):
     config = super().get_config()
@@ -296,24 +273,10 @@ def _output_shape(input_shape, layer, channels):
   return (input_shape[0], dims[0], dims[1], channels)
 
 
-def leaf_layers(model):
-  """Every layer of `model` that holds no layers itself, nested models
-  included (depth first, each once)."""
-  seen, stack = set(), list(model.layers)
-  while stack:
-    layer = stack.pop(0)
-    if id(layer) in seen:
-      continue
-    seen.add(id(layer))
-    if hasattr(layer, 'layers') and layer.layers:
-      stack.extend(layer.layers)
-    else:
-      yield layer
-
-
 def folded_layers(model):
   """Every folded layer of `model` (depth first, each once)."""
-  return [l for l in leaf_layers(model) if isinstance(l, FOLDED_TYPES)]
+  return [l for l in layers.leaf_layers(model)
+          if isinstance(l, FOLDED_TYPES)]
 
 
 def fold(values, scope, layer):

@@ -23,7 +23,7 @@ loses far less than the per-tensor 8-bit activations do.
 import keras
 import tensorflow as tf
 
-from deeplab.core import folding
+from deeplab.core import layers
 
 SCOPE = 'act_quant'
 NUM_BITS = 8
@@ -114,7 +114,7 @@ class FakeQuant(keras.layers.Layer):
 
 def fake_quant_layers(model):
   """The `FakeQuant` layers of `model` (nested models included)."""
-  return [l for l in folding.leaf_layers(model) if isinstance(l, FakeQuant)]
+  return [l for l in layers.leaf_layers(model) if isinstance(l, FakeQuant)]
 
 
 def attach_step(model, step):

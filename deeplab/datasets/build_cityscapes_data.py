@@ -1,23 +1,14 @@
-r"""Converts Cityscapes to TFRecords.
+"""Converting Cityscapes to TFRecords.
 
-  python datasets/build_cityscapes_data.py --cityscapes_root=cityscapes \
-    --output_dir=cityscapes/tfrecord [--label_source=labelIds]
-
-Images are `leftImg8bit/<split>/<city>/*_leftImg8bit.png`; labels are
-`gtFine/<split>/<city>/*_gtFine_labelTrainIds.png` (made by the official
-scripts) or, with --label_source=labelIds, `*_gtFine_labelIds.png` mapped to
-train ids here with the official table (no extra package). Splits are named
-as in the original: train_fine, val_fine.
+The `deeplab-build-cityscapes-data` command
+(`deeplab.cli.build_cityscapes_data`) runs `convert`.
 """
 import glob
 import os
 
-from absl import flags
 import numpy as np
 
 from deeplab.datasets import build_data
-
-FLAGS = flags.FLAGS
 
 NUM_CLASSES = 19
 IGNORE_LABEL = 255
@@ -58,35 +49,3 @@ def convert(root, output_dir, splits=('train', 'val'),
       list_items(root, split, label_source), output_dir, split + '_fine',
       num_shards, NUM_CLASSES, IGNORE_LABEL, skip_bad=skip_bad,
       label_transform=transform) for split in splits]
-
-
-def define_flags():
-  """Registers the script's flags (the original's names)."""
-  flags.DEFINE_string('cityscapes_root', './cityscapes',
-                      'Cityscapes dataset root folder.')
-  flags.DEFINE_string('output_dir', './tfrecord',
-                      'Path to save converted SSTable of TensorFlow examples.')
-  flags.DEFINE_enum('label_source', 'labelTrainIds', ['labelTrainIds',
-                                                      'labelIds'],
-                    'Which gtFine labels to read.')
-  flags.DEFINE_list('splits', 'train,val', 'Splits to convert.')
-  build_data.define_format_flags()
-  flags.DEFINE_integer('num_shards', 10, 'Shards per split.')
-  flags.DEFINE_bool('skip_bad', False,
-                    'Skip (and report) bad images/labels instead of stopping.')
-
-
-def main(unused_argv):
-  build_data.run_and_report(convert, FLAGS.cityscapes_root, FLAGS.output_dir,
-                            FLAGS.splits, FLAGS.label_source, FLAGS.num_shards,
-                            FLAGS.skip_bad)
-
-
-
-def run():
-  """Console entry point."""
-  build_data.run_script(define_flags, main)
-
-
-if __name__ == '__main__':
-  run()

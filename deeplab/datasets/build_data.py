@@ -23,7 +23,6 @@ import json
 import math
 import os
 import sys
-import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from absl import logging
@@ -31,7 +30,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from deeplab import files
+from deeplab import progress as progress_lib
 
 
 class BadItemError(ValueError):
@@ -199,32 +198,6 @@ def shard_filename(output_dir, split, shard_id, num_shards):
                       % (split, shard_id, num_shards))
 
 
-class Progress:
-  """A one-line progress report on stderr, at most every `interval` s."""
-
-  def __init__(self, total, label, interval=2.0, stream=None, unit='images'):
-    self.total, self.label, self.interval = total, label, interval
-    self.unit = unit
-    self.stream = stream or sys.stderr
-    self.start = self.last = time.time()
-    self.done = -1
-
-  def update(self, done, force=False):
-    now = time.time()
-    if done == self.done or (not force and now - self.last < self.interval
-                             and done < self.total):
-      return
-    self.done = done
-    self.last = now
-    rate = done / max(now - self.start, 1e-9)
-    eta = (self.total - done) / rate if rate > 0 else 0
-    self.stream.write('\r>> %s: %d/%d %s (%.1f/s, ETA %ds)' % (
-        self.label, done, self.total, self.unit, rate, eta))
-    if done >= self.total:
-      self.stream.write('\n')
-    self.stream.flush()
-
-
 def write_split(items: Sequence[Item], output_dir: str, split: str,
                 num_shards: int, num_classes: int, ignore_label: int,
                 skip_bad: bool = False, color_table=None,
@@ -258,7 +231,7 @@ def write_split(items: Sequence[Item], output_dir: str, split: str,
                     split_done, output_dir)
   summary = SplitSummary(split)
   examples = []
-  progress = Progress(len(items), 'checking ' + split)
+  progress = progress_lib.Progress(len(items), 'checking ' + split)
   for i, item in enumerate(items):
     try:
       image_data, fmt, height, width, converted = read_image(item.image_path)
@@ -426,72 +399,3 @@ def print_summary(summaries: Iterable[SplitSummary], class_names=None,
       stream.write('  class %3d%s: %d pixels (%.2f%%)\n' % (
           label, name, s.class_histogram[label],
           100.0 * s.class_histogram[label] / total))
-
-
-def guarded(convert_fn, *args, **kwargs):
-  """Runs a script's conversion: bad input, a write error or Ctrl-C ends it
-  with one line naming the file and saying what is complete."""
-  try:
-    return convert_fn(*args, **kwargs)
-  except (BadItemError, FileNotFoundError, ValueError) as e:
-    _fail(str(e))
-  except OSError as e:
-    _fail(files.os_error_message(e))
-  except KeyboardInterrupt as e:
-    sys.stderr.write('%s: %s\n' % (os.path.basename(sys.argv[0]), str(e) or (
-        'interrupted; every file it wrote is whole (written under a '
-        'temporary name, then renamed).')))
-    sys.exit(130)
-
-
-def run_and_report(convert_fn, *args, **kwargs):
-  """`guarded`, then the summary of the splits written."""
-  summaries = guarded(convert_fn, *args, **kwargs)
-  print_summary(summaries)
-  return summaries
-
-
-def _fail(message):
-  prog = os.path.basename(sys.argv[0])
-  sys.stderr.write('%s: error: %s\nRun "%s --help" for its flags.\n'
-                   % (prog, message, prog))
-  sys.exit(1)
-
-
-def define_format_flags():
-  """The original build_data.py's --image_format and --label_format, for the
-  converters that read every file's format from the file itself (Cityscapes,
-  ADE20K): accepted so the original's command lines run, not used."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_enum('image_format', 'png', ['jpg', 'jpeg', 'png'],
-                    'Image format (accepted for the original\'s command '
-                    'lines; each file\'s format is read from the file).')
-  flags.DEFINE_enum('label_format', 'png', ['png'],
-                    'Segmentation label format.')
-
-
-def run_script(define_flags, main):
-  """Runs a converter script: its flags defined and listed by `--help`."""
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  define_flags()
-  fv = flags.FLAGS
-  # absl's help describes the command with the main module's docstring; the
-  # converter's own is the full one (the wrappers' are short).
-  sys.modules['__main__'].__doc__ = sys.modules[define_flags.__module__].__doc__
-  # absl's --help lists the key flags of the main module; the converters'
-  # flags live in their library modules, so they are declared key flags of
-  # whatever file was run (a datasets/ wrapper or a console script).
-  for flag in fv.get_flags_for_module(define_flags.__module__):
-    fv.register_key_flag_for_module(sys.argv[0], flag)
-  if any(arg in ('--help', '-help', '-h', '-?', '--helpshort')
-         for arg in sys.argv[1:]):
-    app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)
-
-  def checked_main(argv):
-    try:
-      return main(argv)
-    except app.UsageError as e:
-      _fail(str(e))
-
-  app.run(checked_main)

@@ -1,27 +1,13 @@
-r"""Checks a segmentation dataset before conversion and training, in one go.
+"""Checking a segmentation dataset before conversion and training, in one
+go: the `deeplab-check-data` job.
 
-  deeplab-check-data --image_folder=data/images --label_folder=data/masks \
-      --num_classes=3 [--ignore_label=255] [--list_folder=data/lists] \
-      [--crop_size=513,513] [--json_output=report.json] [--chart=classes.png]
-  deeplab-check-data --dataset_dir=data/tfrecord [--dataset=my_data] \
-      [--split=train]
-
-Every problem is listed with the file that has it (not only the first):
-images without a mask and masks without an image, files that do not decode
-or are truncated, masks of another size than their image, colour masks
-(RGB) where class ids are expected, palette masks whose indices are not
-class ids, label values outside [0, num_classes) other than the ignore
-label, images smaller than the training crop, the same image in two
-splits, classes absent from a split. Then, per split: images and pixels per
-class, the share of ignored pixels, image sizes, and a `--label_weights`
-line to paste (median-frequency balancing: a class's weight is the median
-of the classes' pixel shares divided by its own share, clipped to
-[0.1, 10]; classes without pixels get 1).
-
-Exits with status 1 when training would go wrong (an error above), 0 when
-there are only warnings (small images, absent classes, duplicates).
-Files are read in parallel and never held: memory stays flat however large
-the dataset.
+`check(pairs, num_classes, ...)` reads every image/mask pair
+(`folder_pairs` of a folder pair, `record_pairs` of converted TFRecords) in
+parallel, never holding one, and returns a `Report`: every problem with the
+file that has it, and per split the images and pixels per class, the
+ignored share, image sizes and median-frequency `--label_weights`.
+`format_report` gives its console lines, `bar_chart` a PNG of the class
+shares.
 """
 import collections
 import concurrent.futures
@@ -35,7 +21,9 @@ from typing import Dict, List, Optional
 import numpy as np
 from PIL import Image
 
+from deeplab import colormaps
 from deeplab import files
+from deeplab import progress as progress_lib
 
 ERRORS = ('missing_label', 'missing_image', 'unreadable', 'size_mismatch',
           'color_mask', 'palette_not_ids', 'out_of_range')
@@ -312,7 +300,6 @@ def check(pairs, num_classes, ignore_label=255, crop_size=None, workers=None,
     progress: A progress line on stderr.
     from_records: `pairs` hold bytes (records), not paths.
   """
-  from deeplab.datasets import build_data  # pylint: disable=g-import-not-at-top
   report = Report(num_classes, ignore_label)
 
   def one(pair):
@@ -326,7 +313,7 @@ def check(pairs, num_classes, ignore_label=255, crop_size=None, workers=None,
                       ignore_label, crop_size)
 
   items = list(pairs)
-  bar = build_data.Progress(len(items), 'checking', stream=sys.stderr) if (
+  bar = progress_lib.Progress(len(items), 'checking', stream=sys.stderr) if (
       progress) else None
   with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
     for done, result in enumerate(pool.map(one, items), 1):
@@ -383,7 +370,6 @@ def format_report(report, class_names=None):
 def bar_chart(report, path, class_names=None, height=240):
   """A PNG bar chart of each class's pixel share per split."""
   from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
-  from deeplab import colormaps  # pylint: disable=g-import-not-at-top
   splits = sorted(report.pixels)
   names = class_names or [str(i) for i in range(report.num_classes)]
   bar, gap = 10, 6
@@ -409,86 +395,3 @@ def bar_chart(report, path, class_names=None, height=240):
             ', '.join(splits), fill='black')
   files.save_png(np.asarray(img), path)
   return path
-
-
-_FLAGS = {
-    'image_folder': ('string', 'Folder of images (as the converters take '
-                     'it).', dict(default=None)),
-    'label_folder': ('string', 'Folder of masks named <image name>.png.',
-                     dict(default=None)),
-    'list_folder': ('string', 'Folder of <split>.txt lists (default: one '
-                    'split "all").', dict(default=None)),
-    'dataset_dir': ('string', 'Or: a folder of converted TFRecords (with '
-                    'its dataset.json, or --dataset).', dict(default=None)),
-    'dataset': ('string', 'With --dataset_dir: a built-in dataset name or a '
-                'dataset.json.', dict(default=None)),
-    'split': ('string', 'With --dataset_dir: one split (default: all).',
-              dict(default=None)),
-    'num_classes': ('integer', 'Number of classes (default: the '
-                    'dataset.json\'s with --dataset_dir).',
-                    dict(default=None)),
-    'ignore_label': ('integer', 'The label of ignored pixels.',
-                     dict(default=None)),
-    'crop_size': ('crop_size', 'Report images smaller than this training '
-                  'crop "H,W".', dict(default=None)),
-    'class_names': ('list', 'Class names in id order, for the table.',
-                    dict(default=None)),
-    'json_output': ('string', 'Also write the report as JSON here.',
-                    dict(default=None)),
-    'chart': ('string', 'Also write a bar chart of the class pixel shares '
-              '(PNG) here.', dict(default=None)),
-    'workers': ('integer', 'Parallel readers (default: the CPU count).',
-                dict(default=None)),
-}
-
-
-def _job(fv):
-  from deeplab import common  # pylint: disable=g-import-not-at-top
-  from deeplab import flags as deeplab_flags  # pylint: disable=g-import-not-at-top
-  crop = deeplab_flags.flatten(fv.crop_size) if fv.crop_size else None
-  crop = common.parse_crop_size(crop, 'crop_size') if crop else None
-  class_names = fv.class_names
-  if fv.dataset_dir:
-    from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
-    descriptor = datasets.get_dataset(fv.dataset or os.path.join(
-        fv.dataset_dir, datasets.DESCRIPTION_FILE), fv.dataset_dir)
-    num_classes = fv.num_classes or descriptor.num_classes
-    ignore = descriptor.ignore_label if fv.ignore_label is None else (
-        fv.ignore_label)
-    class_names = class_names or descriptor.class_names
-    report = check(record_pairs(fv.dataset_dir, fv.dataset, fv.split),
-                   num_classes, ignore, crop, fv.workers, from_records=True)
-  else:
-    if not (fv.image_folder and fv.label_folder):
-      raise ValueError('Give --image_folder and --label_folder (or '
-                       '--dataset_dir for converted records).')
-    if not fv.num_classes:
-      raise ValueError('--num_classes is required with --image_folder.')
-    report = check(folder_pairs(fv.image_folder, fv.label_folder,
-                                fv.list_folder), fv.num_classes,
-                   255 if fv.ignore_label is None else fv.ignore_label, crop,
-                   fv.workers)
-  lines = format_report(report, class_names)
-  if fv.json_output:
-    files.write_json(fv.json_output, report.to_dict(), indent=1)
-    lines.append('wrote ' + fv.json_output)
-  if fv.chart:
-    bar_chart(report, fv.chart, class_names)
-    lines.append('wrote ' + fv.chart)
-  if report.failed:
-    for line in lines:
-      print(line)
-    sys.exit(1)
-  return lines
-
-
-def run(argv=None):
-  """`deeplab-check-data` / `python -m deeplab.datasets.check_data`."""
-  from deeplab import command  # pylint: disable=g-import-not-at-top
-  from deeplab import flags as deeplab_flags  # pylint: disable=g-import-not-at-top
-  command.run_command(__doc__, [deeplab_flags.FlagGroup('Check', _FLAGS)],
-                      _job, argv)
-
-
-if __name__ == '__main__':
-  run()

@@ -1,22 +1,16 @@
-r"""Removes the colour map from palette ground truth (VOC SegmentationClass).
+"""Removing the colour map from palette ground truth (VOC SegmentationClass):
+each palette PNG saved as a single-channel PNG of its indices.
 
-  python datasets/remove_gt_colormap.py \
-    --original_gt_folder=VOCdevkit/VOC2012/SegmentationClass \
-    --output_dir=VOCdevkit/VOC2012/SegmentationClassRaw
-
-Each palette PNG is saved as a single-channel PNG of its indices.
+The `deeplab-remove-gt-colormap` command
+(`deeplab.cli.remove_gt_colormap`) runs `convert`.
 """
 import os
 
-from absl import flags
 
 import numpy as np
 from PIL import Image
 
 from deeplab import files
-from deeplab.datasets import build_data
-
-FLAGS = flags.FLAGS
 
 
 def remove_colormap(path):
@@ -41,28 +35,3 @@ def convert(original_gt_folder, output_dir, segmentation_format='png'):
     files.save_png(raw, os.path.join(output_dir,
                                      os.path.splitext(name)[0] + '.png'))
   return len(names)
-
-
-def define_flags():
-  """Registers the script's flags (the original's names)."""
-  flags.DEFINE_string('original_gt_folder',
-                      './VOCdevkit/VOC2012/SegmentationClass',
-                      'Original ground truth annotations.')
-  flags.DEFINE_string('segmentation_format', 'png', 'Segmentation format.')
-  flags.DEFINE_string('output_dir', './VOCdevkit/VOC2012/SegmentationClassRaw',
-                      'folder to save modified ground truth annotations.')
-
-
-def main(unused_argv):
-  n = build_data.guarded(convert, FLAGS.original_gt_folder, FLAGS.output_dir,
-                         FLAGS.segmentation_format)
-  print('wrote %d labels to %s' % (n, FLAGS.output_dir))
-
-
-def run():
-  """Console entry point."""
-  build_data.run_script(define_flags, main)
-
-
-if __name__ == '__main__':
-  run()

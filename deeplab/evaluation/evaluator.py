@@ -7,62 +7,20 @@ checkpoint directory, writing TensorBoard scalars and JSON files:
   <eval_logdir>/metrics-<global step>.json
   <eval_logdir>/confusion_matrix-<global step>.npy
 """
-import dataclasses
 import os
 import time
-from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from deeplab import checkpoint_state
 from deeplab import checkpoints
-from deeplab import common
 from deeplab import files
 from deeplab import inference
 from deeplab import runtime
 from deeplab.data import data_generator
-from deeplab.data import datasets
 from deeplab.evaluation import metrics
-from deeplab.training import trainer
-
-
-@dataclasses.dataclass
-class EvalConfig:
-  """The original eval.py flags (and a few beyond: trimap, JSON output)."""
-  checkpoint_dir: Optional[str] = None
-  eval_logdir: Optional[str] = None
-  dataset: str = 'pascal_voc_seg'
-  dataset_dir: Optional[str] = None
-  eval_split: str = 'val'
-  eval_batch_size: int = 1
-  eval_crop_size: Tuple[int, int] = (513, 513)
-  eval_interval_secs: int = 300
-  max_number_of_evaluations: int = 0
-  trimap_widths: Tuple[int, ...] = ()
-  max_images: int = 0
-  resize: common.ResizeOptions = dataclasses.field(
-      default_factory=common.ResizeOptions)
-  inference: common.InferenceOptions = dataclasses.field(
-      default_factory=common.InferenceOptions)
-
-  def validate(self):
-    self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
-                                                    self.dataset_dir)
-    if not self.checkpoint_dir:
-      raise ValueError('--checkpoint_dir is required.')
-    self.eval_crop_size = common.parse_crop_size(self.eval_crop_size,
-                                                 'eval_crop_size')
-    if self.eval_batch_size < 1:
-      raise ValueError('--eval_batch_size must be at least 1.')
-    try:
-      self.trimap_widths = tuple(int(w) for w in self.trimap_widths)
-    except ValueError:
-      raise ValueError('--trimap_widths must be integers, got %r.'
-                       % (self.trimap_widths,)) from None
-    if any(w < 0 for w in self.trimap_widths):
-      raise ValueError('--trimap_widths must be non-negative.')
-    return self
 
 
 def predictions_tag(eval_scales, add_flipped_images):
@@ -95,7 +53,7 @@ def evaluate_checkpoint(config, options, checkpoint, cache=None,
   """Evaluates one checkpoint on the split.
 
   Args:
-    config: `EvalConfig`.
+    config: `configs.EvalConfig`.
     options: `ModelOptions` (classes and crop are set from the data/config).
     checkpoint: Checkpoint prefix or directory.
     cache: A dict kept across the checkpoints of one run: the graphs are
@@ -240,7 +198,7 @@ def run(config, options):
     if 'options' not in state:
       # Beside a training job: options (and the model) once its first
       # checkpoint, and so its model_options.json, exist.
-      run_options = checkpoints.resolve_options(options)
+      run_options = checkpoint_state.resolve_options(options)
       state['options'] = run_options
       state['dataset'] = make_dataset(config, run_options.model_variant)
     result = evaluate_checkpoint(config, state['options'], path,
@@ -251,10 +209,10 @@ def run(config, options):
     warn_if_degenerate(result)
     return result
 
-  return checkpoints.for_each_checkpoint(
+  return checkpoint_state.for_each_checkpoint(
       config.checkpoint_dir, evaluate, config.max_number_of_evaluations,
       config.eval_interval_secs, '--max_number_of_evaluations',
-      finished=trainer.run_finished)
+      finished=checkpoint_state.run_finished)
 
 
 def warn_if_degenerate(result):

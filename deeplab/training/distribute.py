@@ -5,8 +5,7 @@ import os
 import tensorflow as tf
 from absl import logging
 
-STRATEGIES = ('auto', 'default', 'one_device', 'mirrored', 'multi_worker',
-              'tpu')
+from deeplab import configs
 
 
 def _tf_config_workers():
@@ -22,8 +21,8 @@ def get_strategy(name='auto', num_clones=1, tpu=None, collective='auto'):
   """The strategy named by `--distribution_strategy`.
 
   Args:
-    name: One of `STRATEGIES`. 'auto': MultiWorkerMirrored when TF_CONFIG
-      names several workers, Mirrored when `num_clones` > 1, else the
+    name: One of `configs.STRATEGIES`. 'auto': MultiWorkerMirrored when
+      TF_CONFIG names several workers, Mirrored when `num_clones` > 1, else the
       default (single device) strategy.
     num_clones: Replicas on this machine (the original's flag): the first
       `num_clones` GPUs, or CPU replicas when there are no GPUs.
@@ -33,9 +32,9 @@ def get_strategy(name='auto', num_clones=1, tpu=None, collective='auto'):
   Returns:
     A `tf.distribute.Strategy`.
   """
-  if name not in STRATEGIES:
+  if name not in configs.STRATEGIES:
     raise ValueError('--distribution_strategy must be one of %s, got %r.'
-                     % (', '.join(STRATEGIES), name))
+                     % (', '.join(configs.STRATEGIES), name))
   if num_clones < 1:
     raise ValueError('--num_clones must be at least 1, got %d.' % num_clones)
   if name == 'auto':

@@ -12,7 +12,7 @@ import math
 import keras
 import tensorflow as tf
 
-POLICIES = ('poly', 'step', 'cosine')
+from deeplab import configs
 
 
 class DeepLabLearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -24,9 +24,10 @@ class DeepLabLearningRate(keras.optimizers.schedules.LearningRateSchedule):
                slow_start_step=0, slow_start_learning_rate=1e-4,
                slow_start_burnin_type='none', decay_steps=0.0,
                end_learning_rate=0.0):
-    if learning_policy not in POLICIES:
+    if learning_policy not in configs.LEARNING_POLICIES:
       raise ValueError('--learning_policy must be one of %s, got %r.'
-                       % (', '.join(POLICIES), learning_policy))
+                       % (', '.join(configs.LEARNING_POLICIES),
+                          learning_policy))
     if slow_start_burnin_type not in ('none', 'linear'):
       raise ValueError('--slow_start_burnin_type must be none or linear, '
                        'got %r.' % slow_start_burnin_type)

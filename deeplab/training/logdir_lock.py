@@ -24,7 +24,7 @@ try:
 except ImportError:  # Not on POSIX: heartbeat only.
   fcntl = None
 
-LOCK_FILE = '.train.lock'
+from deeplab import rundir  # pylint: disable=g-bad-import-order
 # A lock from another host whose heartbeat is older than this is stale.
 STALE_SECS = 600
 HEARTBEAT_SECS = 30
@@ -58,7 +58,7 @@ class LogdirLock:
   """
 
   def __init__(self, logdir):
-    self.path = os.path.join(logdir, LOCK_FILE)
+    self.path = os.path.join(logdir, rundir.LOCK_FILE)
     self.fd = None
     self.taken_over = None
     self._last_beat = 0.0

@@ -14,7 +14,8 @@ when clones see different numbers of labelled pixels).
 """
 import tensorflow as tf
 
-from deeplab.core import layers
+from deeplab.core import names
+from deeplab.core import ops
 
 
 def _global_sum(value):
@@ -89,9 +90,9 @@ def softmax_cross_entropy(logits, labels, num_classes, ignore_label,
   if labels.shape.rank == 3:
     labels = labels[..., None]
   if upsample_logits:
-    logits = layers.resize_bilinear(logits, tf.shape(labels)[1:3])
+    logits = ops.resize_bilinear(logits, tf.shape(labels)[1:3])
   else:
-    labels = layers.resize_nearest(labels, tf.shape(logits)[1:3])
+    labels = ops.resize_nearest(labels, tf.shape(logits)[1:3])
   labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
   logits = tf.reshape(logits, [-1, num_classes])
   weights = label_weight_mask(labels, ignore_label, num_classes, label_weights)
@@ -139,7 +140,7 @@ def regularized_variables(model):
   depthwise weights (`depthwise_weights`), BatchNorm parameters and biases
   are not regularised.
   """
-  return [var for name, var in sorted(layers.tf1_variable_map(model).items())
+  return [var for name, var in sorted(names.tf1_variable_map(model).items())
           if name.endswith('/weights')]
 
 

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-OPTIMIZERS = ('momentum', 'adam')
+from deeplab import configs
 
 
 class Momentum(keras.optimizers.Optimizer):
@@ -53,4 +53,4 @@ def make_optimizer(name, learning_rate, momentum=0.9, adam_learning_rate=1e-3,
     return keras.optimizers.Adam(learning_rate=adam_learning_rate,
                                  epsilon=adam_epsilon)
   raise ValueError('--optimizer must be one of %s, got %r.'
-                   % (', '.join(OPTIMIZERS), name))
+                   % (', '.join(configs.OPTIMIZERS), name))

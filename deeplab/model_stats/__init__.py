@@ -1,38 +1,17 @@
-r"""Parameters and Multiply-Adds of a DeepLab model (the paper's Mul-Adds).
+"""Parameters and Multiply-Adds of a DeepLab model (the paper's Mul-Adds).
 
-  python -m deeplab.model_stats --model_variant=xception_65 \
-      --output_stride=16 --atrous_rates=6 --atrous_rates=12 \
-      --atrous_rates=18 --decoder_output_stride=4 --crop_size=513,513 \
-      [--eval_scales=0.5 --eval_scales=0.75 ...] [--add_flipped_images] --json
-
-Counting rule: as TensorFlow's profiler (`tf.profiler`, float operations)
-counts the original's TF1 evaluation graph, halved (two floating-point
-operations a multiply-add), which reproduces the original's figures. The
-convolutions (regular, depthwise and pointwise) are nearly all of it. TF1
-runs an atrous convolution as SpaceToBatch, a VALID convolution over the
-padded grid of `rate x rate` sub-images, and BatchToSpace, and the profiler
-counts the padded grid, not only the output pixels; `multiply_adds` counts
-that grid (the paper's Tables 3 and 5 are reproduced within 1%),
-`multiply_adds_dense` each output pixel once, as a native dilated
-convolution computes it. The rest is the operations between convolutions
-that the profiler's registry counts (`other_float_ops`, halved into both
-figures): biases, residual sums, hard-swish (add, two multiplies) and the
-q-sigmoid (add, multiply), squeeze-and-excitation gates and means, pooling,
-the input's normalisation, softmax (five an element) and the final argmax
-(one an element less the output). BatchNorm (one fused op there), ReLU,
-sigmoid, resizes, padding and concatenation are not counted, as the profiler
-does not count them. That rest is under 0.1% of the paper's models, but 3%
-of MobileNetV3-large's and 9% of -small's (their hard-swish and gates at
-high resolution): with it, their counts are the 7.83B and 2.15B the original
-code gives.
+`model_statistics(options, eval_scales, add_flipped_images)` counts the
+evaluation graph as TensorFlow's profiler counts the original's, halved (a
+multiply-add is two floating-point operations): every convolution call
+(`count_multiply_adds`; an atrous one over TF1's padded space-to-batch
+grid, and densely), and the float operations between them that the
+profiler's registry counts (`count_other_float_ops`). The whole rule, and
+what it reproduces: `deeplab-model-stats --help` and docs/flops.md.
 """
-import json
-
 import keras
 import numpy as np
 
 from deeplab import common
-from deeplab import flags as deeplab_flags
 from deeplab import runtime
 from deeplab.core import layers as deeplab_layers
 
@@ -97,7 +76,7 @@ def _all_layers(model):
 _ACTIVATION_FLOPS = {'hard_swish': 3, 'q_sigmoid': 2}
 # Layers whose call is the original's final argmax (`predict_labels`).
 _ARGMAX_LAYERS = (deeplab_layers.ChannelArgmax, deeplab_layers.UpsampledArgmax,
-                  runtime.ArgmaxUpsample)
+                  deeplab_layers.ArgmaxUpsample)
 
 
 def _elements(shape):
@@ -205,45 +184,3 @@ def model_statistics(options, eval_scales=(1.0,), add_flipped_images=False):
       multiply_adds_depthwise=counts['depthwise'],
       other_float_ops=other,
   )
-
-
-_FLAGS = {
-    'crop_size': ('crop_size', 'Image crop size [height, width].',
-                  dict(default=(513, 513))),
-    'num_classes': ('integer', 'Number of classes.', dict(default=21)),
-    'json': ('boolean', 'Print the statistics as JSON (last line).',
-             dict(default=False)),
-}
-
-
-def _job(fv):
-  options, _ = deeplab_flags.model_options(
-      fv, crop_size=common.parse_crop_size(
-          deeplab_flags.flatten(fv.crop_size), 'crop_size'),
-      log=False)
-  stats = model_statistics(options, fv.eval_scales, fv.add_flipped_images)
-  lines = ['%s OS%d crop %dx%d scales %s%s: %.2fM params (%.2fM trainable), '
-           '%.2fB Multiply-Adds (dense count %.2fB)' % (
-               options.model_variant, options.output_stride,
-               options.crop_size[0], options.crop_size[1], fv.eval_scales,
-               ' +flip' if fv.add_flipped_images else '',
-               stats['params'] / 1e6, stats['trainable_params'] / 1e6,
-               stats['multiply_adds'] / 1e9,
-               stats['multiply_adds_dense'] / 1e9)]
-  if fv.json:
-    lines.append(json.dumps(stats))
-  return lines
-
-
-def run(argv=None):
-  """Console entry point (`deeplab-model-stats`)."""
-  from deeplab import command  # pylint: disable=g-import-not-at-top
-  command.run_command(__doc__, [
-      deeplab_flags.FlagGroup('Statistics', _FLAGS),
-      deeplab_flags.FlagGroup('Scales', deeplab_flags.SCALES_FLAGS,
-                              common.InferenceOptions),
-      deeplab_flags.model_group(output_stride=16)], _job, argv)
-
-
-if __name__ == '__main__':
-  run()

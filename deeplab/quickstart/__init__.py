@@ -1,23 +1,11 @@
-r"""The whole job on an embedded synthetic dataset, nothing downloaded.
+"""The whole job on an embedded synthetic dataset, nothing downloaded.
 
-  python -m deeplab.quickstart [--workdir=deeplab_quickstart]
-
-1. generates a PASCAL-VOC-style dataset of coloured shapes (JPEG images,
-   palette PNG labels with void boundaries, split lists);
-2. converts it to TFRecords (datasets/build_voc2012_data.py), with a
-   dataset.json naming its classes (background, red disk, green box, blue
-   diamond, yellow ring) and their colours;
-3. trains a small DeepLabv3+ (MobileNetV2, decoder at stride 4);
-4. evaluates it (mIoU, beside the mIoU of always predicting background);
-5. writes visualisations (vis.py's layout, with overlays);
-6. exports a SavedModel (ImageTensor -> SemanticPredictions);
-7. with --int8: fine-tunes the model with quantization-aware training
-   (--quantize_delay_step=0 from the float checkpoint), writes int8 TFLite
-   models quantized after training (PTQ) and from the QAT model, and
-   compares their val labels and mIoU with the float model;
-and prints where each result is. Each step is the library call the scripts
-(train.py, eval.py, vis.py, export_model.py) make; the README lists the
-equivalent commands for real data.
+`run_quickstart(workdir)` generates a PASCAL-VOC-style dataset of coloured
+shapes, converts it to TFRecords with a dataset.json, trains a small
+DeepLabv3+ (MobileNetV2, decoder at stride 4), evaluates, visualises and
+exports it, each step the library call the scripts make; `run_int8` adds
+quantization-aware fine-tuning and int8 TFLite models measured against the
+float model (`deeplab-quickstart`, `python -m deeplab.quickstart`).
 """
 import os
 import shutil
@@ -26,10 +14,11 @@ import time
 import numpy as np
 from PIL import Image
 
-from deeplab import export
-from deeplab import inference
-from deeplab import flags as deeplab_flags
 from deeplab import common
+from deeplab import configs
+from deeplab import export
+from deeplab import imageio
+from deeplab import inference
 from deeplab import visualize
 from deeplab.data import synthetic
 from deeplab.datasets import build_voc2012_data
@@ -37,33 +26,6 @@ from deeplab.evaluation import evaluator
 from deeplab.evaluation import metrics
 from deeplab.training import trainer
 
-# Flags of `deeplab-quickstart`, defined when it runs (not on import, where
-# they would clash with train.py's flags of the same names).
-_FLAGS = {
-    'workdir': ('string', 'Where everything goes.',
-                dict(default='deeplab_quickstart')),
-    'num_train': ('integer', 'Synthetic training images.', dict(default=48)),
-    'num_val': ('integer', 'Synthetic validation images.', dict(default=12)),
-    'training_number_of_steps': ('integer', 'Training steps.',
-                                 dict(default=300)),
-    'train_batch_size': ('integer', 'Training batch size.', dict(default=8)),
-    'base_learning_rate': ('float', 'Base learning rate (poly).',
-                           dict(default=0.02)),
-    'quickstart_model_variant': ('enum', 'Backbone.',
-                                 dict(default='mobilenet_v2',
-                                      enum_values=list(
-                                          common.MODEL_VARIANTS))),
-    'seed': ('integer', 'Seed of the data and the training run.',
-             dict(default=0)),
-    'deterministic': ('boolean', 'Train with deterministic ops: the same '
-                      'figures on every run on one machine (slower).',
-                      dict(default=False)),
-    'int8': ('boolean', 'Also quantize to int8 TFLite, after training and '
-             'with quantization-aware training, and compare with float.',
-             dict(default=False)),
-    'qat_steps': ('integer', 'Quantization-aware fine-tuning steps (--int8).',
-                  dict(default=100)),
-}
 NUM_OBJECT_CLASSES = 4
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 96, 128
@@ -102,7 +64,7 @@ def train_config(train_logdir, dataset, records, training_number_of_steps=300,
       min_scale_factor=0.75, max_scale_factor=1.25, weight_decay=4e-5,
       fine_tune_batch_norm=True, train_batch_norm_decay=0.9)
   fields.update(changes)
-  return trainer.TrainConfig(**fields)
+  return configs.TrainConfig(**fields)
 
 
 def run_quickstart(workdir, num_train=48, num_val=12,
@@ -145,7 +107,7 @@ def run_quickstart(workdir, num_train=48, num_val=12,
 
   log('[4/6] Evaluating on the val split (results: %s)' % eval_logdir)
   t = time.time()
-  result = evaluator.run(evaluator.EvalConfig(
+  result = evaluator.run(configs.EvalConfig(
       checkpoint_dir=train_logdir, eval_logdir=eval_logdir, dataset=dataset,
       dataset_dir=records, eval_crop_size=EVAL_CROP,
       max_number_of_evaluations=1, trimap_widths=(2,)), trained['options'])[0]
@@ -153,7 +115,7 @@ def run_quickstart(workdir, num_train=48, num_val=12,
 
   log('[5/6] Writing visualisations to %s' % vis_logdir)
   t = time.time()
-  visualize.visualize_split(visualize.VisConfig(
+  visualize.visualize_split(configs.VisConfig(
       checkpoint_dir=train_logdir, vis_logdir=vis_logdir, dataset=dataset,
       dataset_dir=records, vis_crop_size=EVAL_CROP, max_images=6),
                             trained['options'])
@@ -244,7 +206,7 @@ def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
   val_paths, val_labels = _split_examples(folders, 'val')
   variant = results['options'].model_variant
   val_images = np.stack([
-      inference.pad_to_crop(inference.read_image(p).astype(np.float32),
+      inference.pad_to_crop(imageio.read_image(p).astype(np.float32),
                             EVAL_CROP, variant) for p in val_paths])
 
   def labels_of(model):
@@ -266,7 +228,7 @@ def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
   for kind, logdir, options in (('ptq', float_logdir, results['options']),
                                 ('qat', qat_logdir, qat['options'])):
     folder = os.path.join(workdir, 'export_int8_' + kind)
-    config = export.ExportConfig(
+    config = configs.ExportConfig(
         checkpoint_path=logdir, export_path=folder, crop_size=EVAL_CROP,
         tflite=True, tflite_quantize='int8',
         representative_images=calibration,
@@ -305,62 +267,3 @@ def run_int8(workdir, results, qat_steps=100, qat_learning_rate=0.002,
   seconds['total'] = time.time() - began
   out['seconds'] = seconds
   return out
-
-
-def _job(fv):
-  out = run_quickstart(fv.workdir, fv.num_train, fv.num_val,
-                       fv.training_number_of_steps, fv.train_batch_size,
-                       fv.base_learning_rate, fv.quickstart_model_variant,
-                       fv.seed, deterministic=fv.deterministic)
-  names = synthetic.class_names(NUM_OBJECT_CLASSES)
-  present = [(names[c], v) for c, v in enumerate(out['per_class_iou'])
-             if v is not None]
-  return [
-      '',
-      'Done in %.0f s (data %.0f s, training %.0f s, eval %.0f s, vis %.0f s, '
-      'export %.0f s).' % tuple(out['timings'][k] for k in (
-          'total', 'data', 'train', 'eval', 'vis', 'export')),
-      'val mIoU %.3f (always-background baseline %.3f); pixel accuracy %.3f; '
-      'mIoU within 2 px of object boundaries %.3f' % (
-          out['miou'], out['background_only_miou'], out['pixel_accuracy'],
-          out['trimap_miou']),
-      'per-class IoU: ' + ', '.join('%s %.2f' % p for p in present),
-      'Results:'] + ['  %-26s %s' % kv for kv in out['paths'].items()] + [
-          'Next: tensorboard --logdir %s' % fv.workdir] + (
-              _int8_lines(run_int8(fv.workdir, out, fv.qat_steps,
-                                   seed=fv.seed)) if fv.int8 else [])
-
-
-def _int8_lines(int8):
-  lines = ['int8 TFLite on the val split (never used for training or '
-           'calibration); float model: mIoU %.4f, TFLite %d bytes' % (
-               int8['float']['miou'], int8['float_tflite_bytes'])]
-  for kind, title in (('ptq', 'after training (PTQ)'),
-                      ('qat', 'quantization-aware (QAT)')):
-    entry = int8[kind]
-    lines.append('  %s: mIoU %.4f (%+.2f points), labels equal to the float '
-                 "model's on %.2f%% of pixels, %d bytes: %s" % (
-                     title, entry['miou'],
-                     100 * (entry['miou'] - int8['float']['miou']),
-                     100 * entry['agreement'], entry['bytes'], entry['path']))
-  qat = int8['qat']
-  lines.append('  (the QAT model in TensorFlow, fake-quant ops on: mIoU %.4f; '
-               'int8 labels equal to its on %.2f%% of pixels)' % (
-                   qat['simulated']['miou'],
-                   100 * qat['agreement_with_simulated']))
-  lines.append('  (the QAT weights run in float: mIoU %.4f; int8 labels equal '
-               'to theirs on %.2f%% of pixels)' % (
-                   qat['float_twin']['miou'],
-                   100 * qat['agreement_with_float_twin']))
-  return lines
-
-
-def run(argv=None):
-  """Console entry point (`deeplab-quickstart`)."""
-  from deeplab import command  # pylint: disable=g-import-not-at-top
-  command.run_command(__doc__, [deeplab_flags.FlagGroup('Quickstart', _FLAGS)],
-                  _job, argv)
-
-
-if __name__ == '__main__':
-  run()

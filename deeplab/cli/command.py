@@ -1,6 +1,6 @@
 """Running a command: flags in, one job, a few lines out, one-line errors.
 
-`run_command` defines a command's flag groups (`deeplab.flags`), parses the
+`run_command` defines a command's flag groups (`flags.py`), parses the
 command line, runs the job and prints its lines. `--help` describes the
 command and lists its own flags by group; a bad flag value or input, a
 write error or Ctrl-C ends it with one line that names the flag, file or
@@ -17,19 +17,18 @@ import textwrap
 from absl import app
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
-from deeplab import checkpoints
 from deeplab import files
-from deeplab import flags as deeplab_flags
-from deeplab.data import data_generator
+from deeplab.cli import flag_tables
+from deeplab.cli import flags as flag_lib
 from deeplab.training import logdir_lock
 
 FLAGS = flags.FLAGS
 
-# Errors that are the user's input, reported as one line.
+# Errors that are the user's input, reported as one line (the project's
+# own, a checkpoint that does not fit or data that cannot be read among
+# them, are ValueErrors).
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
-               checkpoints.CheckpointMismatchError, data_generator.DataError,
                logdir_lock.LogdirLockedError, files.WriteError)
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
@@ -47,7 +46,7 @@ def _format_flag(flag):
     notes.append('repeat the flag for several values')
   elif kind == 'list':
     notes.append('comma separated')
-  default = deeplab_flags.flatten(flag.default)
+  default = flag_lib.flatten(flag.default)
   if isinstance(default, (list, tuple)):
     default = ','.join(str(v) for v in default) if default else None
   elif isinstance(default, str):
@@ -84,7 +83,7 @@ def run_command(doc, groups, job, argv=None):
   """
   argv = resolve_recipes(list(sys.argv if argv is None else argv))
   prog = os.path.basename(argv[0]) if argv else 'deeplab'
-  deeplab_flags.define_groups(groups)
+  flag_lib.define_groups(groups)
   if any(arg in _HELP_ARGS for arg in argv[1:]):
     print(help_text(prog, doc, groups))
     sys.exit(0)
@@ -99,14 +98,14 @@ def run_command(doc, groups, job, argv=None):
     std_logging.getLogger('tensorflow').setLevel(std_logging.WARNING)
     try:
       with interrupt_on_sigterm():
-        deeplab_flags.check_unsupported(groups, FLAGS)
+        flag_tables.check_unsupported(groups, FLAGS)
         lines = job(FLAGS)
     except USER_ERRORS as e:
       _fail(prog, str(e))
     except OSError as e:
       _fail(prog, files.os_error_message(e))
-    except tf.errors.OpError as e:
-      os_error = files.as_os_error(e)
+    except Exception as e:  # pylint: disable=broad-except
+      os_error = files.as_os_error(e) if _is_tensorflow_error(e) else None
       if os_error is None:
         raise
       _fail(prog, files.os_error_message(os_error))
@@ -119,6 +118,23 @@ def run_command(doc, groups, job, argv=None):
       print(line, flush=True)
 
   app.run(main, argv=argv)
+
+
+def _is_tensorflow_error(error):
+  """Whether `error` is a TensorFlow op error (without importing TensorFlow
+  into a command that did not)."""
+  tf = sys.modules.get('tensorflow')
+  return tf is not None and isinstance(error, tf.errors.OpError)
+
+
+def entry_point(doc, groups, job):
+  """The `main(argv=None)` of a command: `run_command` with its
+  description, flag groups and job."""
+
+  def main(argv=None):
+    run_command(doc, groups, job, argv)
+
+  return main
 
 
 @contextlib.contextmanager
@@ -141,10 +157,8 @@ def _raise_interrupt(signum, frame):
   raise KeyboardInterrupt
 
 
-
-
-RECIPES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           'recipes')
+RECIPES_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'recipes')
 
 
 def recipes():

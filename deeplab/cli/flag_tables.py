@@ -1,44 +1,17 @@
-"""Every command-line flag, in one place.
+"""Every command-line flag of the model, training, evaluation,
+visualisation, export and prediction, in one place.
 
-Each script's flags are defined from its config dataclass (`TrainConfig`,
-`EvalConfig`, `VisConfig`, `ExportConfig`, `PredictConfig`): the tables below
-give each flag's kind and help, the dataclass gives its default, and
-`config_from_flags` builds the config back from the parsed flags. The model
-flags (the original's `common.py` flags) configure `common.ModelOptions`;
-`model_options` merges them with the options saved beside a checkpoint by
-one rule: flags the user set win, saved options fill the rest, defaults fill
-what neither gives.
-
-Names, kinds and defaults are the original's (tensorflow/models,
+Names, kinds and help are the original's (tensorflow/models,
 research/deeplab); flags marked "beyond the original" are this project's.
+Defaults come from the config dataclasses (`flags.FlagGroup`). The group
+builders at the end assemble a command's groups.
 """
-import dataclasses
-from typing import Any, Dict, Tuple
-
 from absl import flags
-from absl import logging
 
 from deeplab import colormaps
 from deeplab import common
-from deeplab.training import distribute
-from deeplab.training import learning_rate
-from deeplab.training import optimizers
-from deeplab.training import trainer
-
-# A flag spec: (absl kind, help) or (absl kind, help, extra DEFINE kwargs).
-# Extra may hold 'default' to override the config's default for the flag.
-Spec = Tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class FlagGroup:
-  """Flags shown together in `--help`, with defaults from `config`."""
-  title: str
-  specs: Dict[str, Spec]
-  config: Any = None  # A dataclass whose field defaults are the flags'.
-  # Flags of the original this project does not act on: set to anything but
-  # their default, they stop the command with the reason (`check_unsupported`).
-  unsupported: bool = False
+from deeplab import configs
+from deeplab.cli import flags as flag_lib
 
 
 # The original's common.py model flags (defaults: `common.ModelOptions`).
@@ -134,7 +107,8 @@ INFERENCE_FLAGS = {
                             'several times faster on CPUs with AMX-BF16 or '
                             'AVX512-BF16, slow elsewhere; needs '
                             '--fold_batch_norm.',
-                            dict(enum_values=list(common.PRECISIONS))),
+                            dict(enum_values=list(
+                                common.INFERENCE_PRECISIONS))),
     'fold_batch_norm': ('boolean', 'Run inference with BatchNorm folded into '
                         'the convolutions (same outputs up to float '
                         'rounding, about 10-20% faster on CPU).'),
@@ -270,9 +244,9 @@ TRAIN_FLAGS = dict(_DATASET_FLAGS, **{
     'save_summaries_images': ('boolean', 'Save sample inputs, labels, and '
                               'semantic predictions as images to summary.'),
     'optimizer': ('enum', 'Which optimizer to use.',
-                  dict(enum_values=list(optimizers.OPTIMIZERS))),
+                  dict(enum_values=list(configs.OPTIMIZERS))),
     'learning_policy': ('enum', 'Learning rate policy for training.',
-                        dict(enum_values=list(learning_rate.POLICIES))),
+                        dict(enum_values=list(configs.LEARNING_POLICIES))),
     'base_learning_rate': ('float', 'The base learning rate for model '
                            'training (0.007 for PASCAL train_aug).'),
     'decay_steps': ('float', 'Decay steps for the poly schedule (0: '
@@ -330,7 +304,7 @@ TRAIN_EXTRA_FLAGS = {
     'distribution_strategy': ('enum', 'auto: multi_worker when TF_CONFIG '
                               'names several workers, mirrored when '
                               'num_clones > 1, else default.',
-                              dict(enum_values=list(distribute.STRATEGIES))),
+                              dict(enum_values=list(configs.STRATEGIES))),
     'tpu': ('string', 'TPU name or address (distribution_strategy=tpu).'),
     'sync_batch_norm': ('boolean', 'Batch statistics over all replicas '
                         '(with fine_tune_batch_norm).'),
@@ -340,7 +314,7 @@ TRAIN_EXTRA_FLAGS = {
                                'moving-average decay for this run (e.g. 0.9 '
                                'for short runs from scratch).'),
     'precision': ('enum', 'float32, mixed_float16 or mixed_bfloat16.',
-                  dict(enum_values=list(trainer.PRECISIONS))),
+                  dict(enum_values=list(configs.TRAINING_PRECISIONS))),
     'seed': ('integer', 'Seed of initialisation, shuffling and augmentation.'),
     'deterministic': ('boolean', 'Reproducible runs: seeds (0 unless given), '
                       'deterministic ops and, without a GPU, one thread per '
@@ -473,324 +447,41 @@ PREDICT_FLAGS = dict(SCALES_FLAGS, **{
 })
 
 
-class CropSizeParser(flags.ArgumentParser):
-  """Crop sizes written either way the original's versions took them:
-  `--eval_crop_size=513,513` (a list flag) or `--eval_crop_size=513
-  --eval_crop_size=513` (a multi flag)."""
-
-  def parse(self, argument):
-    if isinstance(argument, (list, tuple)):
-      return [int(v) for v in argument]
-    try:
-      return [int(v) for v in str(argument).split(',') if v.strip()]
-    except ValueError:
-      raise ValueError('expected integers "H,W", got %r'
-                       % (argument,)) from None
-
-  def flag_type(self):
-    return 'crop size'
-
-
-def flatten(value):
-  """A crop-size flag's value ([[H, W]] or [[H], [W]]) as [H, W]."""
-  if isinstance(value, list) and value and all(
-      isinstance(v, list) for v in value):
-    return [x for v in value for x in v]
-  return value
-
-
-def _sub_config(field):
-  """The default instance of a config field that is a config itself (a
-  shared group of flags: `common.InferenceOptions`, `common.ResizeOptions`),
-  else None."""
-  if field.default_factory is dataclasses.MISSING:
-    return None
-  value = field.default_factory()
-  return value if dataclasses.is_dataclass(value) else None
-
-
-flag_name = common.flag_name
-
-
-def _defaults(config):
-  """{flag name: default} of a config class, sub-configs flattened."""
-  if config is None:
-    return {}
-  out = {}
-  for field in dataclasses.fields(config):
-    sub = _sub_config(field)
-    if sub is not None:
-      for sub_field in dataclasses.fields(sub):
-        out[flag_name(config, field.name, sub_field.name)] = getattr(
-            sub, sub_field.name)
-    elif field.default is not dataclasses.MISSING:
-      out[field.name] = field.default
-    elif field.default_factory is not dataclasses.MISSING:
-      out[field.name] = field.default_factory()
-  return out
-
-
-def _absl_default(kind, value):
-  if value is None:
-    return None
-  if kind == 'list':
-    return ','.join(str(v) for v in value)
-  if kind.startswith('multi_'):
-    return list(value)
-  return value
-
-
-def define_group(group, flag_values=None):
-  """Registers a group's flags (skipping names already defined)."""
-  fv = flags.FLAGS if flag_values is None else flag_values
-  defaults = _defaults(group.config)
-  for name, spec in group.specs.items():
-    kind, help_text = spec[0], spec[1]
-    extra = dict(spec[2]) if len(spec) > 2 else {}
-    default = extra.pop('default', defaults.get(name))
-    if name in fv:
-      continue
-    if kind == 'crop_size':
-      flags.DEFINE_multi(CropSizeParser(), flags.CsvListSerializer(','),
-                         name, _absl_default('list', default), help_text,
-                         flag_values=fv)
-    else:
-      getattr(flags, 'DEFINE_' + kind)(name, _absl_default(kind, default),
-                                       help=help_text, flag_values=fv,
-                                       **extra)
-  return fv
-
-
-def define_groups(groups, flag_values=None):
-  for group in groups:
-    define_group(group, flag_values)
-  return flags.FLAGS if flag_values is None else flag_values
-
-
 def model_group(output_stride=16):
   """The model flags, with a script's default output stride (the original
   exports at 8, trains and evaluates at 16)."""
   specs = dict(MODEL_FLAGS)
   specs['output_stride'] = specs['output_stride'][:2] + (
       dict(default=output_stride),)
-  return FlagGroup('Model (the original\'s common.py)', specs,
-                   common.ModelOptions)
+  return flag_lib.FlagGroup('Model (the original\'s common.py)', specs,
+                            common.ModelOptions)
 
 
 def unsupported_group(specs):
-  return FlagGroup('The original\'s flags for what is done differently here '
-                   '(accepted at their defaults)', specs, unsupported=True)
+  return flag_lib.FlagGroup('The original\'s flags for what is done '
+                            'differently here (accepted at their defaults)',
+                            specs, unsupported=True)
 
 
 def resize_group(config):
-  return FlagGroup('Input resizing', RESIZE_FLAGS, config)
+  return flag_lib.FlagGroup('Input resizing', RESIZE_FLAGS, config)
 
 
 def inference_group(config):
-  return FlagGroup('Inference (beyond the original)', INFERENCE_FLAGS,
-                   config)
+  return flag_lib.FlagGroup('Inference (beyond the original)', INFERENCE_FLAGS,
+                            config)
 
 
-def _flag_value(fv, name):
-  value = flatten(fv[name].value)
-  return tuple(value) if isinstance(value, list) else value
-
-
-def config_from_flags(config_cls, flag_values=None):
-  """A config dataclass from every flag named like one of its fields (the
-  fields of its sub-configs too, `flag_name`); fields without a flag keep
-  their defaults."""
-  fv = flags.FLAGS if flag_values is None else flag_values
-  values = {}
-  for field in dataclasses.fields(config_cls):
-    sub = _sub_config(field)
-    if sub is None:
-      if field.name in fv:
-        values[field.name] = _flag_value(fv, field.name)
-      continue
-    given = {}
-    for sub_field in dataclasses.fields(sub):
-      name = flag_name(config_cls, field.name, sub_field.name)
-      if name in fv:
-        given[sub_field.name] = _flag_value(fv, name)
-    values[field.name] = dataclasses.replace(sub, **given)
-  config = config_cls(**values)
-  return config.validate() if hasattr(config, 'validate') else config
-
-
-def _model_flag_values(fv):
-  """ModelOptions fields given by the model flags: {field: (value, set?)}."""
-  out = {}
-  for field in dataclasses.fields(common.ModelOptions):
-    if field.name in fv:
-      out[field.name] = (_flag_value(fv, field.name), fv[field.name].present)
-  if 'dense_prediction_cell_json' in fv and fv.dense_prediction_cell_json:
-    out['dense_prediction_cell_config'] = (
-        {'json': fv.dense_prediction_cell_json}, True)
-  if 'num_classes' in fv and fv.num_classes is not None:
-    out['outputs_to_num_classes'] = (
-        {common.OUTPUT_TYPE: fv.num_classes}, fv['num_classes'].present)
-  return out
-
-
-def _run_folder(checkpoint):
-  import os  # pylint: disable=g-import-not-at-top
-  if not checkpoint:
-    return None
-  folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
-      checkpoint)
-  return folder if folder and os.path.isdir(folder) else None
-
-
-def run_dataset(checkpoint):
-  """(dataset, dataset_dir) a checkpoint's run was trained or published on
-  (its `train_config.json`, or a model-zoo import's `zoo.json`), else
-  (None, None)."""
-  import json  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
-  folder = _run_folder(checkpoint)
-  if folder is None:
-    return None, None
-  path = os.path.join(folder, trainer.CONFIG_FILE)
-  if os.path.exists(path):
-    try:
-      with open(path) as f:
-        config = json.load(f)
-      return config.get('dataset'), config.get('dataset_dir')
-    except (OSError, ValueError):
-      return None, None
-  from deeplab import zoo  # pylint: disable=g-import-not-at-top
-  info = zoo.read_zoo_file(folder) or {}
-  return info.get('dataset'), None
-
-
-def saved_run_defaults(checkpoint):
-  """Flag values saved with a checkpoint's run, {flag: value}.
-
-  A training logdir gives its dataset and dataset folder (so eval, vis and
-  export follow the run) and, where the dataset recorded its largest image,
-  the evaluation crop; a model-zoo import (`zoo.json`) gives its published
-  evaluation: dataset, split, crop, eval scales, flips, resizing, colour
-  map.
-  """
-  folder = _run_folder(checkpoint)
-  if folder is None:
-    return {}
-  from deeplab import zoo  # pylint: disable=g-import-not-at-top
-  from deeplab.data import datasets  # pylint: disable=g-import-not-at-top
-  out = {}
-  dataset, dataset_dir = run_dataset(checkpoint)
-  if dataset:
-    out['dataset'] = dataset
-    if dataset_dir:
-      out['dataset_dir'] = dataset_dir
-    try:
-      crop = datasets.get_dataset(dataset, dataset_dir).eval_crop_size()
-    except (ValueError, FileNotFoundError):
-      crop = None
-    if crop:
-      out.update(eval_crop_size=crop, vis_crop_size=crop, crop_size=crop)
-  info = zoo.read_zoo_file(folder) or {}
-  out.update(info.get('defaults', {}))
-  return out
-
-
-# Saved settings that belong to the run's dataset.
-_DATASET_SETTINGS = ('dataset', 'dataset_dir', 'eval_crop_size',
-                     'vis_crop_size', 'crop_size', 'eval_split', 'vis_split',
-                     'colormap', 'colormap_type', 'min_resize_value',
-                     'max_resize_value', 'resize_factor')
-
-
-def apply_run_defaults(flag_values, checkpoint, log=True):
-  """The one rule of saved run settings: flags the user did not set take
-  the values saved with the checkpoint's run (`saved_run_defaults`); flags
-  the user set win.
-
-  Returns:
-    {flag: value} of the flags that took a saved value.
-  """
-  fv = flag_values
-  applied = {}
-  # Another dataset than the run's: nothing that follows from the run's.
-  other_data = any(name in fv and fv[name].present
-                   for name in ('dataset', 'dataset_dir'))
-  for name, value in saved_run_defaults(checkpoint).items():
-    if name not in fv or fv[name].present or value is None:
-      continue
-    if other_data and name in _DATASET_SETTINGS:
-      continue
-    kind = fv[name].flag_type()
-    if kind == 'multi crop size':
-      value = [list(value)]
-    elif isinstance(value, (list, tuple)):
-      value = list(value)
-    elif kind == 'enum' and value not in (fv[name].parser.enum_values or ()):
-      continue  # E.g. a dataset's own list of colours: not a flag value.
-    fv[name].value = value
-    applied[name] = value
-  if log and applied:
-    logging.info('Settings saved with %s: %s', checkpoint, '; '.join(
-        '--%s=%s' % (k, ','.join(str(x) for x in _flat(v))
-                     if isinstance(v, list) else v)
-        for k, v in sorted(applied.items())))
-  return applied
-
-
-def _flat(value):
-  out = []
-  for v in value:
-    out.extend(_flat(v) if isinstance(v, list) else [v])
-  return out
-
-
-def model_options(flag_values=None, *, crop_size=None, checkpoint=None,
-                  num_classes=None, log=True):
-  """The model options of a run: flags, saved options, defaults.
-
-  The one merge rule of every script: a model flag the user set wins; a
-  project checkpoint's saved options (`model_options.json` beside it, e.g. a
-  training logdir) fill the flags that were not set; flag defaults fill the
-  rest. So `eval.py --checkpoint_dir=<train_logdir>` needs no model flags,
-  and `--output_stride=8 --atrous_rates=12 ...` there evaluates at OS8.
-
-  Args:
-    flag_values: Parsed absl flags holding the model flags.
-    crop_size: The crop of this run (not a saved option).
-    checkpoint: A checkpoint prefix or folder whose saved options to use.
-    num_classes: Classes when neither a flag nor the checkpoint gives them
-      (e.g. from the dataset).
-    log: Log each option that did not come from its default, and where from.
-
-  Returns:
-    (`ModelOptions`, {field: 'flag' | 'checkpoint' | 'default'}).
-  """
-  fv = flags.FLAGS if flag_values is None else flag_values
-  from deeplab import checkpoints  # pylint: disable=g-import-not-at-top
-  saved = checkpoints.load_options(checkpoint) if checkpoint else None
-  given = _model_flag_values(fv)
-  values, sources = {}, {}
-  for field in dataclasses.fields(common.ModelOptions):
-    name = field.name
-    value, is_set = given.get(name, (None, False))
-    if is_set:
-      values[name], sources[name] = value, 'flag'
-    elif saved is not None:
-      values[name], sources[name] = getattr(saved, name), 'checkpoint'
-    elif name in given:
-      values[name], sources[name] = value, 'default'
-  if sources.get('outputs_to_num_classes') != 'flag' and saved is None and (
-      num_classes):
-    values['outputs_to_num_classes'] = {common.OUTPUT_TYPE: num_classes}
-    sources['outputs_to_num_classes'] = 'data'
-  values['crop_size'] = crop_size
-  sources['crop_size'] = 'run'
-  options = common.ModelOptions(**values)
-  if log:
-    described = ['%s=%s (%s)' % (name, getattr(options, name), source)
-                 for name, source in sorted(sources.items())
-                 if source in ('flag', 'checkpoint', 'data')]
-    logging.info('Model options%s: %s', (' (saved beside %s)' % checkpoint)
-                 if saved is not None else '', '; '.join(described) or
-                 'all defaults')
-  return options, sources
+def inference_command_groups(job, script, original, beyond, config_cls,
+                             output_stride, unsupported):
+  """The flag groups of eval, vis and export: the script's own (the
+  original's, then this project's), model, resizing, inference speed, and
+  the original's unsupported ones."""
+  return [flag_lib.FlagGroup('%s (the original\'s %s)' % (job, script),
+                             original, config_cls),
+          flag_lib.FlagGroup('%s, beyond the original' % job, beyond,
+                             config_cls),
+          model_group(output_stride),
+          resize_group(config_cls),
+          inference_group(config_cls),
+          unsupported_group(dict(unsupported, **UNSUPPORTED_MODEL_FLAGS))]

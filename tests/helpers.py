@@ -1,0 +1,88 @@
+"""Test helpers shared by the test files (and benchmarks): where the
+repository is, running a command as a user would, tiny trainings."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def argv(args):
+  """The argv of a command as a user types it: a script path (`train.py`,
+  `benchmarks/...py`), `-m module` or `-c code` run with this Python; a
+  console script (`deeplab-train`) installed beside this Python (else on
+  the PATH); else the program as given."""
+  args = [str(a) for a in args]
+  first = args[0]
+  if first in ('-m', '-c') or first.endswith('.py'):
+    return [sys.executable] + args
+  if first.startswith('deeplab-'):
+    beside = os.path.join(os.path.dirname(sys.executable), first)
+    return [beside if os.path.exists(beside) else
+            shutil.which(first) or first] + args[1:]
+  return args
+
+
+def environment(**changes):
+  """This process's environment with `changes` (None removes a variable):
+  e.g. `TF_CPP_MIN_LOG_LEVEL=None` for what a user's shell has."""
+  env = dict(os.environ)
+  for key, value in changes.items():
+    if value is None:
+      env.pop(key, None)
+    else:
+      env[key] = str(value)
+  return env
+
+
+def run(args, *, cwd=ROOT, env=None, timeout=300, **kwargs):
+  """Runs a command (`argv`) to its end, from the repository root unless
+  `cwd` says otherwise; its output captured as text."""
+  return subprocess.run(argv(args), cwd=cwd, env=env, capture_output=True,
+                        text=True, timeout=timeout, **kwargs)
+
+
+def start(args, *, cwd=ROOT, env=None, **kwargs):
+  """Starts a command (`argv`) in the background; its output captured as
+  text unless `kwargs` say where it goes."""
+  kwargs.setdefault('stdout', subprocess.PIPE)
+  kwargs.setdefault('stderr', subprocess.PIPE)
+  return subprocess.Popen(argv(args), cwd=cwd, env=env, text=True, **kwargs)
+
+
+def random_batches(count, batch, crop, num_classes, ignore_rows=0, seed=0):
+  """An `input_fn` of `trainer.train`: `count` fixed batches of random
+  pixels and labels, repeated (the first `ignore_rows` label rows ignored)."""
+
+  def input_fn(context):
+    del context
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    rng = np.random.RandomState(seed)
+    images = rng.uniform(0, 255, (count, batch, crop, crop, 3)).astype(
+        np.float32)
+    labels = rng.randint(0, num_classes, (count, batch, crop, crop, 1)).astype(
+        np.int32)
+    labels[:, :, :ignore_rows] = 255
+    return tf.data.Dataset.from_tensor_slices(
+        {'image': images, 'label': labels}).repeat()
+
+  return input_fn
+
+
+def train_tiny(logdir, options, steps, input_fn, crop, **changes):
+  """A few training steps of `options` on `input_fn`'s batches of 2 in
+  `logdir` (seeded, BatchNorm fine-tuned, one checkpoint at the end);
+  `changes`: other `TrainConfig` fields. Returns what `trainer.train` does."""
+  # pylint: disable=g-import-not-at-top
+  from deeplab import configs
+  from deeplab.training import trainer
+  config = configs.TrainConfig(
+      train_logdir=str(logdir), dataset='pascal_voc_seg', dataset_dir='',
+      train_crop_size=(crop, crop), train_batch_size=2,
+      training_number_of_steps=steps, save_interval_steps=steps,
+      save_summaries_secs=10 ** 6, fine_tune_batch_norm=True, seed=0,
+      **changes)
+  return trainer.train(config, options, input_fn=input_fn)
