@@ -27,7 +27,7 @@ def __getattr__(name):
   if name == 'from_preset':
     from deeplab import presets as module
   elif name == 'Segmenter':
-    from deeplab import inference as module
+    from deeplab import segmenter as module
   elif name in ('DeepLab', 'build_model'):
     from deeplab import model as module
   elif name in ('ModelOptions', 'InferenceOptions'):

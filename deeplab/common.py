@@ -352,6 +352,11 @@ class InferenceOptions:
       the backbone for it: about twice the time); 'tile', each tile's own
       mean (one pass; the context a model trained on crops near the tile
       size saw).
+    memory_budget_mb: Without `tile_size`, an image whose whole-image
+      inference would need more memory than this (an estimate, MB) is
+      segmented in tiles (`inference.plan`: deeplab-predict, vis of image
+      files, `Segmenter.segment`); None: half of this machine's memory; 0:
+      always whole. Evaluation never tiles by itself.
   """
   eval_scales: Tuple[float, ...] = (1.0,)
   add_flipped_images: bool = False
@@ -363,6 +368,7 @@ class InferenceOptions:
   tile_overlap: float = 0.25
   tile_batch_size: int = 1
   tile_image_pooling: str = 'image'
+  memory_budget_mb: Optional[int] = None
 
   def __post_init__(self):
     scales = self.eval_scales
@@ -407,6 +413,9 @@ class InferenceOptions:
       raise ValueError('--tile_image_pooling must be one of %s, got %r.'
                        % (', '.join(TILE_IMAGE_POOLING_CHOICES),
                           self.tile_image_pooling))
+    if self.memory_budget_mb is not None and self.memory_budget_mb < 0:
+      raise ValueError('--memory_budget_mb must be >= 0 (0: always whole), '
+                       'got %r.' % self.memory_budget_mb)
     if self.tile_size:
       self.tile_overlap_pixels()  # Raises on an overlap that cannot tile.
 

@@ -120,6 +120,13 @@ class TrainConfig:
     """Raises ValueError naming the flag of the first bad value."""
     self.dataset_dir = datasets.implied_dataset_dir(self.dataset,
                                                     self.dataset_dir)
+    # Saved with the run (train_config.json): paths that do not depend on
+    # the working directory of training.
+    if self.dataset_dir:
+      self.dataset_dir = os.path.abspath(self.dataset_dir)
+    if self.dataset and (self.dataset.endswith('.json') or
+                         os.path.isdir(self.dataset)):
+      self.dataset = os.path.abspath(self.dataset)
     if not self.train_logdir:
       raise ValueError('--train_logdir is required.')
     self.train_crop_size = common.parse_crop_size(self.train_crop_size,

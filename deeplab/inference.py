@@ -6,17 +6,28 @@ when it is larger: the original never crops at evaluation), run the
 inference graph (scales, flips), crop the valid region and resize back to
 the input size (nearest for labels, bilinear for probabilities, align
 corners). `segment` is that path in TensorFlow ops, so the SavedModel's
-serving function and in-process visualisation run the same graph;
-`segment_image` runs one image whole, or in blended tiles when the model's
-inference options give a tile size the image exceeds (`TileRunner`,
-`deeplab/tiling.py`); `predict_image` is the numpy path of the single-image
-tool, which also returns the logits.
+serving function and in-process visualisation run the same graph (eagerly
+called, the model runs as a traced graph: `run_whole`).
+
+`plan` decides how one image of any size is segmented: whole, or in blended
+tiles (`TileRunner`, `deeplab/tiling.py`) when the model's inference options
+give a tile size the image exceeds, or when its whole-image inference would
+not fit the memory budget (`deeplab/memory.py`). `segment_image` follows the
+plan; `predict_image` is the numpy path of the single-image tool, which also
+returns the logits (`deeplab/segmenter.py` holds what `from_preset` returns).
 """
+import copy
+import dataclasses
+from typing import Optional, Tuple
+import weakref
+
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from deeplab import memory
 from deeplab import progress as progress_lib
+from deeplab import common
 from deeplab import runtime
 from deeplab import tiling
 from deeplab.core import feature_extractor
@@ -89,7 +100,8 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
     target = tf.maximum(target, tf.constant(crop_size, tf.int32))
   padded = ops.pad_bottom_right(resized, target,
                                 feature_extractor.mean_pixel(model_variant))
-  outputs = model(padded, training=False)
+  outputs = run_whole(model, padded, ('predictions', 'probabilities')
+                      if probabilities else ('predictions',))
   labels = outputs['predictions'][:, :resized_size[0], :resized_size[1]]
   # Without resize-to-range the labels are at the input size already (a
   # same-size nearest resize is a full copy).
@@ -102,15 +114,47 @@ def segment(model, images, model_variant, crop_size=None, resize=None,
   return result
 
 
-# Above this many pixels an image segmented whole gets a hint to tile it.
+# Above this many pixels an image evaluated whole gets a hint to tile it.
 LARGE_IMAGE_PIXELS = 4096 * 4096
 # Images of at least this many tiles get a progress report over them.
 PROGRESS_TILES = 16
+# Images up to this many pixels run whole without an estimate: under half a
+# GB for the model zoo's networks (`memory.bytes_per_pixel`).
+SMALL_IMAGE_PIXELS = 1024 * 1024
+
+# Traced whole-image graphs per model (see `run_whole`).
+_WHOLE_GRAPHS = weakref.WeakKeyDictionary()
+
+
+def run_whole(model, images, keys=('predictions',)):
+  """`model`'s outputs `keys` for a batch of padded images, run as a graph.
+
+  In a graph TensorFlow frees each tensor after its last use; an eager call
+  of a Keras model keeps every layer's output to the end, about ten times
+  the memory of a whole image (and slower). Traced once per model and kept
+  (`reduce_retracing`: one trace serves every image size after the first
+  two).
+  """
+  keys = tuple(keys)
+  if not tf.executing_eagerly():
+    outputs = model(images, training=False)
+    return {k: outputs[k] for k in keys}
+  graphs = _WHOLE_GRAPHS.setdefault(model, {})
+  if keys not in graphs:
+    ref = weakref.ref(model)
+
+    def run(x):
+      outputs = ref()(x, training=False)
+      return {k: outputs[k] for k in keys}
+
+    graphs[keys] = tf.function(run, reduce_retracing=True)
+  return graphs[keys](tf.convert_to_tensor(images, tf.float32))
 
 
 def tiles(model, image_hw):
-  """Whether `model` segments an image of `image_hw` in tiles: its inference
-  options give a tile size the image exceeds (else it runs whole)."""
+  """Whether `model` evaluates an image of `image_hw` in tiles: its inference
+  options give a tile size the image exceeds (else it runs whole; a
+  memory budget plays no part in evaluation, see `plan`)."""
   options = getattr(model, 'inference_options', None)
   if options is None or not options.tile_size:
     if image_hw[0] * image_hw[1] > LARGE_IMAGE_PIXELS:
@@ -119,6 +163,86 @@ def tiles(model, image_hw):
                       'bounded memory.', image_hw[0], image_hw[1])
     return False
   return not tiling.fits_one_tile(image_hw, options.tile_size)
+
+
+def _megabytes(mb):
+  return '%.1f GB' % (mb / 1024) if mb >= 1024 else '%d MB' % round(mb)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """How one image is segmented (`plan`): whole, or in tiles, and why.
+
+  Attributes:
+    image_hw: The image's (height, width).
+    tile_size: The tiles' (height, width), or None: whole.
+    num_tiles: How many tiles (1 whole).
+    estimate_mb: The estimated memory of the whole image, where it was
+      estimated (`memory.whole_image_mb`).
+    budget_mb: The memory budget it was held against.
+    chosen: Whether the tiles are the user's (`tile_size`), not the budget's.
+  """
+  image_hw: Tuple[int, int]
+  tile_size: Optional[Tuple[int, int]] = None
+  num_tiles: int = 1
+  estimate_mb: Optional[float] = None
+  budget_mb: Optional[int] = None
+  chosen: bool = False
+
+  @property
+  def tiled(self):
+    return self.tile_size is not None
+
+  def describe(self, python=False):
+    """'whole', or 'in 30 tiles of 513x513' with the reason and how to
+    choose it (flags, or with `python` the `InferenceOptions` fields)."""
+    if not self.tiled:
+      if self.estimate_mb is None:
+        return 'whole'
+      return 'whole (about %s of memory, within the budget of %s)' % (
+          _megabytes(self.estimate_mb), _megabytes(self.budget_mb))
+    tiles_text = 'in %d tiles of %dx%d' % ((self.num_tiles,) + self.tile_size)
+    if self.chosen:
+      return '%s (%s)' % (tiles_text, 'tile_size' if python else '--tile_size')
+    choose = ('InferenceOptions(memory_budget_mb=0) runs it whole, '
+              'InferenceOptions(tile_size=(h, w)) chooses the tiles'
+              if python else '--memory_budget_mb=0 runs it whole, '
+              '--tile_size chooses the tiles')
+    return ('%s: whole, it would need about %s of memory, over the budget of '
+            '%s (%s)' % (tiles_text, _megabytes(self.estimate_mb),
+                         _megabytes(self.budget_mb), choose))
+
+
+def plan(model, image_hw):
+  """Whole or tiles for an image of `image_hw` (after any resize to range).
+
+  Tiles when the model's inference options give a tile size the image
+  exceeds; without one, tiles of `tiling.default_tile_size` when the
+  estimated memory of the whole image exceeds `memory_budget_mb` (default
+  half of this machine's memory; 0: always whole); else whole.
+  """
+  hw = tuple(int(d) for d in image_hw)
+  options = getattr(model, 'inference_options', None)
+  if options is None or None not in tuple(model.inputs[0].shape[1:3]):
+    return Plan(hw)  # A graph of one fixed size runs whole.
+  if options.tile_size:
+    if tiling.fits_one_tile(hw, options.tile_size):
+      return Plan(hw)
+    overlap = options.tile_overlap_pixels(model.model_options.output_stride)
+    return Plan(hw, tuple(options.tile_size),
+                tiling.num_tiles(hw, options.tile_size, overlap), chosen=True)
+  if options.memory_budget_mb == 0 or hw[0] * hw[1] <= SMALL_IMAGE_PIXELS:
+    return Plan(hw)
+  budget = options.memory_budget_mb or memory.default_budget_mb()
+  estimate = memory.whole_image_mb(model, hw)
+  if estimate <= budget:
+    return Plan(hw, estimate_mb=estimate, budget_mb=budget)
+  tile = tiling.default_tile_size(model.model_options)
+  if tiling.fits_one_tile(hw, tile):
+    return Plan(hw, estimate_mb=estimate, budget_mb=budget)  # Tiles: no less.
+  overlap = options.replace(tile_size=tile).tile_overlap_pixels(
+      model.model_options.output_stride)
+  return Plan(hw, tile, tiling.num_tiles(hw, tile, overlap), estimate, budget)
 
 
 class TileRunner:
@@ -134,18 +258,34 @@ class TileRunner:
   each tile pools over itself.
   """
 
-  def __init__(self, model):
+  def __init__(self, model, tile_size=None):
     self.model = model
+    self.options = model.inference_options
+    if tile_size:
+      self.options = self.options.replace(tile_size=tuple(tile_size))
     self.run = tf.function(self._run, reduce_retracing=True)
     self._pass = None
     self._ready = False
+
+  @property
+  def tile_size(self):
+    return self.options.tile_size
+
+  def with_tile_size(self, tile_size):
+    """This runner (its traced graphs) cutting tiles of `tile_size`."""
+    if tuple(tile_size) == self.tile_size:
+      return self
+    self._setup()  # The traced graphs are this runner's: shared, built once.
+    other = copy.copy(self)
+    other.options = self.options.replace(tile_size=tuple(tile_size))
+    return other
 
   def _setup(self):
     """Builds the first pass's graphs the first time an image is tiled."""
     if self._ready:
       return
     self._ready = True
-    options = self.model.inference_options
+    options = self.options
     graphs = None
     if options.tile_image_pooling == 'image':
       graphs = runtime.image_pooling_graphs(self.model)
@@ -207,18 +347,18 @@ class TileRunner:
   @property
   def tile_overlap_pixels(self):
     """The tiles' overlap in pixels (rows, columns)."""
-    return self.model.inference_options.tile_overlap_pixels(
+    return self.options.tile_overlap_pixels(
         self.model.model_options.output_stride)
 
   def num_runs(self, image_hw):
     """How many tile runs an image of `image_hw` takes."""
-    return tiling.num_tiles(image_hw, self.model.inference_options.tile_size,
+    return tiling.num_tiles(image_hw, self.tile_size,
                             self.tile_overlap_pixels) * self.runs_per_tile
 
   def segment(self, image, progress=None):
     """`tiling.segment` of one [H, W, 3] image with this model's tiles."""
     model_options = self.model.model_options
-    inference_options = self.model.inference_options
+    inference_options = self.options
     return tiling.segment(
         self.run, image, inference_options.tile_size,
         self.tile_overlap_pixels, model_options.num_classes,
@@ -234,10 +374,10 @@ def tile_runner(model):
 
 
 def segment_image(model, image, model_variant, crop_size=None, resize=None,
-                  runner=None, label=None):
+                  runner=None, label=None, how=None):
   """Labels int [H, W] (numpy) of one image, the evaluation path: whole,
-  or in blended tiles when the model's inference options give a tile size
-  the image exceeds (`deeplab/tiling.py`; the crop then plays no part).
+  or in blended tiles (`deeplab/tiling.py`; the crop then plays no part)
+  when `plan` says so.
 
   Args:
     model: An inference model (`runtime.load`) taking any input size.
@@ -247,6 +387,7 @@ def segment_image(model, image, model_variant, crop_size=None, resize=None,
     resize: `common.ResizeOptions`, or None.
     runner: A `tile_runner(model)` kept across images (traced once).
     label: Names the image in the progress report over its tiles.
+    how: The image's `plan` (after any resize), when the caller made it.
   """
   size = tuple(int(d) for d in image.shape[:2])
   if min(size) == 0:
@@ -256,12 +397,13 @@ def segment_image(model, image, model_variant, crop_size=None, resize=None,
     resized = resize_images_to_range(image[None], *resize.as_tuple())[0]
   else:
     resized = image
-  if not tiles(model, tuple(int(d) for d in resized.shape[:2])):
+  how = how or plan(model, resized.shape[:2])
+  if not how.tiled:
     return segment(model, image[None], model_variant, crop_size,
                    resize)['predictions'][0].numpy()
   if not isinstance(resized, np.ndarray):
     resized = np.asarray(resized)  # Bands converted one at a time.
-  runner = runner or tile_runner(model)
+  runner = (runner or tile_runner(model)).with_tile_size(how.tile_size)
   total = runner.num_runs(resized.shape[:2])
   progress = None
   if total >= PROGRESS_TILES:
@@ -296,8 +438,13 @@ def batch_predictor(model, model_variant):
 
 
 def predict_image(image, options, checkpoint=None, model=None,
-                  inference_options=None, label=None):
+                  inference_options=None, label=None, with_plan=False):
   """Runs the original's evaluation on one image (no resizing).
+
+  The image is padded to the crop, or to itself where it is larger (the
+  original pads, it never crops), and runs whole, or in tiles when `plan`
+  says so (a tile size it exceeds, or a whole-image estimate over the
+  memory budget).
 
   Args:
     image: uint8 [H, W, 3].
@@ -308,94 +455,43 @@ def predict_image(image, options, checkpoint=None, model=None,
     inference_options: `common.InferenceOptions` of the model to load
       (default: the defaults).
     label: Names the image in the progress report over its tiles.
+    with_plan: Also return the image's `Plan`.
 
   Returns:
     dict with 'logits' (merged logits of the unflipped scale-1.0 pass at the
     model's output resolution, float32 [1, h, w, C]), 'predictions' (int32
     [H, W]) and, with several passes, 'probabilities' (float32
     [1, Hc, Wc, C], the mean of the per-pass softmaxes at crop resolution).
-    An image segmented in tiles (`inference_options.tile_size`) has
-    'predictions' only (uint8 up to 256 classes).
+    An image segmented in tiles has 'predictions' only (uint8 up to 256
+    classes). With `with_plan`, (that dict, its `Plan`).
   """
   h, w = image.shape[:2]
-  inference_options = inference_options or getattr(
-      model, 'inference_options', None)
-  if inference_options and inference_options.tile_size and not (
-      tiling.fits_one_tile((h, w), inference_options.tile_size)):
-    if model is None:
-      model, _ = runtime.load(options.replace(crop_size=None), checkpoint,
-                              inference_options)
-    return {'predictions': segment_image(model, image, options.model_variant,
-                                         label=label)}
-  if options.crop_size is None:
-    options = options.replace(crop_size=(h, w))
-  padded = pad_to_crop(image, options.crop_size, options.model_variant)
+  crop = tuple(max(c, s) for c, s in zip(options.crop_size or (h, w), (h, w)))
   if model is None:
-    model, _ = runtime.load(options, checkpoint, inference_options)
-  out = model(padded[None], training=False)
+    inference_options = inference_options or common.InferenceOptions()
+    may_tile = (inference_options.tile_size and not tiling.fits_one_tile(
+        (h, w), inference_options.tile_size)) or (
+            not inference_options.tile_size and
+            inference_options.memory_budget_mb != 0 and
+            h * w > SMALL_IMAGE_PIXELS)
+    # A graph of the crop's fixed size, unless the image may be tiled.
+    model, _ = runtime.load(options.replace(crop_size=None if may_tile
+                                            else crop),
+                            checkpoint, inference_options)
+  how = plan(model, (h, w))
+  if how.tiled:
+    result = {'predictions': segment_image(model, image, options.model_variant,
+                                           label=label, how=how)}
+    return (result, how) if with_plan else result
+  padded = pad_to_crop(image, crop, options.model_variant)
+  keys = ('logits', 'predictions')
+  if not model.inference_options.single_pass:
+    keys += ('probabilities',)
+  out = run_whole(model, padded[None], keys)
   result = {
       'logits': np.asarray(out['logits'], np.float32),
       'predictions': out['predictions'].numpy()[0, :h, :w].astype(np.int32),
   }
-  if not model.inference_options.single_pass:
+  if 'probabilities' in out:
     result['probabilities'] = out['probabilities'].numpy().astype(np.float32)
-  return result
-
-
-class Segmenter:
-  """An inference model with what segmenting an image takes: its options,
-  the evaluation crop, and the class names and colours of its dataset.
-
-  `deeplab.from_preset` returns one. It is called like the Keras model it
-  holds (`model`), whose other attributes it passes through, and its
-  `segment` takes uint8 images as they are.
-
-  Attributes:
-    model: The Keras inference model (`runtime.load`), any input size.
-    class_names: The dataset's class names in id order, or None.
-    colormap: Its colours (a `colormaps` name or a list of [r, g, b]).
-    eval_crop_size: The minimum padded size of `segment` (a published
-      evaluation's crop), or None (the image's own size).
-  """
-
-  def __init__(self, model, class_names=None, colormap='pascal',
-               eval_crop_size=None):
-    self.model = model
-    self.class_names = class_names
-    self.colormap = colormap
-    self.eval_crop_size = tuple(eval_crop_size) if eval_crop_size else None
-
-  @property
-  def model_options(self):
-    return self.model.model_options
-
-  @property
-  def inference_options(self):
-    return self.model.inference_options
-
-  def __call__(self, *args, **kwargs):
-    return self.model(*args, **kwargs)
-
-  def __getattr__(self, name):
-    if name == 'model':  # Not set yet (unpickling): no recursion.
-      raise AttributeError(name)
-    return getattr(self.model, name)
-
-  def segment(self, images, crop_size=None):
-    """Labels of uint8 images by the original's evaluation path.
-
-    Args:
-      images: uint8 [H, W, 3] or [B, H, W, 3] (any size).
-      crop_size: The minimum padded size (default: `eval_crop_size`, else
-        the image's).
-
-    Returns:
-      int32 labels [H, W] (or [B, H, W]) at the input size.
-    """
-    batch = np.asarray(images)
-    single = batch.ndim == 3
-    labels = segment(self.model, batch[None] if single else batch,
-                     self.model_options.model_variant,
-                     crop_size or self.eval_crop_size)['predictions']
-    labels = labels.numpy()
-    return labels[0] if single else labels
+  return (result, how) if with_plan else result

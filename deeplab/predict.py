@@ -20,6 +20,11 @@ from deeplab import rundir
 from deeplab import runtime
 
 
+# Said once when the checkpoint brings no class names.
+UNKNOWN_NAMES = ('classes are shown by id: the checkpoint brings no class '
+                 'names (a training run or a model-zoo import does)')
+
+
 def save_outputs(result, output_npz=None, output_png=None, colormap='pascal',
                  output_label_png=None):
   """Writes the npz, the colour PNG and/or the label-id PNG (atomically)."""
@@ -74,12 +79,15 @@ def run(config, options):
   if config.several_images or config.output_dir:
     return _run_many(config, options, class_names, colormap)
   image = imageio.read_image(config.image, config.allow_large_images)
-  result = inference.predict_image(image, options, config.checkpoint,
-                                   inference_options=config.inference,
-                                   label=config.image)
+  result, how = inference.predict_image(image, options, config.checkpoint,
+                                        inference_options=config.inference,
+                                        label=config.image, with_plan=True)
   save_outputs(result, config.output_npz, config.output_png, colormap,
                config.output_label_png)
-  lines = [describe(config.image, result['predictions'], class_names)]
+  lines = [describe(config.image, result['predictions'], class_names),
+           'segmented %s' % how.describe()]
+  if class_names is None:
+    lines.append(UNKNOWN_NAMES)
   for path in (config.output_npz, config.output_png, config.output_label_png):
     if path:
       lines.append('wrote %s' % path)
@@ -95,11 +103,15 @@ def _run_many(config, options, class_names, colormap):
   runner = inference.tile_runner(model)
   progress = progress_lib.Progress(len(paths), 'predicting')
   lines = []
+  tiled = []
   for index, (path, stem) in enumerate(zip(paths, stems)):
     image = imageio.read_image(path, config.allow_large_images)
+    how = inference.plan(model, image.shape[:2])
+    if how.tiled:
+      tiled.append((path, how))
     labels = inference.segment_image(model, image, options.model_variant,
                                      config.eval_crop_size, runner=runner,
-                                     label=path)
+                                     label=path, how=how)
     base = os.path.join(config.output_dir, stem)
     save_outputs({'predictions': labels}, output_png=base + '_prediction.png',
                  colormap=colormap, output_label_png=base + '_labels.png')
@@ -107,6 +119,16 @@ def _run_many(config, options, class_names, colormap):
                    base + '_overlay.png')
     lines.append(describe(path, labels, class_names))
     progress.update(index + 1)
+  if tiled:
+    path, how = tiled[-1]
+    which = ('every image' if len(tiled) == len(paths) else
+             '%d of %d images (the others whole)' % (len(tiled), len(paths)))
+    lines.append('segmented %s in tiles; %s: %s' % (which, path,
+                                                     how.describe()))
+  else:
+    lines.append('segmented every image whole')
+  if class_names is None:
+    lines.append(UNKNOWN_NAMES)
   lines.append('wrote %d images\' predictions to %s' % (len(paths),
                                                       config.output_dir))
   return lines

@@ -8,9 +8,9 @@ is read as it is.
 import os
 
 from deeplab import common
-from deeplab import inference
 from deeplab import rundir
 from deeplab import runtime
+from deeplab import segmenter
 from deeplab import zoo
 
 
@@ -29,7 +29,7 @@ def from_preset(name_or_folder, output_stride=None, source=None,
       row's scales and flips).
 
   Returns:
-    A `inference.Segmenter` (any input size) with a `segment` method,
+    A `segmenter.Segmenter` (any input size) with a `segment` method,
     `class_names` (None when unknown) and `colormap` (for
     `colormaps.label_to_color_image`).
   """
@@ -56,7 +56,7 @@ def from_preset(name_or_folder, output_stride=None, source=None,
   # A training logdir names its dataset in train_config.json: its classes
   # and colours, as deeplab-predict shows them.
   run_names, run_colormap = rundir.classes_of(folder)
-  return inference.Segmenter(
+  return segmenter.Segmenter(
       model, class_names=info.get('class_names') or run_names,
       colormap=run_colormap,
       eval_crop_size=tuple(defaults.get('eval_crop_size', ())) or None)

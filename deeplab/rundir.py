@@ -4,14 +4,21 @@ A checkpoint folder of this project (a training logdir, a model-zoo import,
 a converted checkpoint) holds, beside its weights:
 
   model_options.json  the `ModelOptions` the weights were trained with
-  train_config.json   the training job's flags (a training logdir)
+  train_config.json   the training job's flags (a training logdir), its
+                      paths absolute
+  dataset.json        the description of the dataset it was trained on
+                      (classes, names, colours, splits, largest image), a
+                      copy, so that the run needs no dataset to be used
   zoo.json            the model-zoo entry, its published evaluation, the
                       dataset's class names and colours (a zoo import)
   .train.lock         held while a trainer runs there
 
 Every command that takes a checkpoint reads what it needs through here:
 the model options, the run's dataset, its class names and colours, and the
-flag values saved with the run (`saved_settings`).
+flag values saved with the run (`saved_settings`). Nothing depends on the
+working directory: a run folder works from anywhere, after a move or on
+another machine (where its TFRecords may be gone: only evaluation and vis
+of a split need them).
 """
 import dataclasses
 import json
@@ -23,6 +30,7 @@ from deeplab.data import datasets
 
 OPTIONS_FILE = 'model_options.json'
 TRAIN_CONFIG_FILE = 'train_config.json'
+DATASET_FILE = datasets.DESCRIPTION_FILE
 ZOO_FILE = 'zoo.json'
 LOCK_FILE = '.train.lock'
 
@@ -144,10 +152,22 @@ def write_zoo_file(folder, info):
   return files.write_json(os.path.join(folder, ZOO_FILE), info, indent=2)
 
 
+def write_dataset(folder, descriptor):
+  """Writes the copy of a run's dataset description (`dataset.json`)."""
+  return files.write_json(os.path.join(folder, DATASET_FILE),
+                          descriptor.to_dict(), indent=2)
+
+
 def dataset_of(checkpoint):
   """(dataset, dataset_dir) a checkpoint's run was trained or published on
   (its `train_config.json`, or a model-zoo import's `zoo.json`), else
-  (None, None)."""
+  (None, None).
+
+  A run's own dataset is the copy of its description in the run folder, so
+  its classes, names and colours are known wherever the folder is; a
+  description saved as a path relative to the working directory of an
+  older run is looked for beside its TFRecords.
+  """
   folder = folder_of(checkpoint)
   if folder is None:
     return None, None
@@ -155,22 +175,41 @@ def dataset_of(checkpoint):
     config = read_train_config(folder)
     if config is None:
       return None, None
-    return config.get('dataset'), config.get('dataset_dir')
+    dataset, dataset_dir = config.get('dataset'), config.get('dataset_dir')
+    if (not dataset or dataset in datasets.BUILTIN or
+        dataset.startswith(datasets.TFDS_PREFIX)):
+      return dataset, dataset_dir
+    copy = os.path.join(folder, DATASET_FILE)
+    if os.path.exists(copy):
+      return os.path.abspath(copy), dataset_dir
+    beside = os.path.join(dataset_dir or '', os.path.basename(dataset))
+    if (dataset.endswith('.json') and not os.path.exists(dataset) and
+        os.path.exists(beside)):
+      return beside, dataset_dir
+    return dataset, dataset_dir
   info = read_zoo_file(folder) or {}
   return info.get('dataset'), None
+
+
+def description_of(checkpoint):
+  """The `DatasetDescriptor` of the dataset a checkpoint's run was trained
+  or published on, or None when unknown."""
+  dataset, dataset_dir = dataset_of(checkpoint)
+  if not dataset:
+    return None
+  try:
+    return datasets.get_dataset(dataset, dataset_dir)
+  except (ValueError, FileNotFoundError):
+    return None
 
 
 def classes_of(checkpoint):
   """(class names or None, colour map) of the dataset a checkpoint's run
   was trained or published on (pascal's colours when unknown)."""
-  dataset, dataset_dir = dataset_of(checkpoint)
-  if not dataset:
+  descriptor = description_of(checkpoint)
+  if descriptor is None:
     return None, 'pascal'
-  try:
-    descriptor = datasets.get_dataset(dataset, dataset_dir)
-  except (ValueError, FileNotFoundError):
-    return None, 'pascal'
-  return descriptor.class_names, datasets.colormap_for(dataset, dataset_dir)
+  return descriptor.class_names, descriptor.colormap
 
 
 def saved_settings(checkpoint):

@@ -1,5 +1,5 @@
 """Image in, labels out (deeplab/inference.py): padding to the crop, the
-original's evaluation path, resizing back, `Segmenter`."""
+original's evaluation path, resizing back, whole or tiles."""
 import numpy as np
 import pytest
 
@@ -30,41 +30,6 @@ def test_tiles_only_when_the_options_give_a_tile_the_image_exceeds():
   assert not inference.tiles(whole, (300, 300))
   assert not inference.tiles(tiled, (65, 40))
   assert inference.tiles(tiled, (66, 40))
-
-
-def _segmenter(zoo_checkpoint, **kwargs):
-  model, _ = runtime.load(conftest.ZOO_OPTIONS, zoo_checkpoint,
-                          common.InferenceOptions())
-  return inference.Segmenter(model, **kwargs)
-
-
-def test_segmenter_takes_images_as_they_are(zoo_checkpoint):
-  segmenter = _segmenter(zoo_checkpoint, class_names=['a', 'b'],
-                         colormap='cityscapes')
-  image = conftest.random_images(1, 37, 45)[0].astype(np.uint8)
-  labels = segmenter.segment(image)
-  assert labels.shape == (37, 45) and labels.dtype == np.int32
-  batch = segmenter.segment(np.stack([image, image]))
-  np.testing.assert_array_equal(batch[1], labels)
-  # What the original's evaluation path gives, and the Keras model's call.
-  want = inference.segment(segmenter.model, image[None], 'mobilenet_v2')[
-      'predictions'][0].numpy()
-  np.testing.assert_array_equal(labels, want)
-  called = segmenter(image[None].astype(np.float32))['predictions'][0]
-  np.testing.assert_array_equal(called.numpy(), want)
-  assert segmenter.model_options == conftest.ZOO_OPTIONS
-  assert segmenter.inference_options == common.InferenceOptions()
-  assert (segmenter.class_names, segmenter.colormap) == (['a', 'b'],
-                                                         'cityscapes')
-  assert segmenter.name == segmenter.model.name  # Keras' attributes too.
-
-
-def test_segmenter_pads_to_its_evaluation_crop(zoo_checkpoint):
-  image = conftest.random_images(1, 37, 45)[0].astype(np.uint8)
-  cropped = _segmenter(zoo_checkpoint, eval_crop_size=(65, 65))
-  want = inference.segment(cropped.model, image[None], 'mobilenet_v2',
-                           crop_size=(65, 65))['predictions'][0].numpy()
-  np.testing.assert_array_equal(cropped.segment(image), want)
 
 
 def test_smaller_image_is_padded_with_the_mean_pixel(zoo_checkpoint):
@@ -111,3 +76,39 @@ def test_resize_back_to_the_original_size():
   out = inference.restore_size(padded, (3, 4), (5, 7))
   assert out.shape == (5, 7) and 99 not in out
   assert out[0, 0] == 0 and out[-1, -1] == 11
+
+
+def _dynamic(**fields):
+  """A small MobileNetV2 graph of any input size with inference `fields`."""
+  options = conftest.small_options('mobilenet_v2').replace(crop_size=None)
+  return runtime.build_graph(options, conftest.inference(**fields))
+
+
+def test_plan_tiles_what_exceeds_the_memory_budget(monkeypatch):
+  monkeypatch.setattr(inference, 'SMALL_IMAGE_PIXELS', 0)
+  over = inference.plan(_dynamic(memory_budget_mb=1), (600, 560))
+  assert over.tiled and not over.chosen and over.tile_size == (513, 513)
+  assert over.num_tiles == 4 and over.estimate_mb > over.budget_mb == 1
+  assert 'memory_budget_mb=0 runs it whole' in over.describe()
+  assert 'InferenceOptions(memory_budget_mb=0)' in over.describe(python=True)
+  # One tile would hold it all: whole.
+  assert not inference.plan(_dynamic(memory_budget_mb=1), (500, 500)).tiled
+  roomy = inference.plan(_dynamic(memory_budget_mb=10**6), (600, 560))
+  assert not roomy.tiled and roomy.estimate_mb < 10**6
+  assert roomy.describe().startswith('whole (about ')
+  never = inference.plan(_dynamic(memory_budget_mb=0), (6000, 5600))
+  assert not never.tiled and never.estimate_mb is None
+
+
+def test_plan_follows_a_chosen_tile_size():
+  model = _dynamic(tile_size=(65, 65))
+  assert not inference.plan(model, (65, 40)).tiled
+  chosen = inference.plan(model, (66, 40))
+  assert chosen.tiled and chosen.chosen and chosen.tile_size == (65, 65)
+  assert chosen.describe() == 'in %d tiles of 65x65 (--tile_size)' % (
+      chosen.num_tiles)
+  # Small images run whole without an estimate; so does a fixed-size graph.
+  assert inference.plan(_dynamic(), (300, 300)).estimate_mb is None
+  fixed = runtime.build_graph(conftest.small_options('mobilenet_v2'),
+                              conftest.inference(memory_budget_mb=1))
+  assert not inference.plan(fixed, (65, 65)).tiled

@@ -114,11 +114,22 @@ def test_bad_images_name_the_file(tmp_path, mobilenet_ckpt, content, message):
 
 @pytest.mark.slow
 def test_image_larger_than_crop_and_bad_crop_flag(tmp_path, mobilenet_ckpt):
+  """A larger image is padded to its own size where it exceeds the crop
+  (the original pads, it never crops), as if the crop were that size."""
   path = tmp_path / 'big.png'
-  Image.fromarray(np.zeros((70, 40, 3), np.uint8)).save(path)
-  out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
-              '--eval_crop_size=65,65'] + MOBILENET_FLAGS)
-  assert out.returncode != 0 and 'larger than --eval_crop_size' in out.stderr
+  pixels = np.random.RandomState(0).randint(0, 255, (70, 40, 3), np.uint8)
+  Image.fromarray(pixels).save(path)
+  labels = []
+  for crop in ('65,65', '70,65'):
+    ids = tmp_path / ('ids%s.png' % crop.replace(',', 'x'))
+    out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
+                '--eval_crop_size=' + crop, '--output_label_png=%s' % ids]
+               + MOBILENET_FLAGS)
+    assert out.returncode == 0, out.stderr
+    assert 'segmented whole' in out.stdout
+    labels.append(np.asarray(Image.open(ids)))
+  assert labels[0].shape == (70, 40)
+  np.testing.assert_array_equal(labels[0], labels[1])
   out = _run(['--checkpoint=' + mobilenet_ckpt, '--image=%s' % path,
               '--eval_crop_size=65'] + MOBILENET_FLAGS)
   assert out.returncode != 0 and '--eval_crop_size' in out.stderr

@@ -137,6 +137,11 @@ INFERENCE_FLAGS = {
                            'the time); tile, each tile\'s own (one pass).',
                            dict(enum_values=list(
                                common.TILE_IMAGE_POOLING_CHOICES))),
+    'memory_budget_mb': ('integer', 'Without --tile_size, an image whose '
+                         'whole-image inference would need more memory than '
+                         'this many MB (an estimate) is segmented in tiles '
+                         '(predict, vis of image files); 0: always whole '
+                         '(default: half of this machine\'s memory).'),
 }
 
 

@@ -23,7 +23,6 @@ from deeplab import common
 from deeplab.data import datasets
 from deeplab.data import input_preprocess
 
-TFDS_PREFIX = 'tfds:'
 
 
 class DataError(ValueError):
@@ -146,7 +145,7 @@ class Dataset:
     self.crop_size = common.parse_crop_size(self.crop_size, 'crop_size')
     self.dataset_dir = datasets.implied_dataset_dir(self.dataset_name,
                                                     self.dataset_dir)
-    if self.dataset_name.startswith(TFDS_PREFIX):
+    if self.dataset_name.startswith(datasets.TFDS_PREFIX):
       self.descriptor = None
       return
     self.descriptor = datasets.get_dataset(self.dataset_name, self.dataset_dir)
@@ -261,7 +260,7 @@ class Dataset:
 
   def _tfds_source(self):
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    name = self.dataset_name[len(TFDS_PREFIX):]
+    name = self.dataset_name[len(datasets.TFDS_PREFIX):]
     ds, info = tfds.load(name, split=self.split_name, with_info=True,
                          data_dir=self.tfds_data_dir,
                          shuffle_files=self.should_shuffle)
@@ -311,7 +310,7 @@ class Dataset:
     if seed is None and pipelines > 1:
       seed = 0  # Every worker must shuffle alike for the shards to partition.
     deterministic = not self.should_shuffle or seed is not None
-    if self.dataset_name.startswith(TFDS_PREFIX):
+    if self.dataset_name.startswith(datasets.TFDS_PREFIX):
       ds = self._tfds_source()
       parse = lambda x: x
     else:
@@ -378,7 +377,7 @@ def read_error(dataset, error):
   where = None
   # A label check names its image itself; anything else is looked for.
   if ('assertion failed' not in str(error) or NOT_OUR_SCHEMA in message) and (
-      not dataset.dataset_name.startswith(TFDS_PREFIX)):
+      not dataset.dataset_name.startswith(datasets.TFDS_PREFIX)):
     where = diagnose_records(dataset.files())
   return DataError('Cannot read split %r of %s: %s' % (
       dataset.split_name, dataset.dataset_dir, where or message))

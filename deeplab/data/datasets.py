@@ -24,6 +24,11 @@ class DatasetDescriptor:
   # The largest image (height, width), when the converter recorded it.
   max_image_size: Optional[List[int]] = None
 
+  def to_dict(self):
+    """The description as a dataset.json holds it (`load_description`)."""
+    return {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(self).items()}
+
   def eval_crop_size(self, stride=16):
     """The smallest crop `k * stride + 1` holding every image (the
     original's evaluation pads, never crops), or None when unknown."""
@@ -75,6 +80,8 @@ ADE20K = DatasetDescriptor(
 
 BUILTIN = {d.name: d for d in (PASCAL_VOC_SEG, CITYSCAPES, ADE20K)}
 DESCRIPTION_FILE = 'dataset.json'
+# A --dataset of TensorFlow Datasets: tfds:<name>.
+TFDS_PREFIX = 'tfds:'
 
 
 def load_description(path):

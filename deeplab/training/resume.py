@@ -171,7 +171,10 @@ def restore_or_initialize(checkpoint, model, config, global_step, latest):
                  '--tf_initial_checkpoint): training from scratch.')
 
 
-def write_run_files(config, options):
-  """model_options.json (read by eval, vis, export) and train_config.json."""
+def write_run_files(config, options, descriptor=None):
+  """model_options.json (read by eval, vis, export), train_config.json and
+  the copy of the dataset's description (`descriptor`, when it has one)."""
   rundir.write_options(config.train_logdir, options)
   rundir.write_train_config(config.train_logdir, config)
+  if descriptor is not None:
+    rundir.write_dataset(config.train_logdir, descriptor)

@@ -21,6 +21,7 @@ from deeplab import model as model_lib
 from deeplab.core import layers
 from deeplab.core import quantize
 from deeplab.data import data_generator
+from deeplab.data import datasets
 from deeplab.training import distribute
 from deeplab.training import learning_rate as lr_lib
 from deeplab.training import logdir_lock
@@ -100,7 +101,7 @@ def _train(config, options, max_steps_this_run, input_fn):
       out_of_range_labels=config.out_of_range_labels)
   options = options.for_data(dataset.num_classes, config.train_crop_size)
   if input_fn is None and not config.dataset.startswith(
-      data_generator.TFDS_PREFIX):
+      datasets.TFDS_PREFIX):
     dataset.files()  # A missing folder or split, before anything is written.
   per_replica = config.train_batch_size // replicas
   fast_decay = (config.train_batch_norm_decay is not None and
@@ -147,7 +148,7 @@ def _train_locked(config, options, max_steps_this_run, input_fn, strategy,
                          config.max_checkpoints_to_keep)
   resume.restore_or_initialize(checkpoint, model, config, global_step, latest)
   if chief:
-    resume.write_run_files(config, options)
+    resume.write_run_files(config, options, dataset.descriptor)
   label_weights = options.label_weights
   if label_weights is not None and len(label_weights) == 1:
     label_weights = label_weights[0]
