@@ -31,6 +31,7 @@ from typing import List
 import numpy as np
 import tensorflow as tf
 
+from deeplab import checkpoint_misfit as misfit
 from deeplab import rundir
 from deeplab.core import feature_extractor
 from deeplab.core import names
@@ -265,9 +266,9 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
         'a new --train_logdir with --tf_initial_checkpoint=%s.'
         % (prefix, len(missing), missing[0], prefix))
   if missing or mismatched or unexpected:
-    raise CheckpointMismatchError(_mismatch_message(
+    raise CheckpointMismatchError(misfit.message(
         prefix, missing, unexpected, mismatched, backbone_only,
-        initialize_last_layer))
+        initialize_last_layer, last_layers_contain_logits_only))
 
   problem = checkpoint_problem(prefix)
   if problem:  # E.g. a truncated copy: say so instead of a reader error.
@@ -309,45 +310,6 @@ def untouched_batch_norm(model):
       if not np.any(mean) and np.all(variance == 1.0):
         untouched.append(name[:-len('/moving_mean')])
   return untouched
-
-
-def _mismatch_message(prefix, missing, unexpected, mismatched, backbone_only,
-                      initialize_last_layer):
-  def listing(title, items, fmt=str):
-    shown = [fmt(i) for i in items[:25]]
-    more = ['... and %d more' % (len(items) - 25)] if len(items) > 25 else []
-    return ['%s (%d):' % (title, len(items))] + ['  ' + s for s in shown + more]
-
-  lines = ['Checkpoint %s does not fit the model.' % prefix]
-  if missing:
-    lines += listing('Model variables missing from the checkpoint', missing)
-  if unexpected:
-    lines += listing('Checkpoint variables the model does not have',
-                     unexpected)
-  if mismatched:
-    lines += listing(
-        'Shape mismatches', mismatched,
-        lambda m: '%s: checkpoint %s, model %s' % (m[0], list(m[1]),
-                                                   list(m[2])))
-  hints = []
-  logits = [m for m in mismatched if m[0].startswith(
-      names.LOGITS_SCOPE_NAME + '/') and m[0].endswith('/weights')]
-  if logits:
-    hints.append('the checkpoint has %d classes and the model %d: give '
-                 '--num_classes (or --dataset) of the checkpoint' % (
-                     logits[0][1][-1], logits[0][2][-1]))
-  if not backbone_only:
-    hints.append('an ImageNet (backbone) checkpoint loads with '
-                 'backbone_only=True')
-  if initialize_last_layer:
-    hints.append('a different number of classes loads with '
-                 '--initialize_last_layer=false '
-                 '[--last_layers_contain_logits_only]')
-  hints.append('check --model_variant, --atrous_rates, '
-               '--decoder_output_stride, --aspp_with_separable_conv, '
-               '--decoder_use_separable_conv and --depth_multiplier')
-  lines.append('Hint: ' + '; '.join(hints) + '.')
-  return '\n'.join(lines)
 
 
 def save_weights(model, output_dir: str, options=None) -> str:

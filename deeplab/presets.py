@@ -6,12 +6,26 @@ folder (this project's checkpoint folder, a training logdir, a zoo import)
 is read as it is.
 """
 import os
+import re
 
 from deeplab import common
 from deeplab import rundir
 from deeplab import runtime
 from deeplab import segmenter
 from deeplab import zoo
+
+
+def python_terms(message, name):
+  """A model-zoo message in the terms of `from_preset` (its arguments, not
+  the command line's flags)."""
+  message = re.sub(r'pass it: --source=(\S+) \(', lambda m: (
+      'pass it: deeplab.from_preset(%r, source=%r) (' % (name, m.group(1))),
+      message)
+  message = message.replace('Run "deeplab-zoo --list" for every name.',
+                            'sorted(deeplab.zoo.BY_NAME) lists every name; a '
+                            'checkpoint folder is given by its path.')
+  message = message.replace('--source=', 'source=')
+  return message.replace('Run the same command again', 'Call it again')
 
 
 def from_preset(name_or_folder, output_stride=None, source=None,
@@ -24,9 +38,16 @@ def from_preset(name_or_folder, output_stride=None, source=None,
   Args:
     name_or_folder: A zoo name or a folder.
     output_stride: The published row (zoo names; None: the first).
-    source: Where the tarball is (`zoo.fetch`).
+    source: Where the release tarball is, when it cannot be downloaded here
+      (no network): its path, the folder it was unpacked into, or another
+      URL; e.g. `from_preset('mobilenetv2_coco_voc_trainaug',
+      source='/data/deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz')`.
     inference_options: `common.InferenceOptions` (default: the published
       row's scales and flips).
+
+  Raises:
+    zoo.ZooError: naming what is missing and the argument that fixes it
+      (an unknown name, no network without `source`).
 
   Returns:
     A `segmenter.Segmenter` (any input size) with a `segment` method,
@@ -35,12 +56,19 @@ def from_preset(name_or_folder, output_stride=None, source=None,
   """
   folder = name_or_folder
   if not os.path.isdir(folder):
-    entry = zoo.get(name_or_folder)
+    try:
+      entry = zoo.get(name_or_folder)
+    except zoo.ZooError as e:
+      raise zoo.ZooError(python_terms(str(e), name_or_folder)) from None
     stride = output_stride or entry.row().output_stride
     folder = os.path.join(zoo.cache_dir(), 'presets',
                           '%s_os%d' % (entry.name, stride))
     if rundir.read_zoo_file(folder) is None:
-      zoo.import_checkpoint(entry.name, folder, source, stride)
+      try:
+        zoo.import_checkpoint(entry.name, folder, source, stride)
+      except zoo.ZooError as e:
+        # The network's own traceback says nothing the message does not.
+        raise zoo.ZooError(python_terms(str(e), entry.name)) from None
   options = rundir.load_options(folder)
   if options is None:
     raise zoo.ZooError('%s has no %s: it is not a checkpoint folder of this '

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import numpy as np
 
@@ -86,3 +87,35 @@ def train_tiny(logdir, options, steps, input_fn, crop, **changes):
       save_summaries_secs=10 ** 6, fine_tune_batch_norm=True, seed=0,
       **changes)
   return trainer.train(config, options, input_fn=input_fn)
+
+
+def make_tarball(path, values, top='deeplabv3_model', step=30000,
+                 truncate=False):
+  """A release tarball: `<top>/model.ckpt-<step>.{index,data}` from
+  name -> array, and a frozen graph file beside it."""
+  workdir = os.path.join(os.path.dirname(path), top + '_files')
+  import reference  # pylint: disable=g-import-not-at-top
+  reference.write_checkpoint(
+      values, os.path.join(workdir, top, 'model.ckpt-%d' % step))
+  with open(os.path.join(workdir, top, 'frozen_inference_graph.pb'),
+            'wb') as f:
+    f.write(b'not used here')
+  with tarfile.open(path, 'w:gz') as tar:
+    tar.add(os.path.join(workdir, top), arcname=top)
+  if truncate:
+    with open(path, 'r+b') as f:
+      f.truncate(os.path.getsize(path) // 2)
+  return path
+
+
+def voc_mobilenet_tarball(folder):
+  """mobilenetv2_coco_voc_trainaug as released (its manifest's reference
+  values), in `folder` under the name the zoo downloads it as: a folder
+  that is `$DEEPLAB_HOME` makes `deeplab-zoo --name=...` work offline."""
+  import reference  # pylint: disable=g-import-not-at-top
+  from deeplab import zoo  # pylint: disable=g-import-not-at-top
+  values = reference.manifest_values(
+      reference.load_manifest('mobilenet_v2_modelzoo'))
+  entry = zoo.get('mobilenetv2_coco_voc_trainaug')
+  return make_tarball(os.path.join(str(folder), entry.tarball), values,
+                      'deeplabv3_mnv2_pascal_train_aug')

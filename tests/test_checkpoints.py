@@ -318,3 +318,46 @@ def test_a_checkpoint_that_vanishes_before_it_is_read_does_not_count(
   manager.save(checkpoint_number=4)
   seen = checkpoint_state.for_each_checkpoint(str(tmp_path), job, 1)
   assert [os.path.basename(p) for p in seen] == ['model.ckpt-5']
+
+
+def _misfit(model, prefix, **kwargs):
+  with pytest.raises(checkpoints.CheckpointMismatchError) as e:
+    checkpoints.load_weights(model, prefix, **kwargs)
+  return str(e.value)
+
+
+def test_a_misfit_names_the_structural_difference_and_its_flag(ckpt_dir):
+  zoo = ckpt_dir('mobilenet_v2_modelzoo')  # No decoder, no atrous branches.
+  mnv2 = reference.options_from_build_kwargs(
+      'mobilenet_v2', reference.load_manifest('mobilenet_v2_modelzoo')[
+          'build_kwargs'], crop_size=(33, 33))
+  # The pretrained start of a recipe with a decoder, logits only fresh.
+  with_decoder = model_lib.build_model(
+      mnv2.replace(decoder_output_stride=(4,)))
+  message = _misfit(with_decoder, zoo, initialize_last_layer=False,
+                    last_layers_contain_logits_only=True)
+  assert ('Difference: the model has a decoder (--decoder_output_stride) and '
+          'the checkpoint none: leave out --decoder_output_stride to match '
+          'it, or --initialize_last_layer=false without '
+          '--last_layers_contain_logits_only starts the decoder fresh'
+          in message), message
+  assert 'Hint:' not in message  # The difference is the hint.
+  report = checkpoints.load_weights(with_decoder, zoo,
+                                    initialize_last_layer=False)
+  assert any(n.startswith('decoder/') for n in report.skipped)
+  atrous = model_lib.build_model(mnv2.replace(atrous_rates=(6, 12, 18)))
+  assert 'leave out --atrous_rates to match it' in _misfit(atrous, zoo)
+  # The other way round: the checkpoint has what the model lacks.
+  x65 = ckpt_dir('xception_65')
+  plain = model_lib.build_model(_small_xception_65(decoder_output_stride=None))
+  assert 'give --decoder_output_stride=4' in _misfit(plain, x65)
+  no_atrous = model_lib.build_model(_small_xception_65(atrous_rates=None))
+  assert 'give --atrous_rates' in _misfit(no_atrous, x65)
+  other = model_lib.build_model(_small_xception_65(model_variant='xception_41'))
+  assert ("the checkpoint's backbone is xception_65 "
+          "(--model_variant=xception_65), the model's xception_41"
+          in _misfit(other, x65))
+  fewer = model_lib.build_model(_small_xception_65(
+      outputs_to_num_classes={'semantic': 19}))
+  assert ('the checkpoint has 21 classes and the model 19'
+          in _misfit(fewer, x65))

@@ -148,8 +148,9 @@ def test_registry_carries_the_published_tables():
         assert rates is None, name
   assert zoo.get('mobilenetv2_coco_voc_trainaug_8bit').quantized
   assert zoo.get('xception_65_imagenet').backbone_only
-  # The listing: a table, and one JSON object per entry.
-  as_json = [json.loads(line) for line in zoo_cli.listing(as_json=True)]
+  # The listing: a table, and one JSON document (a list of entries).
+  lines = zoo_cli.listing(as_json=True)
+  as_json = json.loads('\n'.join(lines))
   assert len(as_json) == len(PUBLISHED)
   for item in as_json:
     for key in ('name', 'model_variant', 'output_stride', 'atrous_rates',
@@ -220,24 +221,6 @@ def test_published_flops_are_about_twice_the_multiply_adds(name):
 # Tarballs in the original's layout ------------------------------------------
 
 
-def make_tarball(path, values, top='deeplabv3_model', step=30000,
-                 truncate=False):
-  """A release tarball: `<top>/model.ckpt-<step>.{index,data}` from
-  name -> array, and a frozen graph file beside it."""
-  workdir = os.path.join(os.path.dirname(path), top + '_files')
-  reference.write_checkpoint(
-      values, os.path.join(workdir, top, 'model.ckpt-%d' % step))
-  with open(os.path.join(workdir, top, 'frozen_inference_graph.pb'),
-            'wb') as f:
-    f.write(b'not used here')
-  with tarfile.open(path, 'w:gz') as tar:
-    tar.add(os.path.join(workdir, top), arcname=top)
-  if truncate:
-    with open(path, 'r+b') as f:
-      f.truncate(os.path.getsize(path) // 2)
-  return path
-
-
 def model_values(entry, output_stride=None, seed=0):
   """name -> reference-recipe value of every variable of `entry`'s model."""
   model = model_lib.build_model(entry.model_options(output_stride))
@@ -256,12 +239,7 @@ def model_values(entry, output_stride=None, seed=0):
 @pytest.fixture(scope='module')
 def voc_tarball(tmp_path_factory):
   """mobilenetv2_coco_voc_trainaug as released, from its manifest."""
-  root = tmp_path_factory.mktemp('zoo_tarballs')
-  values = reference.manifest_values(
-      reference.load_manifest('mobilenet_v2_modelzoo'))
-  return make_tarball(str(root / zoo.get(
-      'mobilenetv2_coco_voc_trainaug').tarball), values,
-                      'deeplabv3_mnv2_pascal_train_aug')
+  return helpers.voc_mobilenet_tarball(tmp_path_factory.mktemp('zoo_tarballs'))
 
 
 def _pattern_c():
@@ -333,7 +311,7 @@ def test_imported_entries_predict_what_the_raw_checkpoint_predicts(
     name, output_stride, tmp_path):
   entry = zoo.get(name)
   values = model_values(entry, output_stride)
-  tarball = make_tarball(str(tmp_path / entry.tarball), values, 'release',
+  tarball = helpers.make_tarball(str(tmp_path / entry.tarball), values, 'release',
                          step=0)
   out = str(tmp_path / 'imported')
   zoo.import_checkpoint(name, out, tarball, output_stride)
@@ -359,7 +337,7 @@ def test_an_imagenet_backbone_imports_its_backbone(tmp_path):
             if n.startswith('xception_41/')}
   values['xception_41/logits/weights'] = np.zeros((1, 1, 2048, 1001),
                                                   np.float32)
-  tarball = make_tarball(str(tmp_path / entry.tarball), values, 'xception_41')
+  tarball = helpers.make_tarball(str(tmp_path / entry.tarball), values, 'xception_41')
   out = str(tmp_path / 'backbone')
   _, report = zoo.import_checkpoint(entry.name, out, tarball)
   assert report.unused == ['xception_41/logits/weights']
@@ -384,6 +362,32 @@ def test_from_preset_by_name_segments_a_picture(voc_tarball, tmp_path,
   np.testing.assert_array_equal(again.segment(_pattern_c()), labels)
 
 
+def test_from_preset_offline_speaks_python(tmp_path, monkeypatch):
+  monkeypatch.setenv('DEEPLAB_HOME', str(tmp_path / 'home'))
+  monkeypatch.setattr(zoo.catalog, 'DOWNLOAD_ROOT', 'http://127.0.0.1:9/')
+  import deeplab  # pylint: disable=g-import-not-at-top
+  with pytest.raises(zoo.ZooError) as e:
+    deeplab.from_preset('mobilenetv2_coco_voc_trainaug')
+  message = str(e.value)
+  tarball = zoo.get('mobilenetv2_coco_voc_trainaug').tarball
+  assert ("pass it: deeplab.from_preset('mobilenetv2_coco_voc_trainaug', "
+          "source='/path/to/%s')" % tarball) in message, message
+  assert '--' not in message
+  # No network traceback chained to it: the message says it all.
+  assert e.value.__cause__ is None and e.value.__suppress_context__
+  with pytest.raises(zoo.ZooError, match=r'sorted\(deeplab.zoo.BY_NAME\) '
+                     'lists every name') as e:
+    deeplab.from_preset('mobilenetv2_voc')
+  assert 'deeplab-zoo' not in str(e.value)
+
+
+def test_list_json_is_one_document():
+  out = helpers.run(['-m', 'deeplab.zoo', '--list', '--json'])
+  assert out.returncode == 0, out.stderr
+  entries = json.loads(out.stdout)
+  assert isinstance(entries, list) and len(entries) == len(PUBLISHED)
+
+
 # Bad inputs -----------------------------------------------------------------
 
 
@@ -391,12 +395,12 @@ def test_bad_tarballs_and_folders_are_refused_with_nothing_written(
     voc_tarball, tmp_path):
   name = 'mobilenetv2_coco_voc_trainaug'
   out = str(tmp_path / 'out')
-  truncated = make_tarball(
+  truncated = helpers.make_tarball(
       str(tmp_path / 'broken.tar.gz'), reference.manifest_values(
           reference.load_manifest('mobilenet_v2_modelzoo')), truncate=True)
   with pytest.raises(zoo.ZooError, match='not a whole tar archive'):
     zoo.import_checkpoint(name, out, truncated)
-  other = make_tarball(str(tmp_path / 'dm05.tar.gz'), model_values(zoo.get(
+  other = helpers.make_tarball(str(tmp_path / 'dm05.tar.gz'), model_values(zoo.get(
       'mobilenetv2_dm05_coco_voc_trainaug')), 'dm05')
   with pytest.raises(zoo.ZooError, match='is not mobilenetv2_coco_voc_'
                      'trainaug .mobilenet_v2, pascal_voc_seg.'):

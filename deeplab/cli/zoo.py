@@ -31,7 +31,8 @@ from deeplab.zoo import catalog
 _FLAGS = {
     'list': ('boolean', 'List every entry (name, dataset, backbone, published '
              'mIoU, size, whether it is built here).', dict(default=False)),
-    'json': ('boolean', 'With --list: one JSON object per entry.',
+    'json': ('boolean', 'With --list: one JSON document, a list with an '
+             'object per entry.',
              dict(default=False)),
     'name': ('string', 'The entry to import (a name of --list).',
              dict(default=None)),
@@ -59,7 +60,7 @@ def _format_row(row):
 def listing(as_json=False):
   """The `--list` lines."""
   if as_json:
-    return [json.dumps(e.summary()) for e in catalog.ENTRIES]
+    return [json.dumps([e.summary() for e in catalog.ENTRIES], indent=1)]
   lines = ['%-40s %-14s %-22s %-6s %-5s %s' % (
       'name', 'dataset', 'backbone', 'size', 'built', 'published (mIoU)')]
   for e in catalog.ENTRIES:

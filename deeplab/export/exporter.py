@@ -11,10 +11,23 @@ import numpy as np
 from absl import logging
 
 from deeplab import files
+from deeplab import rundir
 from deeplab.export import folders
 from deeplab.export import onnx as onnx_lib
 from deeplab.export import serving
 from deeplab.export import tflite
+
+
+def _dataset_line(dataset, export_path):
+  """What the export says of its classes (`dataset.json` beside it)."""
+  if dataset is None:
+    return ('classes: by id only (the checkpoint brings no dataset '
+            'description: no dataset.json in %s)' % export_path)
+  names = dataset.class_names or []
+  shown = ', '.join(names[:6]) + (', ...' if len(names) > 6 else '')
+  return 'dataset: %s, %d classes%s (%s)' % (
+      dataset.name, dataset.num_classes, ' (%s)' % shown if shown else '',
+      os.path.join(export_path, rundir.DATASET_FILE))
 
 
 def run(config, options):
@@ -53,7 +66,8 @@ def run(config, options):
       raise files.NotOursError(
           '%s exists and is not an ONNX model written by this project; it '
           'is left untouched. Choose another --export_path.' % int8_path)
-    onnx_lib.export_onnx(module, config.export_path, config.onnx_probabilities)
+    onnx_lib.export_onnx(module, config.export_path, config.onnx_probabilities,
+                         rundir.description_of(config.checkpoint_path))
     check = np.random.RandomState(0).randint(0, 256, (2, 71, 93, 3)).astype(
         np.uint8)
     agreement = onnx_lib.onnx_agreement(config.export_path, module, check)
@@ -85,7 +99,8 @@ def run(config, options):
             '%s:0 int32 [1, height, width]' % (
                 config.export_path, os.path.getsize(config.export_path) / 1e6,
                 serving.INPUT_NAME, serving.OUTPUT_NAME)]
-  folders.export_saved_model(module, config.export_path)
+  dataset = rundir.description_of(config.checkpoint_path)
+  folders.export_saved_model(module, config.export_path, dataset)
   lines = ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
            '[batch, height, width, 3] -> %s; %s: -> %s, %s; %s: one image '
            '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d (%s) '
@@ -97,6 +112,7 @@ def run(config, options):
               module.tile_size[0], module.tile_size[1],
               module.tile_overlap_pixels[0], module.tile_overlap_pixels[1],
               module.tile_pooling, serving.OUTPUT_NAME)]
+  lines.append(_dataset_line(dataset, config.export_path))
   if config.tflite or config.tflite_quantize != 'none':
     for name, entry in tflite.export_tflite(config, options).items():
       lines.append('%s: %.1f MB%s' % (

@@ -23,8 +23,8 @@ INFERENCE_GRAPH_TEXT = 'inference_graph.pbtxt'
 # an existing folder is replaced only when it holds nothing else.
 EXPORT_ENTRIES = frozenset([
     'saved_model.pb', 'variables', 'assets', 'fingerprint.pb',
-    rundir.OPTIONS_FILE, 'model.tflite', 'model_int8.tflite',
-    'tflite_report.json'])
+    rundir.OPTIONS_FILE, rundir.DATASET_FILE, 'model.tflite',
+    'model_int8.tflite', 'tflite_report.json'])
 
 
 def is_export(path):
@@ -86,11 +86,13 @@ def replace_file(path, data, is_ours, flag='export_path'):
   return files.write_bytes(path, data)
 
 
-def export_saved_model(module, export_dir):
+def export_saved_model(module, export_dir, dataset=None):
   """Saves `module` as a SavedModel with the serving signature.
 
-  Also writes `model_options.json` beside it. The folder appears complete or
-  not at all.
+  Also writes `model_options.json` beside it, and `dataset.json` (the
+  description of `dataset`, a `DatasetDescriptor`: classes, names, colours)
+  when the checkpoint's run knew it. The folder appears complete or not at
+  all.
 
   Returns:
     `export_dir`.
@@ -103,6 +105,8 @@ def export_saved_model(module, export_dir):
             module.serve_with_probabilities.get_concrete_function(),
         serving.TILED_SIGNATURE: module.serve_tiled.get_concrete_function()})
     rundir.write_options(path, module.options)
+    if dataset is not None:
+      rundir.write_dataset(path, dataset)
 
   return files.replace_folder(export_dir, write, is_export, 'export_path')
 

@@ -27,6 +27,9 @@ ONNX_OPSET = 17
 # The metadata entry that marks an ONNX file as this project's (its model
 # options, as JSON).
 ONNX_MARK = 'deeplab.model_options'
+# The metadata entry with the dataset's description (classes, names,
+# colours), where the checkpoint's run knew it.
+ONNX_DATASET = 'deeplab.dataset'
 
 
 class MissingExtraError(ImportError):
@@ -48,7 +51,7 @@ def onnx_packages():
   return onnx, tf2onnx
 
 
-def onnx_model(module, probabilities=False):
+def onnx_model(module, probabilities=False, dataset=None):
   """The serving contract of `module` as an ONNX ModelProto (checked).
 
   `ImageTensor` uint8 [batch, height, width, 3] of any size in,
@@ -56,6 +59,7 @@ def onnx_model(module, probabilities=False):
   `SemanticProbabilities` float32 [batch, height, width, classes] with
   `probabilities`): resize to range, padding, the inference graph (scales,
   flips), cropping and resizing back inside, as `serving_default`.
+  `dataset` (a `DatasetDescriptor`) goes into the metadata (`ONNX_DATASET`).
   `module`'s model must be built without the argmax shortcut (converters
   have no bitwise ops; `run` builds it so).
   """
@@ -82,6 +86,9 @@ def onnx_model(module, probabilities=False):
   entry = proto.metadata_props.add()
   entry.key, entry.value = ONNX_MARK, json.dumps(module.options.to_dict(),
                                                  sort_keys=True)
+  if dataset is not None:
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_DATASET, json.dumps(dataset.to_dict())
   onnx.checker.check_model(proto)
   return proto
 
@@ -96,10 +103,11 @@ def is_onnx_export(path):
   return any(p.key == ONNX_MARK for p in proto.metadata_props)
 
 
-def export_onnx(module, path, probabilities=False):
+def export_onnx(module, path, probabilities=False, dataset=None):
   """Writes the ONNX model of `module` (atomically; a file this project
-  did not write is never replaced). Returns `path`."""
-  proto = onnx_model(module, probabilities)
+  did not write is never replaced), with `dataset`'s description in its
+  metadata. Returns `path`."""
+  proto = onnx_model(module, probabilities, dataset)
   return folders.replace_file(path, proto.SerializeToString(), is_onnx_export)
 
 
