@@ -449,6 +449,18 @@ def _head_costs(model_logits, crop_size, runs=15):
   return entry
 
 
+def onnx_installed():
+  """Whether the onnx extra (tf2onnx, onnx, onnxruntime) is importable."""
+  try:
+    # pylint: disable=g-import-not-at-top,unused-import
+    import onnx
+    import onnxruntime
+    import tf2onnx
+  except ImportError:
+    return False
+  return True
+
+
 def main(unused_argv):
   if FLAGS._child:  # pylint: disable=protected-access
     print('RESULT ' + json.dumps(_measure(FLAGS._child)))  # pylint: disable=protected-access
@@ -461,6 +473,10 @@ def main(unused_argv):
     print('Note: this CPU has no bfloat16 units (amx_bf16, avx512_bf16): '
           'bfloat16 runs through conversions here and is expected to be '
           'slower than float32.')
+  if FLAGS.onnx and not onnx_installed():
+    print('Note: no ONNX rows: the onnx extra is not installed (pip install '
+          '-e ".[onnx]"); --noonnx leaves them out without this note.')
+    FLAGS.onnx = False
   print('%s, %dx%d, batch 1, median of %d interleaved runs; floors from '
         'matmul rates measured in the same process' % (
             FLAGS.model_variant, FLAGS.crop, FLAGS.crop, FLAGS.runs),

@@ -21,8 +21,8 @@ process runs
 
 and reports its wall time, the time per megapixel (constant when the work
 is linear in the pixels) and its peak resident memory (ru_maxrss). One more
-process segments the smallest image whole (`deeplab-predict` without
-`--tile_size`; only up to --whole_max_size), so the cost of the overlap
+process segments the smallest image whole (`deeplab-predict
+--memory_budget_mb=0`; only up to --whole_max_size), so the cost of the overlap
 is a ratio measured in this run.
 The CPU is printed; the figures of one run compare with each other only.
 """
@@ -66,7 +66,7 @@ start = time.time()
 atexit.register(lambda: sys.stderr.write('BENCH %f %d\\n' % (
     time.time() - start,
     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
-from deeplab import predict
+from deeplab.cli import predict
 predict.main(sys.argv)
 '''
 
@@ -171,7 +171,7 @@ def main(unused_argv):
                   '--tile_batch_size=%d' % FLAGS.tile_batch_size]
     compare = sizes[0] <= FLAGS.whole_max_size
     runs = [('whole', sizes[0], base + [
-        '--image=' + images[sizes[0]],
+        '--image=' + images[sizes[0]], '--memory_budget_mb=0',
         '--output_label_png=' + os.path.join(folder, 'whole.png')])
            ] if compare else []
     for size in sizes:

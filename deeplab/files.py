@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import sys
 import shutil
 import tempfile
 
@@ -222,6 +223,16 @@ def as_os_error(error):
       path = body.split(';')[0].split(' [Op:')[0].strip()
       return OSError(number, words, path if os.path.isabs(path) else None)
   return None
+
+
+def tensorflow_os_error(error):
+  """The OSError of a TensorFlow op error that is a file-system error (full
+  disk, read-only, permission), else None; TensorFlow is not imported by a
+  command that did not import it."""
+  tf = sys.modules.get('tensorflow')
+  if tf is None or not isinstance(error, tf.errors.OpError):
+    return None
+  return as_os_error(error)
 
 
 def os_error_message(error):

@@ -25,6 +25,7 @@ import json
 import os
 
 from deeplab import common
+from deeplab import configs
 from deeplab import files
 from deeplab.data import datasets
 
@@ -33,6 +34,9 @@ TRAIN_CONFIG_FILE = 'train_config.json'
 DATASET_FILE = datasets.DESCRIPTION_FILE
 ZOO_FILE = 'zoo.json'
 LOCK_FILE = '.train.lock'
+# What a zoo.json holds (`zoo.import_checkpoint`).
+ZOO_KEYS = ('name', 'url', 'source', 'row', 'defaults', 'backbone_only',
+            'dataset', 'class_names', 'colormap')
 
 
 def _directory(checkpoint):
@@ -104,6 +108,7 @@ def options_from_dict(fields, source='model_options.json'):
   """`ModelOptions` from a saved dict, naming `source` and the field of any
   value that does not fit (not a flag the user never passed)."""
   known = {f.name: f for f in dataclasses.fields(common.ModelOptions)}
+  common.check_keys(fields, known, source, 'option')
   for name, value in fields.items():
     if name in known:
       problem = _field_type_error(known[name], value)
@@ -120,12 +125,21 @@ def options_from_dict(fields, source='model_options.json'):
 
 def read_train_config(folder):
   """The training flags saved in a training logdir (`train_config.json`),
-  {flag: value}, or None when there are none (or they cannot be read)."""
+  {flag: value}, or None when there are none (or they cannot be read).
+
+  Raises:
+    ValueError: naming a key that is not a training flag (and the nearest).
+  """
+  path = os.path.join(folder, TRAIN_CONFIG_FILE)
   try:
-    with open(os.path.join(folder, TRAIN_CONFIG_FILE)) as f:
-      return json.load(f)
+    with open(path) as f:
+      saved = json.load(f)
   except (OSError, ValueError):
     return None
+  if isinstance(saved, dict):
+    common.check_keys(saved, [f.name for f in dataclasses.fields(
+        configs.TrainConfig)], path, 'training flag')
+  return saved
 
 
 def write_train_config(folder, config):
@@ -142,9 +156,12 @@ def read_zoo_file(folder):
     return None
   try:
     with open(path) as f:
-      return json.load(f)
+      info = json.load(f)
   except (OSError, ValueError) as e:
     raise ValueError('Cannot read %s: %s' % (path, e)) from e
+  if isinstance(info, dict):
+    common.check_keys(info, ZOO_KEYS, path)
+  return info
 
 
 def write_zoo_file(folder, info):

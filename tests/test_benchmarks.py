@@ -142,3 +142,16 @@ def test_speed_targets_names_a_model_it_does_not_have():
   assert '--models: resnet_50 is not one of xception_65, mobilenet_v2' in (
       out.stderr)
   assert 'inference.py' not in out.stdout  # Nothing was run.
+
+
+def test_inference_benchmark_skips_onnx_without_the_extra(monkeypatch):
+  """Without the onnx extra the ONNX rows are left out with a note (its
+  measuring child would otherwise die of MissingExtraError)."""
+  sys.path.insert(0, os.path.join(helpers.ROOT, 'benchmarks'))
+  try:
+    import inference as bench  # pylint: disable=g-import-not-at-top
+  finally:
+    sys.path.pop(0)
+  assert bench.onnx_installed()  # The test extra installs it.
+  monkeypatch.setitem(sys.modules, 'onnx', None)  # Not installed.
+  assert not bench.onnx_installed()

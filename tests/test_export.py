@@ -160,3 +160,25 @@ def test_frozen_inference_graph_runs_like_the_original_demo(zoo_logdir,
     assert labels.shape == (1,) + image.shape[:2]
     np.testing.assert_array_equal(
         labels, module.serve(image[None])['SemanticPredictions'].numpy())
+
+
+@pytest.mark.parametrize('path,flags', [
+    ('export', dict(tflite_quantize='int8')),
+    ('model.onnx', dict(onnx_quantize='int8')),
+])
+def test_int8_inputs_are_checked_before_anything_is_written(
+    zoo_checkpoint, tmp_path, path, flags):
+  from deeplab import configs  # pylint: disable=g-import-not-at-top
+  from deeplab.export import exporter  # pylint: disable=g-import-not-at-top
+  empty = tmp_path / 'calibration'
+  empty.mkdir()
+  out = tmp_path / 'out'
+  out.mkdir()
+  config = configs.ExportConfig(
+      checkpoint_path=zoo_checkpoint, export_path=str(out / path),
+      crop_size=(33, 33), representative_images=str(empty), **flags)
+  with pytest.raises(FileNotFoundError,
+                     match='No images found at --representative_images=%s'
+                     % re.escape(str(empty))):
+    exporter.run(config, OPTIONS)
+  assert os.listdir(out) == []

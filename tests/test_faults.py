@@ -4,6 +4,7 @@ import glob
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -159,6 +160,41 @@ def test_interrupted_shard_commit_is_finished_by_the_next_run(voc_raw,
   assert not [f for f in os.listdir(out) if f.startswith('.')]
 
 
+_FULL_DISK_SHARD = '''
+import sys
+import tensorflow as tf
+from deeplab.cli import build_voc2012_data
+class Full(tf.io.TFRecordWriter):
+  def write(self, record):
+    # What TensorFlow raises when the disk fills under a shard.
+    raise tf.errors.ResourceExhaustedError(
+        None, None, '%s; No space left on device' % self.path)
+  def __init__(self, path, *args):
+    super().__init__(path, *args)
+    self.path = path
+tf.io.TFRecordWriter = Full
+sys.argv = ['build_voc2012_data.py'] + sys.argv[1:]
+build_voc2012_data.main()
+'''
+
+
+def test_a_full_disk_under_a_shard_is_one_line_and_keeps_nothing(voc_raw,
+                                                                tmp_path):
+  out = str(tmp_path / 'tfrecord')
+  run = helpers.run([
+      '-c', _FULL_DISK_SHARD, '--image_folder=' + voc_raw['image_folder'],
+      '--semantic_segmentation_folder=' + voc_raw['label_folder'],
+      '--list_folder=' + voc_raw['list_folder'], '--output_dir=' + out])
+  assert run.returncode == 1, run.stderr[-2000:]
+  assert 'Traceback' not in run.stderr, run.stderr[-2000:]
+  line = [l for l in run.stderr.splitlines()
+          if l.startswith('build_voc2012_data.py: error:')]
+  assert len(line) == 1 and re.search(
+      r'error: cannot write %s/\.train-00000-of-00004\.tfrecord\.incomplete: '
+      r'the disk is full' % re.escape(out), line[0]), run.stderr[-2000:]
+  assert not [f for f in os.listdir(out) if f.startswith('.')]
+
+
 def test_ctrl_c_during_a_commit_finishes_it_and_says_what_is_complete(
     voc_raw, tmp_path):
   out = str(tmp_path / 'tfrecord')
@@ -198,12 +234,18 @@ def test_export_killed_mid_swap_is_rolled_back_then_replaced(zoo_logdir,
   assert killed.returncode == 9, killed.stderr[-2000:]
   assert not os.path.exists(export_dir)
   assert glob.glob(export_dir + '.old-*')
-  # The next export (or any call of recover_export) restores, then replaces.
-  assert export.recover_export(export_dir)
-  assert os.path.exists(os.path.join(export_dir, 'saved_model.pb'))
+  # The next export restores, says so, then replaces.
   again = helpers.run(['export_model.py'] + args)
   assert again.returncode == 0, again.stderr[-2000:]
+  assert ('An earlier export to %s was interrupted mid-swap: its previous '
+          'export was restored from %s.old-' % (export_dir, export_dir)
+          in again.stdout), again.stdout
   assert sorted(os.listdir(tmp_path)) == ['export']
+  # Restoring alone (recover_export) leaves the previous export in place.
+  killed = helpers.run(['-c', _INTERRUPT_SWAP] + args)
+  assert killed.returncode == 9 and not os.path.exists(export_dir)
+  assert export.recover_export(export_dir)
+  assert os.path.exists(os.path.join(export_dir, 'saved_model.pb'))
 
 
 # Silent wrong results -------------------------------------------------------

@@ -230,3 +230,27 @@ def test_label_weights_rule(weights, expected):
   report = check_data.Report(3, 255)
   report.pixels['train'].update(weights)
   assert report.label_weights() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('with_masks', [False, True])
+def test_an_empty_dataset_is_not_ok_for_training(tmp_path, with_masks):
+  images, masks = tmp_path / 'images', tmp_path / 'masks'
+  images.mkdir()
+  masks.mkdir()
+  (images / 'notes.txt').write_text('not an image')
+  if with_masks:  # Masks, but no image at all: every pair misses one.
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(masks / 'a.png')
+  report = str(tmp_path / 'report.json')
+  run = helpers.run(['deeplab-check-data', '--image_folder=%s' % images,
+                     '--label_folder=%s' % masks, '--num_classes=3',
+                     '--json_output=' + report])
+  assert run.returncode == 1, run.stdout
+  assert 'OK for training' not in run.stdout
+  assert 'FAILED: training would go wrong' in run.stdout
+  if not with_masks:
+    assert ('--image_folder=%s and --label_folder=%s hold no image or mask: '
+            'nothing to check' % (images, masks)) in run.stdout
+    assert 'image sizes' not in run.stdout
+  else:
+    assert 'missing image (1):' in run.stdout
+  assert not json.load(open(report))['ok']

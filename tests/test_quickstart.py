@@ -227,3 +227,33 @@ def test_int8_onnx_of_the_trained_model_keeps_its_labels(trained, tmp_path):
   assert mious['float'] > out['background_only_miou'] + 0.3
   assert agree / total >= 0.97
   assert mious['int8'] >= mious['float'] - 0.01
+
+
+def test_the_quickstart_trains_with_the_finetune_small_recipe():
+  """The recipe says it holds the quickstart's settings: the training
+  flags they share agree (TensorBoard every 10 steps included)."""
+  recipe = {}
+  with open(os.path.join(helpers.ROOT, 'deeplab', 'recipes',
+                         'finetune_small.flags')) as f:
+    for line in f:
+      if line.startswith('--'):
+        key, _, value = line.strip()[2:].partition('=')
+        recipe[key] = value or 'true'
+  config = quickstart.train_config('run', 'dataset.json', 'records')
+  options = quickstart.model_options()
+  # The quickstart's own: a 300-step run on its small images (97x97 crops).
+  own = {'training_number_of_steps', 'log_steps', 'save_interval_steps',
+         'train_crop_size'}
+  compared = 0
+  for key, value in recipe.items():
+    if key in own:
+      continue
+    have = getattr(config, key, getattr(options, key, None))
+    if isinstance(have, (tuple, list)):
+      have = ','.join(str(v) for v in have)
+    elif isinstance(have, bool):
+      have = str(have).lower()
+    assert str(have) == value or (
+        str(have).replace('.0', '') == value.replace('.0', '')), (key, have)
+    compared += 1
+  assert compared >= 10 and config.save_summaries_steps == 10

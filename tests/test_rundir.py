@@ -188,3 +188,39 @@ def test_a_moved_run_works_from_anywhere_without_its_records(tmp_path):
   assert labels['auto'].shape == (900, 1200)
   agree = {k: (labels[k] == labels['whole']).mean() for k in ('auto', 'tiles')}
   assert min(agree.values()) >= 0.995, agree
+
+
+@pytest.mark.parametrize('file_name,key,nearest', [
+    (rundir.OPTIONS_FILE, 'outputstride', 'output_stride'),
+    (rundir.TRAIN_CONFIG_FILE, 'train_crop_sise', 'train_crop_size'),
+    (rundir.DATASET_FILE, 'classnames', 'class_names'),
+    (rundir.ZOO_FILE, 'colourmap', 'colormap'),
+])
+def test_a_misspelt_key_is_named_with_the_nearest(tmp_path, file_name, key,
+                                                  nearest):
+  folder = str(tmp_path)
+  good = {rundir.OPTIONS_FILE: {'model_variant': 'mobilenet_v2'},
+          rundir.TRAIN_CONFIG_FILE: {'train_logdir': folder},
+          rundir.DATASET_FILE: FIELD.to_dict(),
+          rundir.ZOO_FILE: {'name': 'x'}}[file_name]
+  read = {rundir.OPTIONS_FILE: rundir.load_options,
+          rundir.TRAIN_CONFIG_FILE: rundir.read_train_config,
+          rundir.DATASET_FILE: datasets.load_description,
+          rundir.ZOO_FILE: rundir.read_zoo_file}[file_name]
+  with open(os.path.join(folder, file_name), 'w') as f:
+    json.dump(good, f)
+  assert read(folder)  # As written, it reads.
+  with open(os.path.join(folder, file_name), 'w') as f:
+    json.dump(dict(good, **{key: 8}), f)
+  with pytest.raises(ValueError, match='%s: unknown .*"%s" \\(did you mean '
+                     '"%s"\\?\\)' % (file_name, key, nearest)):
+    read(folder)
+
+
+def test_a_misspelt_colour_table_key_is_named(tmp_path):
+  from deeplab.datasets import build_custom_data  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'colors.json'
+  path.write_text(json.dumps([{'name': 'soil', 'colour': [1, 2, 3]}]))
+  with pytest.raises(ValueError, match='unknown key "colour" \\(did you mean '
+                     '"color"\\?\\)'):
+    build_custom_data.load_color_table(str(path), 255)

@@ -266,3 +266,19 @@ def test_two_workers_on_loopback_agree_with_one_worker(voc_records, tmp_path):
   for name in one:
     np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-5,
                                err_msg=name)
+
+
+def test_a_finished_run_started_again_changes_nothing(voc_records, tmp_path):
+  logdir = tmp_path / 'done'
+  trainer.train(_config(logdir, voc_records, training_number_of_steps=1,
+                        train_batch_size=2), OPTIONS)
+  saved = {name: (logdir / name).read_bytes() for name in (
+      rundir.TRAIN_CONFIG_FILE, rundir.OPTIONS_FILE, rundir.DATASET_FILE)
+           if (logdir / name).exists()}
+  assert rundir.TRAIN_CONFIG_FILE in saved
+  again = trainer.train(_config(logdir, voc_records, training_number_of_steps=1,
+                                train_batch_size=2, seed=7,
+                                base_learning_rate=0.5), OPTIONS)
+  assert again['loss'] is None and again['global_step'] == 1
+  for name, data in saved.items():
+    assert (logdir / name).read_bytes() == data, name

@@ -9,6 +9,7 @@ import errno
 import http.server
 import json
 import os
+import re
 import tarfile
 import threading
 
@@ -398,8 +399,21 @@ def test_bad_tarballs_and_folders_are_refused_with_nothing_written(
   truncated = helpers.make_tarball(
       str(tmp_path / 'broken.tar.gz'), reference.manifest_values(
           reference.load_manifest('mobilenet_v2_modelzoo')), truncate=True)
-  with pytest.raises(zoo.ZooError, match='not a whole tar archive'):
+  with pytest.raises(zoo.ZooError, match='cannot be used: it is corrupt or '
+                     'truncated'):
     zoo.import_checkpoint(name, out, truncated)
+  # 2 KB overwritten in the middle: the archive lists, its data is bad.
+  damaged = str(tmp_path / 'damaged.tar.gz')
+  with open(voc_tarball, 'rb') as f:
+    data = bytearray(f.read())
+  middle = len(data) // 2
+  data[middle:middle + 2048] = os.urandom(2048)
+  with open(damaged, 'wb') as f:
+    f.write(bytes(data))
+  with pytest.raises(zoo.ZooError, match=r'--source=%s cannot be used: it is '
+                     r'corrupt or truncated \(%d bytes; .*\)\. Download http'
+                     % (re.escape(damaged), len(data))):
+    zoo.import_checkpoint(name, out, damaged)
   other = helpers.make_tarball(str(tmp_path / 'dm05.tar.gz'), model_values(zoo.get(
       'mobilenetv2_dm05_coco_voc_trainaug')), 'dm05')
   with pytest.raises(zoo.ZooError, match='is not mobilenetv2_coco_voc_'

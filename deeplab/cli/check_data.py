@@ -80,7 +80,8 @@ def job(fv):
     class_names = class_names or descriptor.class_names
     report = check_data.check(
         check_data.record_pairs(fv.dataset_dir, fv.dataset, fv.split),
-        num_classes, ignore, crop, fv.workers, from_records=True)
+        num_classes, ignore, crop, fv.workers, from_records=True,
+        source='the records of --dataset_dir=%s hold no image' % fv.dataset_dir)
   else:
     if not (fv.image_folder and fv.label_folder):
       raise ValueError('Give --image_folder and --label_folder (or '
@@ -91,7 +92,10 @@ def job(fv):
         check_data.folder_pairs(fv.image_folder, fv.label_folder,
                                 fv.list_folder), fv.num_classes,
         255 if fv.ignore_label is None else fv.ignore_label, crop,
-        fv.workers)
+        fv.workers, source='--image_folder=%s and --label_folder=%s hold no '
+        'image or mask%s' % (fv.image_folder, fv.label_folder,
+                             ' listed in --list_folder=%s' % fv.list_folder
+                             if fv.list_folder else ''))
   lines = check_data.format_report(report, class_names)
   if fv.json_output:
     files.write_json(fv.json_output, report.to_dict(), indent=1)

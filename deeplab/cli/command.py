@@ -105,7 +105,7 @@ def run_command(doc, groups, job, argv=None):
     except OSError as e:
       _fail(prog, files.os_error_message(e))
     except Exception as e:  # pylint: disable=broad-except
-      os_error = files.as_os_error(e) if _is_tensorflow_error(e) else None
+      os_error = files.tensorflow_os_error(e)
       if os_error is None:
         raise
       _fail(prog, files.os_error_message(os_error))
@@ -118,13 +118,6 @@ def run_command(doc, groups, job, argv=None):
       print(line, flush=True)
 
   app.run(main, argv=argv)
-
-
-def _is_tensorflow_error(error):
-  """Whether `error` is a TensorFlow op error (without importing TensorFlow
-  into a command that did not)."""
-  tf = sys.modules.get('tensorflow')
-  return tf is not None and isinstance(error, tf.errors.OpError)
 
 
 def entry_point(doc, groups, job):

@@ -24,6 +24,11 @@ def guarded(convert_fn, *args, **kwargs):
     _fail(str(e))
   except OSError as e:
     _fail(files.os_error_message(e))
+  except Exception as e:  # pylint: disable=broad-except
+    os_error = files.tensorflow_os_error(e)  # E.g. a full disk under a shard.
+    if os_error is None:
+      raise
+    _fail(files.os_error_message(os_error))
   except KeyboardInterrupt as e:
     sys.stderr.write('%s: %s\n' % (os.path.basename(sys.argv[0]), str(e) or (
         'interrupted; every file it wrote is whole (written under a '

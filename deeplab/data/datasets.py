@@ -10,6 +10,8 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from deeplab import common
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetDescriptor:
@@ -93,6 +95,13 @@ def load_description(path):
   try:
     with open(path) as f:
       doc = json.load(f)
+  except ValueError as e:
+    raise ValueError('Dataset description %s is not valid JSON: %s'
+                     % (path, e)) from None
+  if isinstance(doc, dict):
+    common.check_keys(doc, [f.name for f in dataclasses.fields(
+        DatasetDescriptor)], 'Dataset description %s' % path)
+  try:
     return DatasetDescriptor(
         name=doc['name'], splits_to_sizes=dict(doc['splits_to_sizes']),
         num_classes=int(doc['num_classes']),

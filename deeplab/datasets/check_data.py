@@ -25,8 +25,8 @@ from deeplab import colormaps
 from deeplab import files
 from deeplab import progress as progress_lib
 
-ERRORS = ('missing_label', 'missing_image', 'unreadable', 'size_mismatch',
-          'color_mask', 'palette_not_ids', 'out_of_range')
+ERRORS = ('no_images', 'missing_label', 'missing_image', 'unreadable',
+          'size_mismatch', 'color_mask', 'palette_not_ids', 'out_of_range')
 WARNINGS = ('smaller_than_crop', 'duplicate_across_splits', 'absent_class',
             'image_mode')
 
@@ -47,8 +47,12 @@ _FIXES = {
     'missing_label': 'each image needs a mask named <image name>.png',
     'missing_image': 'each mask needs an image of the same name',
     'unreadable': 're-export or remove the file',
-    'smaller_than_crop': ('these are padded with the ignore label to the '
-                          'crop: lower --train_crop_size, or resize them'),
+    'smaller_than_crop': ('training pads these with the ignore label to its '
+                          'crop: train with a smaller --train_crop_size (here '
+                          '--crop_size), or resize them'),
+    'no_images': ('images and masks are .jpg, .jpeg, .png, .bmp or .tif '
+                  'files, each mask named as its image (leaf_01.jpg, '
+                  'leaf_01.png); check the folders'),
 }
 
 
@@ -287,7 +291,7 @@ class Report:
 
 
 def check(pairs, num_classes, ignore_label=255, crop_size=None, workers=None,
-          progress=True, from_records=False):
+          progress=True, from_records=False, source=None):
   """Checks every pair; returns the `Report`.
 
   Args:
@@ -299,6 +303,8 @@ def check(pairs, num_classes, ignore_label=255, crop_size=None, workers=None,
     workers: Parallel readers (default: the CPU count).
     progress: A progress line on stderr.
     from_records: `pairs` hold bytes (records), not paths.
+    source: Names what was read (folders or records), in the error of a
+      dataset with nothing in it.
   """
   report = Report(num_classes, ignore_label)
 
@@ -313,6 +319,9 @@ def check(pairs, num_classes, ignore_label=255, crop_size=None, workers=None,
                       ignore_label, crop_size)
 
   items = list(pairs)
+  if not items:  # An empty dataset is not fit for training.
+    report.problems['no_images'].append(
+        '%s: nothing to check' % (source or 'the dataset'))
   bar = progress_lib.Progress(len(items), 'checking', stream=sys.stderr) if (
       progress) else None
   with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
@@ -343,11 +352,12 @@ def format_report(report, class_names=None):
     if kind in _FIXES:
       lines.append('  fix: ' + _FIXES[kind])
   splits = sorted(d['images'])
-  lines.append('images: ' + ', '.join('%s %d' % (s, d['images'][s])
-                                      for s in splits))
+  lines.append('images: ' + (', '.join('%s %d' % (s, d['images'][s])
+                                       for s in splits) or 'none'))
   sizes = d['image_sizes']
-  lines.append('image sizes (HxW): min %dx%d, median %dx%d, max %dx%d' % (
-      tuple(sizes['min']) + tuple(sizes['median']) + tuple(sizes['max'])))
+  if report.sizes:
+    lines.append('image sizes (HxW): min %dx%d, median %dx%d, max %dx%d' % (
+        tuple(sizes['min']) + tuple(sizes['median']) + tuple(sizes['max'])))
   header = '%-20s' % 'class' + ''.join('%22s' % s for s in splits)
   lines.append(header)
   for c in list(range(report.num_classes)) + [report.ignore_label]:

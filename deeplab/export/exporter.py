@@ -38,10 +38,16 @@ def run(config, options):
     Lines describing what was written.
   """
   config.validate()
+  # Every input is read before anything is written: the representative
+  # images of an int8 model (a missing or empty folder, an unreadable image).
+  calibration = None
+  if 'int8' in (config.onnx_quantize, config.tflite_quantize):
+    calibration = onnx_lib.calibration_images(config)
   # Before anything is built: a path holding what this project did not
   # write is never replaced.
+  restored = None
   if not (config.frozen_graph or config.onnx):
-    files.recover_folder(config.export_path, folders.is_export)
+    restored = folders.recover_export(config.export_path)
     files.check_replaceable(config.export_path, folders.is_export,
                             'export_path')
   else:
@@ -81,7 +87,7 @@ def run(config, options):
                  ', %s float32' % serving.PROBABILITIES_NAME
                  if config.onnx_probabilities else '', 100 * agreement)]
     if config.onnx_quantize == 'int8':
-      images = onnx_lib.calibration_images(config)
+      images = calibration
       onnx_lib.quantize_onnx(config.export_path, int8_path, images)
       agree = onnx_lib.onnx_label_agreement(config.export_path, int8_path,
                                             images)
@@ -101,7 +107,10 @@ def run(config, options):
                 serving.INPUT_NAME, serving.OUTPUT_NAME)]
   dataset = rundir.description_of(config.checkpoint_path)
   folders.export_saved_model(module, config.export_path, dataset)
-  lines = ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
+  lines = ['An earlier export to %s was interrupted mid-swap: its previous '
+           'export was restored from %s, then replaced.' % (
+               config.export_path, restored)] if restored else []
+  lines += ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
            '[batch, height, width, 3] -> %s; %s: -> %s, %s; %s: one image '
            '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d (%s) '
            '-> %s'

@@ -10,7 +10,6 @@ project did not write is never replaced.
 import os
 
 import tensorflow as tf
-from absl import logging
 
 from deeplab import files
 from deeplab import rundir
@@ -68,11 +67,7 @@ def recover_export(export_dir):
   Returns:
     The folder restored to `export_dir`, or None.
   """
-  restored = files.recover_folder(export_dir, is_export)
-  if restored:
-    logging.warning('Restored the previous export %s from %s (an export was '
-                    'interrupted mid-swap).', export_dir, restored)
-  return restored
+  return files.recover_folder(export_dir, is_export)
 
 
 def replace_file(path, data, is_ours, flag='export_path'):

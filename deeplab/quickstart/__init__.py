@@ -60,7 +60,7 @@ def train_config(train_logdir, dataset, records, training_number_of_steps=300,
       train_batch_size=train_batch_size,
       training_number_of_steps=training_number_of_steps,
       base_learning_rate=base_learning_rate, log_steps=50,
-      save_interval_secs=120, save_summaries_secs=60, seed=seed,
+      save_interval_secs=120, save_summaries_steps=10, seed=seed,
       min_scale_factor=0.75, max_scale_factor=1.25, weight_decay=4e-5,
       fine_tune_batch_norm=True, train_batch_norm_decay=0.9)
   fields.update(changes)

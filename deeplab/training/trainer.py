@@ -136,9 +136,13 @@ def _train_locked(config, options, max_steps_this_run, input_fn, strategy,
   # Before the manager reads the state file: it must list (and rotate) only
   # checkpoints that are whole.
   latest = resume.find_resume_checkpoint(config.train_logdir, chief)
+  # A run already at its last step trains nothing and changes nothing.
+  finished = bool(latest) and (checkpoints.step_of(latest) >=
+                               config.training_number_of_steps)
   if latest:
     resume.check_resume_options(config.train_logdir, options, config.dataset)
-    resume.log_changed_config(config)
+    if not finished:
+      resume.log_changed_config(config)
   with strategy.scope():
     model, schedule, optimizer, global_step = build_training_objects(
         config, options)
@@ -147,7 +151,7 @@ def _train_locked(config, options, max_steps_this_run, input_fn, strategy,
   saver = loop_lib.Saver(checkpoint, config.train_logdir, chief,
                          config.max_checkpoints_to_keep)
   resume.restore_or_initialize(checkpoint, model, config, global_step, latest)
-  if chief:
+  if chief and not finished:
     resume.write_run_files(config, options, dataset.descriptor)
   label_weights = options.label_weights
   if label_weights is not None and len(label_weights) == 1:

@@ -11,6 +11,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 from deeplab.zoo import catalog
 
@@ -22,12 +23,32 @@ def cache_dir():
 
 
 def tarball_problem(path):
-  """Why `path` is not a whole tarball, or None."""
+  """Why `path` is not a whole tarball, or None.
+
+  Every member is read to its end, so that the gzip checksum and the tar
+  headers are checked: a copy damaged in the middle is corrupt, not an
+  archive that happens to hold no checkpoint.
+  """
+  size = os.path.getsize(path) if os.path.exists(path) else 0
+  members = []
   try:
     with tarfile.open(path, 'r:*') as tar:
-      members = tar.getmembers()
-  except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-    return 'it is not a whole tar archive (%s)' % (str(e) or type(e).__name__)
+      for member in tar:
+        members.append(member)
+        if member.isfile():
+          with tar.extractfile(member) as f:
+            while f.read(1 << 20):
+              pass
+      # To the end of the compressed stream: its checksum is checked there
+      # (a damaged stored block decompresses without an error).
+      while tar.fileobj.read(1 << 20):
+        pass
+  except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as e:
+    return ('it is corrupt or truncated (%d bytes; %s)'
+            % (size, str(e) or type(e).__name__))
+  if not members:
+    return ('it is corrupt or truncated (%d bytes; no archive member could '
+            'be read)' % size)
   if not any(m.name.endswith('.index') for m in members):
     return 'it holds no checkpoint (no .index file)'
   return None
