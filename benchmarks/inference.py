@@ -29,7 +29,7 @@ spell of a shared machine hits every figure alike:
         images;
       - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
         export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
-        4 random images), run by the TFLite interpreter with XNNPACK and as
+        4 random images), run by LiteRT (ai-edge-litert) with XNNPACK and as
         many threads as TensorFlow;
   * ratios to the floors, label agreement with the optimized float32 graph,
     and the process's peak memory.
@@ -250,12 +250,12 @@ def _run_session(session, image):
 def _tflite_graphs(plain, calibration, threads):
   """Functions running the float32 and int8 TFLite models of `plain`."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from deeplab import export  # pylint: disable=g-import-not-at-top
+  from deeplab.export import tflite  # pylint: disable=g-import-not-at-top
   graphs = {}
   for name, quantize in (('tflite_float32', None), ('tflite_int8', 'int8')):
-    interpreter = tf.lite.Interpreter(
-        model_content=export.convert_tflite(plain, quantize, calibration),
+    interpreter = tflite.new_interpreter(
+        export.convert_tflite(plain, quantize, calibration),
         num_threads=1 if threads == '1' else os.cpu_count())
     interpreter.allocate_tensors()
     source = interpreter.get_input_details()[0]['index']

@@ -287,13 +287,15 @@ def load_weights(model, checkpoint: str, *, backbone_only: bool = False,
 
 
 DEGENERATE_ADVICE = (
-    'That is what BatchNorm moving statistics which never learned the data '
-    'give: trained from scratch with --fine_tune_batch_norm and the '
-    "original's decay 0.9997 (or on small batches), or frozen without a "
-    'pretrained checkpoint, they stay near their initial values while the '
-    'training loss still falls. Remedies: --train_batch_norm_decay=0.9 for '
-    'short runs from scratch, more steps and a batch of 12 or more per '
-    'replica, or --nofine_tune_batch_norm with a pretrained '
+    # Lines of their own under the warning that uses it (short lines).
+    '\n  That is what BatchNorm moving statistics which never learned the '
+    'data give: trained from scratch with --fine_tune_batch_norm and the '
+    "original's decay 0.9997 (or on small batches),"
+    '\n  or frozen without a pretrained checkpoint, they stay near their '
+    'initial values while the training loss still falls.'
+    '\n  Remedies: --train_batch_norm_decay=0.9 for short runs from scratch, '
+    'more steps and a batch of 12 or more per replica,'
+    '\n  or --nofine_tune_batch_norm with a pretrained '
     '--tf_initial_checkpoint.')
 
 

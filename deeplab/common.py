@@ -498,3 +498,8 @@ def check_keys(keys, known, source, what='key'):
     raise ValueError('%s: unknown %s "%s"%s; the known ones: %s.' % (
         source, what, key, ' (did you mean "%s"?)' % near[0] if near else '',
         ', '.join(sorted(known))))
+
+
+class MissingExtraError(ImportError):
+  """An optional package (an extra: onnx, tflite) is not installed; the
+  message says how to install it."""

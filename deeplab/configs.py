@@ -103,6 +103,7 @@ class TrainConfig:
   save_summaries_steps: int = 0
   save_interval_steps: int = 0
   max_checkpoints_to_keep: int = 5
+  take_over_lock: bool = False
   distribution_strategy: str = 'auto'
   tpu: Optional[str] = None
   sync_batch_norm: bool = False
@@ -169,8 +170,11 @@ class TrainConfig:
     return self
 
   def to_dict(self):
-    """The flags of the run (`train_config.json`)."""
-    return flat_dict(self)
+    """The flags of the run (`train_config.json`); not how one start took
+    its lock."""
+    flags = flat_dict(self)
+    flags.pop('take_over_lock', None)
+    return flags
 
 
 @dataclasses.dataclass

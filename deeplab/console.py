@@ -9,9 +9,15 @@ filtered; importing `deeplab` installs it, and imports no TensorFlow itself,
 so commands that need none (`--help`, `deeplab-zoo --list`) start at once.
 Anything else TensorFlow prints (real warnings and errors) is passed
 through; `DEEPLAB_TF_STARTUP_LOGS=1` keeps everything.
+
+The commands log at INFO (this project's progress); `quiet_library_info`
+keeps the INFO lines of TensorFlow's, Keras' and the converters' own modules
+(SavedModel input renaming, checkpoint sharding, fingerprints) off the
+console, where they say nothing to a user; their warnings stay.
 """
 import importlib.abc
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -135,3 +141,28 @@ def quiet_int32_notice():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   with filtered_stderr(_INT32_NOTICE):
     tf.function(lambda x: tf.transpose(x * 3 + x))(tf.ones([2, 2], tf.int32))
+
+
+# The modules of libraries whose INFO lines are their internals.
+_LIBRARY_PATH = re.compile(
+    r'[/\\](tensorflow|keras|tf_keras|tf2onnx|tensorflow_datasets|onnx|'
+    r'onnxruntime)[/\\]')
+
+
+class LibraryInfoFilter(logging.Filter):
+  """Passes warnings and errors, and INFO lines of anything but the
+  libraries' own modules."""
+
+  def filter(self, record):
+    return (record.levelno >= logging.WARNING or
+            not _LIBRARY_PATH.search(record.pathname or ''))
+
+
+def quiet_library_info():
+  """Keeps the libraries' INFO lines off the console (absl's handler, which
+  TensorFlow logs through, and TensorFlow's own logger)."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  handler = absl_logging.get_absl_handler()
+  if not any(isinstance(f, LibraryInfoFilter) for f in handler.filters):
+    handler.addFilter(LibraryInfoFilter())
+  logging.getLogger('tensorflow').setLevel(logging.WARNING)

@@ -159,6 +159,9 @@ def replace_folder(target, write, is_ours, flag='path'):
   recover_folder(target, is_ours)
   check_replaceable(target, is_ours, flag)
   staging = tempfile.mkdtemp(prefix=_staging_prefix(target), dir=parent)
+  # mkdtemp's 0700 would become the folder's own once renamed: a model
+  # server running as another user could not read an export.
+  os.chmod(staging, 0o777 & ~current_umask())
   try:
     write(staging)
     if os.path.exists(target):
@@ -172,6 +175,13 @@ def replace_folder(target, write, is_ours, flag='path'):
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return target
+
+
+def current_umask():
+  """The process's umask (read by setting it and setting it back)."""
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
 
 
 def check_replaceable(target, is_ours, flag='path'):

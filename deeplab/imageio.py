@@ -48,7 +48,7 @@ def read_image(path, allow_large=False, flag='--allow_large_images'):
             'Image %s is %dx%d (%.0f megapixels), above Pillow\'s '
             'decompression-bomb limit of %.0f megapixels. If you trust the '
             'file, pass %s (and --tile_size=513,513 to segment it in tiles '
-            'with bounded memory).' % (path, width, height,
+            'with bounded memory).' % (path, height, width,
                                         width * height / 1e6,
                                         MAX_IMAGE_PIXELS / 1e6, flag))
       if getattr(img, 'n_frames', 1) > 1:

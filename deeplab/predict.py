@@ -129,6 +129,6 @@ def _run_many(config, options, class_names, colormap):
     lines.append('segmented every image whole')
   if class_names is None:
     lines.append(UNKNOWN_NAMES)
-  lines.append('wrote %d images\' predictions to %s' % (len(paths),
-                                                      config.output_dir))
+  lines.append('wrote the predictions of %d image%s to %s' % (
+      len(paths), '' if len(paths) == 1 else 's', config.output_dir))
   return lines

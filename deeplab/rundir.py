@@ -137,8 +137,8 @@ def read_train_config(folder):
   except (OSError, ValueError):
     return None
   if isinstance(saved, dict):
-    common.check_keys(saved, [f.name for f in dataclasses.fields(
-        configs.TrainConfig)], path, 'training flag')
+    common.check_keys(saved, configs.TrainConfig().to_dict(), path,
+                      'training flag')
   return saved
 
 

@@ -295,7 +295,7 @@ def load(options, checkpoint, inference_options=None, cache=None):
   if untouched:
     logging.warning('%d BatchNorm layers of %s (e.g. %s) still hold their '
                     'initial moving statistics (mean 0, variance 1): expect '
-                    'degenerate predictions. %s', len(untouched),
+                    'degenerate predictions.%s', len(untouched),
                     report.checkpoint, untouched[0],
                     checkpoints.DEGENERATE_ADVICE)
   logging.info('%s', report.summary())

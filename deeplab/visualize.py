@@ -130,11 +130,10 @@ def visualize_split(config, options, checkpoint=None):
       index += 1
     if config.max_images and index >= config.max_images:
       break
-  logging.info('Wrote %d visualisation%s to %s.', index,
-               '' if index == 1 else 's', config.vis_logdir)
   if len(predicted) == 1 and index > 1:
-    logging.warning('Every pixel of the %d images was predicted as class %d. '
-                    '%s', index, predicted.pop(), checkpoints.DEGENERATE_ADVICE)
+    logging.warning('Every pixel of the %d images was predicted as class '
+                    '%d.%s', index, predicted.pop(),
+                    checkpoints.DEGENERATE_ADVICE)
   return index
 
 
@@ -175,8 +174,6 @@ def visualize_images(config, options):
     write_outputs(index, image, prediction, config, colormap, path,
                   stem=stems[index])
     progress.update(index + 1)
-  logging.info('Wrote %d visualisation%s to %s.', len(paths),
-               '' if len(paths) == 1 else 's', config.vis_logdir)
   return len(paths)
 
 

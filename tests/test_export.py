@@ -182,3 +182,16 @@ def test_int8_inputs_are_checked_before_anything_is_written(
                      % re.escape(str(empty))):
     exporter.run(config, OPTIONS)
   assert os.listdir(out) == []
+
+
+def test_tflite_models_run_on_litert_not_the_deprecated_interpreter(
+    zoo_checkpoint, monkeypatch):
+  """TensorFlow deprecates tf.lite.Interpreter: LiteRT runs the models."""
+  def deprecated(*args, **kwargs):
+    raise AssertionError('tf.lite.Interpreter was used')
+  monkeypatch.setattr(tf.lite, 'Interpreter', deprecated)
+  crop = (33, 33)
+  model = export.tflite_model(OPTIONS, zoo_checkpoint, crop)
+  images = conftest.random_images(2, 33, 33)
+  assert export.tflite_agreement(export.convert_tflite(model), model,
+                                 images) >= 0.999

@@ -2,6 +2,7 @@
 foreign folders, and the one-line messages of write errors."""
 import errno
 import os
+import stat
 
 import pytest
 import tensorflow as tf
@@ -89,3 +90,19 @@ def test_write_error_messages_name_the_file_and_what_is_intact():
   assert converted.filename == '/runs/a/model.ckpt-3_temp/part-0'
   assert files.as_os_error(tf.errors.InvalidArgumentError(
       None, None, 'shapes differ')) is None
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027])
+def test_a_swapped_in_folder_follows_the_umask(tmp_path, umask):
+  """An export or a zoo import is a staging folder renamed into place: it
+  gets the permissions of any folder the user creates, not mkdtemp's 0700."""
+  old = os.umask(umask)
+  try:
+    target = str(tmp_path / 'export')
+    files.replace_folder(target, lambda d: files.write_bytes(
+        os.path.join(d, 'saved_model.pb'), b'x'), lambda p: False)
+  finally:
+    os.umask(old)
+  assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~umask
+  assert stat.S_IMODE(os.stat(os.path.join(target, 'saved_model.pb')).st_mode
+                      ) == 0o666 & ~umask

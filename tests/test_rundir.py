@@ -200,7 +200,8 @@ def test_a_misspelt_key_is_named_with_the_nearest(tmp_path, file_name, key,
                                                   nearest):
   folder = str(tmp_path)
   good = {rundir.OPTIONS_FILE: {'model_variant': 'mobilenet_v2'},
-          rundir.TRAIN_CONFIG_FILE: {'train_logdir': folder},
+          rundir.TRAIN_CONFIG_FILE: configs.TrainConfig(
+              train_logdir=folder).to_dict(),
           rundir.DATASET_FILE: FIELD.to_dict(),
           rundir.ZOO_FILE: {'name': 'x'}}[file_name]
   read = {rundir.OPTIONS_FILE: rundir.load_options,

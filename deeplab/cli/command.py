@@ -7,7 +7,6 @@ write error or Ctrl-C ends it with one line that names the flag, file or
 record (and a pointer to `--help`), never a traceback or a page of help.
 """
 import contextlib
-import logging as std_logging
 import os
 import re
 import signal
@@ -18,6 +17,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from deeplab import common
+from deeplab import console
 from deeplab import files
 from deeplab.cli import flag_tables
 from deeplab.cli import flags as flag_lib
@@ -29,7 +30,8 @@ FLAGS = flags.FLAGS
 # own, a checkpoint that does not fit or data that cannot be read among
 # them, are ValueErrors).
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
-               logdir_lock.LogdirLockedError, files.WriteError)
+               logdir_lock.LogdirLockedError, files.WriteError,
+               common.MissingExtraError)
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
 
@@ -93,9 +95,9 @@ def run_command(doc, groups, job, argv=None):
       _fail(prog, 'unexpected arguments %s (flags are written --name=value).'
             % ' '.join(args[1:]))
     logging.set_verbosity(logging.INFO)
-    # This project's progress at INFO; TensorFlow's own INFO lines (saver
-    # sharding, asset writing) are noise here, its warnings stay.
-    std_logging.getLogger('tensorflow').setLevel(std_logging.WARNING)
+    # This project's progress at INFO; the libraries' own INFO lines (saver
+    # sharding, input renaming) are noise here, their warnings stay.
+    console.quiet_library_info()
     try:
       with interrupt_on_sigterm():
         flag_tables.check_unsupported(groups, FLAGS)

@@ -306,6 +306,10 @@ TRAIN_EXTRA_FLAGS = {
                              '--save_summaries_secs only), so that short '
                              'runs show curves.'),
     'max_checkpoints_to_keep': ('integer', 'Checkpoints kept in the logdir.'),
+    'take_over_lock': ('boolean', 'Take over the logdir\'s lock from a job '
+                       'known to be dead (its machine or container stopped) '
+                       'before its heartbeat goes stale; a lock a live '
+                       'process of this machine holds is never taken.'),
     'distribution_strategy': ('enum', 'auto: multi_worker when TF_CONFIG '
                               'names several workers, mirrored when '
                               'num_clones > 1, else default.',

@@ -62,9 +62,8 @@ def apply_run_defaults(flag_values, checkpoint, log=True):
     fv[name].value = value
     applied[name] = value
   if log and applied:
-    logging.info('Settings saved with %s: %s', checkpoint, '; '.join(
-        '--%s=%s' % (k, ','.join(str(x) for x in _flat(v))
-                     if isinstance(v, list) else v)
+    logging.info('Settings read from %s: %s', checkpoint, ', '.join(
+        '--%s=%s' % (k, _brief(_flat(v) if isinstance(v, list) else v))
         for k, v in sorted(applied.items())))
   return applied
 
@@ -118,13 +117,39 @@ def model_options(flag_values=None, *, crop_size=None, checkpoint=None,
   sources['crop_size'] = 'run'
   options = common.ModelOptions(**values)
   if log:
-    described = ['%s=%s (%s)' % (name, getattr(options, name), source)
-                 for name, source in sorted(sources.items())
-                 if source in ('flag', 'checkpoint', 'data')]
-    logging.info('Model options%s: %s', (' (saved beside %s)' % checkpoint)
-                 if saved is not None else '', '; '.join(described) or
-                 'all defaults')
+    log_options(options, sources, checkpoint if saved is not None else None)
   return options, sources
+
+
+def _brief(value, limit=40):
+  """A value as a flag would give it, shortened to `limit` characters."""
+  if isinstance(value, dict) and set(value) == {common.OUTPUT_TYPE}:
+    value = value[common.OUTPUT_TYPE]
+  if isinstance(value, (list, tuple)):
+    value = ','.join(str(v) for v in value)
+  text = str(value)
+  return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def log_options(options, sources, saved_with=None):
+  """One short line: where the model options came from and the values the
+  flags (or the data) set; every value and its source at verbosity 1
+  (`-v=1`)."""
+  if saved_with:
+    head = 'the options saved with %s' % saved_with
+  else:
+    head = 'flags and defaults'
+  set_here = ['%s=%s' % ('num_classes' if name == 'outputs_to_num_classes'
+                         else name, _brief(getattr(options, name)))
+              for name, source in sorted(sources.items())
+              if source in ('flag', 'data')]
+  line = 'Model: %s %s (%s)%s' % (
+      options.model_variant, 'output stride %d' % options.output_stride,
+      head, '; set here: ' + ', '.join(set_here) if set_here else '')
+  logging.info('%s', line if len(line) <= 250 else line[:247] + '...')
+  logging.vlog(1, 'Model options: %s', '; '.join(
+      '%s=%s (%s)' % (name, getattr(options, name), source)
+      for name, source in sorted(sources.items())))
 
 
 def job_settings(fv, config_cls, checkpoint, crop_size, lazy=False):

@@ -221,5 +221,5 @@ def warn_if_degenerate(result):
   predicted = np.flatnonzero(matrix.sum(axis=0))
   if len(predicted) == 1 and np.count_nonzero(matrix.sum(axis=1)) > 1:
     logging.warning(
-        'Every pixel was predicted as class %d. %s', predicted[0],
+        'Every pixel was predicted as class %d.%s', predicted[0],
         checkpoints.DEGENERATE_ADVICE)

@@ -8,7 +8,6 @@ checking that the path holds nothing this project did not write.
 import os
 
 import numpy as np
-from absl import logging
 
 from deeplab import files
 from deeplab import rundir
@@ -43,6 +42,8 @@ def run(config, options):
   calibration = None
   if 'int8' in (config.onnx_quantize, config.tflite_quantize):
     calibration = onnx_lib.calibration_images(config)
+  if config.tflite or config.tflite_quantize != 'none':
+    tflite.litert()  # A missing extra, before anything is written.
   # Before anything is built: a path holding what this project did not
   # write is never replaced.
   restored = None
@@ -77,15 +78,15 @@ def run(config, options):
     check = np.random.RandomState(0).randint(0, 256, (2, 71, 93, 3)).astype(
         np.uint8)
     agreement = onnx_lib.onnx_agreement(config.export_path, module, check)
-    lines = ['ONNX: %s (%.1f MB, opset %d); %s uint8 [batch, height, width, '
-             '3] -> %s int32 [batch, height, width]%s; labels of ONNX Runtime '
-             'equal TensorFlow\'s on %.2f%% of the pixels of two random '
-             '71x93 images' % (
-                 config.export_path,
-                 os.path.getsize(config.export_path) / 1e6, onnx_lib.ONNX_OPSET,
-                 serving.INPUT_NAME, serving.OUTPUT_NAME,
-                 ', %s float32' % serving.PROBABILITIES_NAME
-                 if config.onnx_probabilities else '', 100 * agreement)]
+    lines = [
+        'ONNX: %s (%.1f MB, opset %d): %s uint8 [batch, height, width, 3] -> '
+        '%s int32 [batch, height, width]%s' % (
+            config.export_path, os.path.getsize(config.export_path) / 1e6,
+            onnx_lib.ONNX_OPSET, serving.INPUT_NAME, serving.OUTPUT_NAME,
+            ', %s float32' % serving.PROBABILITIES_NAME
+            if config.onnx_probabilities else ''),
+        '  labels of ONNX Runtime equal TensorFlow\'s on %.2f%% of the '
+        'pixels of two random 71x93 images' % (100 * agreement)]
     if config.onnx_quantize == 'int8':
       images = calibration
       onnx_lib.quantize_onnx(config.export_path, int8_path, images)
@@ -110,17 +111,18 @@ def run(config, options):
   lines = ['An earlier export to %s was interrupted mid-swap: its previous '
            'export was restored from %s, then replaced.' % (
                config.export_path, restored)] if restored else []
-  lines += ['SavedModel: %s (%.1f MB); signatures serving_default: %s uint8 '
-           '[batch, height, width, 3] -> %s; %s: -> %s, %s; %s: one image '
-           '[1, height, width, 3] in %dx%d tiles overlapping by %dx%d (%s) '
-           '-> %s'
-           % (config.export_path, folders.folder_size(config.export_path) / 1e6,
-              serving.INPUT_NAME, serving.OUTPUT_NAME,
-              serving.PROBABILITIES_SIGNATURE, serving.OUTPUT_NAME,
-              serving.PROBABILITIES_NAME, serving.TILED_SIGNATURE,
-              module.tile_size[0], module.tile_size[1],
-              module.tile_overlap_pixels[0], module.tile_overlap_pixels[1],
-              module.tile_pooling, serving.OUTPUT_NAME)]
+  lines += [
+      'SavedModel: %s (%.1f MB), its signatures:' % (
+          config.export_path, folders.folder_size(config.export_path) / 1e6),
+      '  serving_default: %s uint8 [batch, height, width, 3] -> %s' % (
+          serving.INPUT_NAME, serving.OUTPUT_NAME),
+      '  %s: -> %s, %s' % (serving.PROBABILITIES_SIGNATURE,
+                           serving.OUTPUT_NAME, serving.PROBABILITIES_NAME),
+      '  %s: one image [1, height, width, 3] in %dx%d tiles overlapping by '
+      '%dx%d (%s) -> %s' % (
+          serving.TILED_SIGNATURE, module.tile_size[0], module.tile_size[1],
+          module.tile_overlap_pixels[0], module.tile_overlap_pixels[1],
+          module.tile_pooling, serving.OUTPUT_NAME)]
   lines.append(_dataset_line(dataset, config.export_path))
   if config.tflite or config.tflite_quantize != 'none':
     for name, entry in tflite.export_tflite(config, options).items():
@@ -129,5 +131,4 @@ def run(config, options):
           ', labels agree with the float model on %.2f%% of pixels'
           % (100 * entry['label_agreement'])
           if 'label_agreement' in entry else ''))
-  logging.info('%s', '\n'.join(lines))
   return lines

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from deeplab import common
 from deeplab import configs
 from deeplab import imageio
 from deeplab.core import layers
@@ -32,8 +33,7 @@ ONNX_MARK = 'deeplab.model_options'
 ONNX_DATASET = 'deeplab.dataset'
 
 
-class MissingExtraError(ImportError):
-  """An optional dependency of an export format is not installed."""
+MissingExtraError = common.MissingExtraError
 
 
 def onnx_packages():

@@ -75,9 +75,30 @@ def convert_tflite(model, quantize=None, representative_images=None):
   return converter.convert()
 
 
+def litert():
+  """LiteRT's interpreter module (the successor of `tf.lite.Interpreter`,
+  which TensorFlow deprecates), or `onnx.MissingExtraError` saying how to
+  install it."""
+  try:
+    from ai_edge_litert import interpreter  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    from deeplab.export import onnx as onnx_lib  # pylint: disable=g-import-not-at-top
+    raise onnx_lib.MissingExtraError(
+        'Running TFLite models (--tflite checks the export) needs LiteRT, '
+        'the optional package of the tflite extra: pip install -e '
+        '".[tflite]" (ai-edge-litert); %s.' % e) from None
+  return interpreter
+
+
+def new_interpreter(tflite_bytes, num_threads=None):
+  """A LiteRT interpreter of a TFLite model."""
+  return litert().Interpreter(model_content=tflite_bytes,
+                              num_threads=num_threads)
+
+
 def run_tflite(tflite_bytes, images):
   """Labels [N, H, W] of a TFLite model for padded float images."""
-  interpreter = tf.lite.Interpreter(model_content=tflite_bytes)
+  interpreter = new_interpreter(tflite_bytes)
   interpreter.allocate_tensors()
   source = interpreter.get_input_details()[0]['index']
   # The int32 output is the labels (the other one the probabilities).

@@ -8,9 +8,12 @@ held and stops, naming the holder. A job that was killed releases its
 whose it was, and takes it over.
 
 On file systems where `flock` is not shared between machines (some network
-file systems), the holder's heartbeat decides: the holding job rewrites the
-lock's time stamp as it trains, and a lock from another host is stale once
-its heartbeat is older than `STALE_SECS`.
+file systems), and for a job of another host name (a container), the
+holder's heartbeat decides: the holding job rewrites the lock's time stamp
+as it trains, and such a lock is stale once its heartbeat is older than
+`STALE_SECS`. A user who knows that job is dead takes its lock over at once
+(`take_over`, `--take_over_lock`); a lock that a live process of this
+machine holds (`flock`) is never taken.
 """
 import errno
 import json
@@ -41,6 +44,15 @@ def _describe(info):
           info.get('started', 0))), info.get('command', '?'))
 
 
+def _clock(when):
+  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(when))
+
+
+def _duration(seconds):
+  seconds = max(0, int(seconds))
+  return ('%d s' % seconds if seconds < 120 else '%d min' % (seconds // 60))
+
+
 def _read(path):
   try:
     with open(path) as f:
@@ -57,8 +69,9 @@ class LogdirLock:
     taken_over: What the stale lock that was taken over said, or None.
   """
 
-  def __init__(self, logdir):
+  def __init__(self, logdir, take_over=False):
     self.path = os.path.join(logdir, rundir.LOCK_FILE)
+    self.take_over = take_over
     self.fd = None
     self.taken_over = None
     self._last_beat = 0.0
@@ -74,7 +87,8 @@ class LogdirLock:
           except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.EACCES):
               raise
-            raise LogdirLockedError(self._held_message(_read(self.path)))
+            raise LogdirLockedError(self._held_message(_read(self.path),
+                                                       live=True))
         # The file may have been removed by its releasing holder between our
         # open and flock: then the lock is on a dead inode; start again.
         try:
@@ -98,7 +112,7 @@ class LogdirLock:
         # flock says nothing across machines: trust a fresh heartbeat.
         if time.time() - previous.get('heartbeat', 0) < STALE_SECS and not (
             previous.get('host') == socket.gethostname() and
-            not _alive(previous.get('pid'))):
+            not _alive(previous.get('pid'))) and not self.take_over:
           os.close(fd)
           raise LogdirLockedError(self._held_message(previous))
       self.taken_over = previous
@@ -106,11 +120,25 @@ class LogdirLock:
     self._write()
     return self
 
-  def _held_message(self, info):
-    return ('Another training job holds %s: %s. Two jobs on one '
-            '--train_logdir would overwrite each other\'s checkpoints. Wait '
-            'for it, stop it, or train in another --train_logdir.'
+  def _held_message(self, info, live=False):
+    """Who holds the lock and what to do: with a live holder on this
+    machine, wait or stop it; with a heartbeat, when the lock goes stale by
+    itself and how to take it over now."""
+    text = ('Another training job holds %s: %s. Two jobs on one '
+            '--train_logdir would overwrite each other\'s checkpoints. '
             % (self.path, _describe(info) if info else 'a running job'))
+    if live or not info.get('heartbeat'):
+      return text + ('A running process of this machine holds it: wait for '
+                     'it, stop it, or train in another --train_logdir.')
+    beat = info['heartbeat']
+    return text + (
+        'Its last heartbeat was %s (%s ago); the lock goes stale at %s, and '
+        'a job started then takes it over by itself. If that job is dead '
+        '(its machine or container stopped), take the lock over now: run '
+        'the same command with --take_over_lock; else wait for it, or '
+        'train in another --train_logdir.' % (
+            _clock(beat), _duration(time.time() - beat),
+            _clock(beat + STALE_SECS)))
 
   def _write(self):
     now = time.time()

@@ -109,19 +109,22 @@ def _train(config, options, max_steps_this_run, input_fn):
   if config.fine_tune_batch_norm and per_replica < 12 and not fast_decay:
     logging.warning(
         '--fine_tune_batch_norm with %d images per replica: the original '
-        'advises at least 12 (16 is better); BatchNorm statistics of small '
-        'batches are noisy and, with the decay %s, move slowly. If eval '
-        'predicts one class everywhere: %s', per_replica,
+        'advises at least 12 (16 is better).\n  BatchNorm statistics of '
+        'small batches are noisy and, with the decay %s, move slowly. If '
+        'eval predicts one class everywhere:%s', per_replica,
         config.train_batch_norm_decay or options.batch_norm_decay,
         checkpoints.DEGENERATE_ADVICE)
   os.makedirs(config.train_logdir, exist_ok=True)
-  lock = logdir_lock.LogdirLock(config.train_logdir) if chief else None
+  lock = logdir_lock.LogdirLock(
+      config.train_logdir, config.take_over_lock) if chief else None
   if lock is not None:
     lock.acquire()
     if lock.taken_over:
       logging.warning('Took over the lock of %s from a job that is no longer '
-                      'running (pid %s on %s).', config.train_logdir,
-                      lock.taken_over.get('pid'), lock.taken_over.get('host'))
+                      'running (pid %s on %s)%s.', config.train_logdir,
+                      lock.taken_over.get('pid'), lock.taken_over.get('host'),
+                      ', as --take_over_lock asked' if config.take_over_lock
+                      else '')
   try:
     return _train_locked(config, options, max_steps_this_run, input_fn,
                          strategy, chief, dataset, lock)
@@ -165,9 +168,11 @@ def _train_locked(config, options, max_steps_this_run, input_fn, strategy,
       config.seed is not None) else 0
   batches = iter(strategy.distribute_datasets_from_function(
       input_fn or functools.partial(dataset.make_dataset, skip=skip)))
-  logging.info('Training %s on %s/%s: %d replica%s, global batch %d, steps '
-               '%d -> %d.', options.model_variant, config.dataset,
-               config.train_split, replicas, '' if replicas == 1 else 's',
+  logging.info('Training %s on split %r of %s: %d replica%s, global batch '
+               '%d, steps %d -> %d.', options.model_variant,
+               config.train_split, dataset.descriptor.name if
+               dataset.descriptor else config.dataset, replicas,
+               '' if replicas == 1 else 's',
                config.train_batch_size,
                int(global_step.numpy()), config.training_number_of_steps)
   loop = loop_lib.Loop(config, options, strategy, model, schedule, global_step,
