@@ -25,6 +25,7 @@ import json
 import os
 
 from deeplab import common
+from deeplab import errors
 from deeplab import configs
 from deeplab import files
 from deeplab.data import datasets
@@ -108,7 +109,7 @@ def options_from_dict(fields, source='model_options.json'):
   """`ModelOptions` from a saved dict, naming `source` and the field of any
   value that does not fit (not a flag the user never passed)."""
   known = {f.name: f for f in dataclasses.fields(common.ModelOptions)}
-  common.check_keys(fields, known, source, 'option')
+  errors.check_keys(fields, known, source, 'option')
   for name, value in fields.items():
     if name in known:
       problem = _field_type_error(known[name], value)
@@ -137,7 +138,7 @@ def read_train_config(folder):
   except (OSError, ValueError):
     return None
   if isinstance(saved, dict):
-    common.check_keys(saved, configs.TrainConfig().to_dict(), path,
+    errors.check_keys(saved, configs.TrainConfig().to_dict(), path,
                       'training flag')
   return saved
 
@@ -160,7 +161,7 @@ def read_zoo_file(folder):
   except (OSError, ValueError) as e:
     raise ValueError('Cannot read %s: %s' % (path, e)) from e
   if isinstance(info, dict):
-    common.check_keys(info, ZOO_KEYS, path)
+    errors.check_keys(info, ZOO_KEYS, path)
   return info
 
 

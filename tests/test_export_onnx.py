@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 import tensorflow as tf
 
 import conftest
@@ -61,7 +62,7 @@ def test_onnx_export_runs_on_onnx_runtime_like_the_saved_model(
   path = str(tmp_path / 'model.onnx')
   lines, config = _export(options, zoo_checkpoint, path)
   assert 'opset %d' % export.ONNX_OPSET in lines[0]
-  assert 'equal TensorFlow\'s on 100.00%' in lines[0]
+  assert 'equal TensorFlow\'s on 100.00%' in lines[1]
   assert export.is_onnx_export(path)
   import onnx  # pylint: disable=g-import-not-at-top
   onnx.checker.check_model(onnx.load(path))
@@ -147,12 +148,15 @@ def test_an_onnx_path_holding_something_else_is_left_untouched(
   # Nor the int8 model's path beside it (checked before anything is written).
   beside = tmp_path / 'model_int8.onnx'
   beside.write_text('mine too')
+  calibration = tmp_path / 'calibration'
+  calibration.mkdir()
+  Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(calibration / 'a.png')
   with pytest.raises(files.NotOursError, match='model_int8.onnx exists'):
     export.run(export.ExportConfig(
         checkpoint_path=zoo_checkpoint,
         export_path=str(tmp_path / 'model.onnx'), crop_size=(65, 65),
         onnx_quantize='int8',
-        representative_images=str(tmp_path)), options)
+        representative_images=str(calibration)), options)
   assert beside.read_text() == 'mine too'
   assert not (tmp_path / 'model.onnx').exists()
 
@@ -174,8 +178,8 @@ def test_int8_onnx_is_quantized_marked_and_runs(zoo_checkpoint, tmp_path):
       inference=common.InferenceOptions(dilated_depthwise='space_to_batch')),
                      options)
   int8_path = str(tmp_path / 'model_int8.onnx')
-  assert lines[1].startswith('ONNX int8: %s' % int8_path), lines
-  assert 'of the 3 representative images' in lines[1]
+  assert lines[2].startswith('ONNX int8: %s' % int8_path), lines
+  assert 'of the 3 representative images' in lines[2]
   assert export.is_onnx_export(int8_path)
   proto = onnx.load(int8_path)
   onnx.checker.check_model(proto)

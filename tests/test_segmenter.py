@@ -45,6 +45,7 @@ def test_segmenter_pads_to_its_evaluation_crop(zoo_checkpoint):
   np.testing.assert_array_equal(cropped.segment(image), want)
 
 
+@pytest.mark.slow
 def test_segmenter_tiles_an_image_over_its_budget(zoo_checkpoint, monkeypatch):
   monkeypatch.setattr(inference, 'SMALL_IMAGE_PIXELS', 0)
   image = conftest.mosaic(np.random.RandomState(1234), 7, 5)[0][:600, :560]

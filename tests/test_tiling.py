@@ -388,7 +388,7 @@ def test_images_above_the_decompression_bomb_limit_need_the_flag(
   path = str(tmp_path / 'large.png')
   Image.fromarray(random_image(40, 50)).save(path)
   monkeypatch.setattr(imageio, 'MAX_IMAGE_PIXELS', 1000)
-  with pytest.raises(ValueError, match=r'large.png is 50x40 .*pass '
+  with pytest.raises(ValueError, match=r'large.png is 40x50 .*pass '
                      r'--allow_large_images'):
     imageio.read_image(path)
   assert imageio.read_image(path, allow_large=True).shape == (40, 50, 3)

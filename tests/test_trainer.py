@@ -268,6 +268,7 @@ def test_two_workers_on_loopback_agree_with_one_worker(voc_records, tmp_path):
                                err_msg=name)
 
 
+@pytest.mark.slow
 def test_a_finished_run_started_again_changes_nothing(voc_records, tmp_path):
   logdir = tmp_path / 'done'
   trainer.train(_config(logdir, voc_records, training_number_of_steps=1,

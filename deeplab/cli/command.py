@@ -17,7 +17,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from deeplab import common
+from deeplab import errors
 from deeplab import console
 from deeplab import files
 from deeplab.cli import flag_tables
@@ -31,7 +31,7 @@ FLAGS = flags.FLAGS
 # them, are ValueErrors).
 USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
                logdir_lock.LogdirLockedError, files.WriteError,
-               common.MissingExtraError)
+               errors.MissingExtraError)
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
 

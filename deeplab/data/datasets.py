@@ -10,7 +10,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from deeplab import common
+from deeplab import errors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +99,7 @@ def load_description(path):
     raise ValueError('Dataset description %s is not valid JSON: %s'
                      % (path, e)) from None
   if isinstance(doc, dict):
-    common.check_keys(doc, [f.name for f in dataclasses.fields(
+    errors.check_keys(doc, [f.name for f in dataclasses.fields(
         DatasetDescriptor)], 'Dataset description %s' % path)
   try:
     return DatasetDescriptor(

@@ -8,7 +8,7 @@ import json
 import os
 
 
-from deeplab import common
+from deeplab import errors
 from deeplab import files
 from deeplab.datasets import build_data
 from deeplab import colormaps
@@ -22,10 +22,10 @@ def load_color_table(path, ignore_label):
     doc = json.load(f)
   source = '--color_table=%s' % path
   if isinstance(doc, dict):
-    common.check_keys(doc, ('classes', 'ignore_color'), source)
+    errors.check_keys(doc, ('classes', 'ignore_color'), source)
   classes = doc['classes'] if isinstance(doc, dict) else doc
   for entry in classes:
-    common.check_keys(entry, ('name', 'color'), source)
+    errors.check_keys(entry, ('name', 'color'), source)
   table = {tuple(c['color']): i for i, c in enumerate(classes)}
   if isinstance(doc, dict) and doc.get('ignore_color') is not None:
     table[tuple(doc['ignore_color'])] = ignore_label

@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from deeplab import common
+from deeplab import errors
 from deeplab import configs
 from deeplab import imageio
 from deeplab.core import layers
@@ -33,7 +33,7 @@ ONNX_MARK = 'deeplab.model_options'
 ONNX_DATASET = 'deeplab.dataset'
 
 
-MissingExtraError = common.MissingExtraError
+MissingExtraError = errors.MissingExtraError
 
 
 def onnx_packages():
