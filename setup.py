@@ -5,6 +5,8 @@ _ONNX = ['tf2onnx>=1.17', 'onnx>=1.16', 'onnxruntime>=1.18']
 # Runs TFLite models (export_model.py --tflite checks them): LiteRT, the
 # successor of tf.lite.Interpreter.
 _TFLITE = ['ai-edge-litert>=1.2']
+# export_model.py --export_path=model.xml, and OpenVINO's runtime.
+_OPENVINO = ['openvino>=2024.6']
 # Runs notebooks/deeplab_demo.ipynb headless (tests/test_notebook.py).
 _NOTEBOOK = ['nbclient>=0.10', 'nbformat>=5.10', 'ipykernel>=6.29']
 
@@ -37,10 +39,12 @@ setuptools.setup(
         'onnx': _ONNX,
         # export_model.py --tflite / --tflite_quantize=int8.
         'tflite': _TFLITE,
+        # export_model.py --export_path=model.xml (OpenVINO's format).
+        'openvino': _OPENVINO,
         # CI proves every export format and runs the demo notebook;
         # pytest-xdist runs the suite's files on every core (pytest.ini).
         'test': ['pytest', 'pytest-xdist>=3.5'] + _ONNX + _TFLITE +
-                _NOTEBOOK,
+                _OPENVINO + _NOTEBOOK,
     },
     entry_points={
         'console_scripts': [

@@ -2,7 +2,8 @@ r"""Inference latency of DeepLab at 513x513, batch 1, against the FLOP floor.
 
   python benchmarks/inference.py [--model_variant=xception_65|mobilenet_v2]
       [--precisions=float32,bfloat16] [--threads=both|1|default]
-      [--runs=9] [--noserving] [--noonnx] [--noonnx_int8] [--tflite] [--json]
+      [--runs=9] [--noserving] [--noonnx] [--noonnx_int8] [--noopenvino]
+      [--tflite] [--json]
 
 Models: Xception-65 DeepLabv3+ (OS16, ASPP 6/12/18, decoder) or MobileNetV2
 DeepLabv3 (OS16, the model zoo's head); 2 x their Multiply-Adds (paper
@@ -27,6 +28,11 @@ spell of a shared machine hits every figure alike:
       - onnxruntime_int8 (--onnx_int8, on): its int8 quantization
         (`export_model.py --onnx_quantize=int8`) calibrated on 4 random
         images;
+      - openvino_f32 and openvino_bf16_hint (--openvino, on): the OpenVINO
+        export (`--export_path=model.xml`, same contract) compiled by
+        OpenVINO's CPU plugin with INFERENCE_PRECISION_HINT f32, and bf16
+        (which OpenVINO uses only where the CPU has bfloat16 units), the
+        same threads;
       - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
         export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
         4 random images), run by LiteRT (ai-edge-litert) with XNNPACK and as
@@ -82,10 +88,14 @@ flags.DEFINE_boolean('onnx', True, 'Also time the ONNX export on ONNX Runtime '
                      'onnx extra.')
 flags.DEFINE_boolean('onnx_int8', True, 'With --onnx, also time the int8 '
                      'ONNX model (--onnx_quantize=int8).')
+flags.DEFINE_boolean('openvino', True, 'Also time the OpenVINO export '
+                     '(--export_path=model.xml) on OpenVINO\'s CPU plugin, '
+                     'float32 and with its bfloat16 precision hint, the same '
+                     'threads; needs the openvino extra.')
 flags.DEFINE_boolean('tflite', False, 'Also time the float32 and int8 TFLite '
                      'models.')
 flags.DEFINE_enum('dilated_depthwise', 'auto',
-                  ['auto', 'native', 'space_to_batch'],
+                  ['auto', 'native', 'space_to_batch', 'padded'],
                   'How the optimized graph runs dilated depthwise convs.')
 flags.DEFINE_string('_child', None, 'Internal: run one configuration.')
 FLAGS = flags.FLAGS
@@ -220,12 +230,8 @@ def _serving_graphs(checkpoint, options, workdir):
 def _onnx_graph(checkpoint, options, workdir, threads):
   """ONNX Runtime running the .onnx export of `checkpoint` (uint8 image in,
   labels out, as the SavedModel)."""
-  from deeplab import common  # pylint: disable=g-import-not-at-top
   from deeplab import export  # pylint: disable=g-import-not-at-top
-  module = export.DeepLabServing(
-      options, checkpoint, crop_size=options.crop_size,
-      inference_options=common.InferenceOptions(
-          dilated_depthwise='space_to_batch', argmax_shortcut=False))
+  module = _portable_module(checkpoint, options)
   path = export.export_onnx(module, os.path.join(workdir, 'model.onnx'))
   graphs = {'onnxruntime': path}
   if FLAGS.onnx_int8:
@@ -240,6 +246,34 @@ def _onnx_graph(checkpoint, options, workdir, threads):
                                   1 if threads == '1' else os.cpu_count())
     out[name] = functools.partial(_run_session, session)
   return out
+
+
+def _portable_module(checkpoint, options):
+  """The serving module the ONNX and OpenVINO exports convert
+  (`export_model.py` builds it so)."""
+  from deeplab import common  # pylint: disable=g-import-not-at-top
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  return export.DeepLabServing(
+      options, checkpoint, crop_size=options.crop_size,
+      inference_options=common.InferenceOptions(
+          dilated_depthwise='padded', argmax_shortcut=False))
+
+
+def _openvino_graphs(checkpoint, options, workdir, threads):
+  """OpenVINO running the .xml export of `checkpoint` (uint8 image in,
+  labels out, as the SavedModel), float32 and with the bf16 hint."""
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  path = export.export_openvino(_portable_module(checkpoint, options),
+                                os.path.join(workdir, 'model.xml'))
+  count = 1 if threads == '1' else os.cpu_count()
+  return {'openvino_%s' % name: functools.partial(
+      _run_openvino, export.compiled_model(path, precision, count))
+          for name, precision in (('f32', 'f32'), ('bf16_hint', 'bf16'))}
+
+
+def _run_openvino(compiled, image):
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  return compiled(image)[export.OUTPUT_NAME]
 
 
 def _run_session(session, image):
@@ -331,6 +365,11 @@ def _measure(threads):
   if FLAGS.onnx:
     for name, fn in _onnx_graph(checkpoint, options, workdir,
                                 threads).items():
+      graphs[name] = fn
+      inputs[name] = image8
+  if FLAGS.openvino:
+    for name, fn in _openvino_graphs(checkpoint, options, workdir,
+                                     threads).items():
       graphs[name] = fn
       inputs[name] = image8
   if FLAGS.tflite:
@@ -461,6 +500,15 @@ def onnx_installed():
   return True
 
 
+def openvino_installed():
+  """Whether the openvino extra is importable."""
+  try:
+    import openvino  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
+
+
 def main(unused_argv):
   if FLAGS._child:  # pylint: disable=protected-access
     print('RESULT ' + json.dumps(_measure(FLAGS._child)))  # pylint: disable=protected-access
@@ -477,6 +525,11 @@ def main(unused_argv):
     print('Note: no ONNX rows: the onnx extra is not installed (pip install '
           '-e ".[onnx]"); --noonnx leaves them out without this note.')
     FLAGS.onnx = False
+  if FLAGS.openvino and not openvino_installed():
+    print('Note: no OpenVINO rows: the openvino extra is not installed (pip '
+          'install -e ".[openvino]"); --noopenvino leaves them out without '
+          'this note.')
+    FLAGS.openvino = False
   print('%s, %dx%d, batch 1, median of %d interleaved runs; floors from '
         'matmul rates measured in the same process' % (
             FLAGS.model_variant, FLAGS.crop, FLAGS.crop, FLAGS.runs),
@@ -492,6 +545,7 @@ def main(unused_argv):
         '--serving' if FLAGS.serving else '--noserving',
         '--onnx' if FLAGS.onnx else '--noonnx',
         '--onnx_int8' if FLAGS.onnx_int8 else '--noonnx_int8',
+        '--openvino' if FLAGS.openvino else '--noopenvino',
         '--tflite' if FLAGS.tflite else '--notflite'])
     head = [r for r in results if r['graph'] == 'head'][0]
     results = [r for r in results if r['graph'] != 'head']

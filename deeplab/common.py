@@ -313,7 +313,7 @@ def parse_crop_size(value, flag_name='crop_size') -> Tuple[int, int]:
 # How inference runs (`InferenceOptions`): its precisions and the kernels of
 # dilated depthwise convs (`core/folding.choose_dilated_depthwise`).
 INFERENCE_PRECISIONS = ('float32', 'bfloat16')
-DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch')
+DILATED_DEPTHWISE_CHOICES = ('auto', 'native', 'space_to_batch', 'padded')
 TILE_IMAGE_POOLING_CHOICES = ('image', 'tile')
 
 
@@ -336,7 +336,9 @@ class InferenceOptions:
       in bfloat16 up to the logits, float32 from the logits on); bfloat16
       runs the folded graph.
     dilated_depthwise: How the folded graph runs dilated depthwise convs:
-      'auto', 'native' or 'space_to_batch' (portable).
+      'auto', 'native', 'space_to_batch' (portable across TensorFlow
+      builds) or 'padded' (the native kernel after an explicit pad: the
+      graph ONNX runtimes and OpenVINO compile).
     argmax_shortcut: With one pass, labels through
       `core.ops.upsampled_argmax` (the argmax of the upsampled logits,
       upsampling only near class boundaries); False upsamples everywhere

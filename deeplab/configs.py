@@ -27,6 +27,7 @@ STRATEGIES = ('auto', 'default', 'one_device', 'mirrored', 'multi_worker',
 # What an --export_path ending says it is.
 FROZEN_GRAPH_SUFFIX = '.pb'
 ONNX_SUFFIX = '.onnx'
+OPENVINO_SUFFIX = '.xml'
 
 
 def flag_name(config_cls, field, sub_field=None):
@@ -275,6 +276,7 @@ class ExportConfig:
   tflite_quantize: str = 'none'
   onnx_probabilities: bool = False
   onnx_quantize: str = 'none'
+  onnx_input_size: Optional[Tuple[int, int]] = None
   representative_images: Optional[str] = None
   num_representative_images: int = 16
   resize: common.ResizeOptions = dataclasses.field(
@@ -301,7 +303,7 @@ class ExportConfig:
                        '(an image folder or glob): they calibrate the '
                        'tensors without learned ranges, and measure the '
                        'agreement with the float model.')
-    single_file = self.frozen_graph or self.onnx
+    single_file = self.frozen_graph or self.onnx or self.openvino
     if single_file and (self.tflite or self.tflite_quantize != 'none'):
       raise ValueError('--tflite needs a folder as --export_path, not the '
                        'file %s.' % self.export_path)
@@ -316,15 +318,24 @@ class ExportConfig:
                        '(an image folder or glob): they calibrate the '
                        'activations, and measure the agreement with the '
                        'float model.')
-    if self.onnx_probabilities and not self.onnx:
+    if self.onnx_probabilities and not (self.onnx or self.openvino):
       raise ValueError('--onnx_probabilities needs an --export_path ending '
-                       'in %s.' % ONNX_SUFFIX)
-    if self.onnx and self.inference.inference_precision != 'float32':
-      raise ValueError('--export_path=%s: ONNX exports are float32 (add '
-                       '--onnx_quantize=int8 for an int8 model beside it); '
-                       '--inference_precision=%s is for TensorFlow graphs '
-                       '(leave it out).' % (self.export_path,
-                                            self.inference.inference_precision))
+                       'in %s or %s.' % (ONNX_SUFFIX, OPENVINO_SUFFIX))
+    if self.onnx_input_size is not None:
+      if not self.onnx:
+        raise ValueError('--onnx_input_size needs an --export_path ending '
+                         'in %s.' % ONNX_SUFFIX)
+      self.onnx_input_size = common.parse_crop_size(self.onnx_input_size,
+                                                    'onnx_input_size')
+    portable = self.onnx or self.openvino
+    if portable and self.inference.inference_precision != 'float32':
+      raise ValueError('--export_path=%s: ONNX and OpenVINO exports are '
+                       'float32 (--onnx_quantize=int8 adds an int8 ONNX '
+                       'model; OpenVINO picks its own precision when it '
+                       'compiles); --inference_precision=%s is for '
+                       'TensorFlow graphs (leave it out).' % (
+                           self.export_path,
+                           self.inference.inference_precision))
     return self
 
   @property
@@ -336,6 +347,11 @@ class ExportConfig:
   def onnx(self):
     """Whether the export is an ONNX model (a .onnx path)."""
     return self.export_path.endswith(ONNX_SUFFIX)
+
+  @property
+  def openvino(self):
+    """Whether the export is an OpenVINO model (a .xml path)."""
+    return self.export_path.endswith(OPENVINO_SUFFIX)
 
 
 @dataclasses.dataclass

@@ -1,8 +1,9 @@
 """Reading the images a user gives: files, folders, globs.
 
 `read_image` reads any image Pillow reads as RGB uint8 and names the file
-on any error; `list_images` expands a file, a folder or a glob; output
-files are named after the inputs (`output_stems`).
+on any error; `list_images` expands a file, a folder or a glob;
+`resize_image` resizes one; output files are named after the inputs
+(`output_stems`).
 """
 import glob
 import os
@@ -113,6 +114,13 @@ def list_images(path, flag='--image_path'):
   if not files:
     raise FileNotFoundError('No images found at %s=%s.' % (flag, path))
   return files
+
+
+def resize_image(image, size):
+  """uint8 RGB `image` [H, W, 3] resized (bilinear) to `size` (height,
+  width)."""
+  return np.asarray(Image.fromarray(np.asarray(image, np.uint8)).resize(
+      (int(size[1]), int(size[0])), Image.BILINEAR))
 
 
 def output_stems(paths):

@@ -101,6 +101,33 @@ def backbone_model(options, end_point_names=()):
   return keras.Model(images, outputs if end_point_names else features)
 
 
+# Odd sizes, larger and smaller than a 65x65 crop, in batches of two: what
+# exports for other runtimes are checked on.
+EXPORT_CHECK_SHAPES = [(71, 93), (33, 51)]
+
+
+def check_labels_against_saved_model(module, labels_of, shapes=None):
+  """`labels_of(images)` (another runtime's labels for uint8 images) equals
+  the serving graph `module`'s labels on every pixel whose top-2 margin of
+  probabilities exceeds 1e-4, and on >= 99.9% of the pixels, for random
+  batches of two images of each of `shapes`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deeplab import export  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(0)
+  for shape in shapes or EXPORT_CHECK_SHAPES:
+    batch = 1 if len(shape) == 3 else 2
+    images = rng.randint(0, 256, (batch,) + tuple(shape[-2:]) + (3,)).astype(
+        np.uint8)
+    labels = np.asarray(labels_of(images))
+    want = module.serve_with_probabilities(tf.constant(images))
+    assert labels.shape == images.shape[:3] and labels.dtype == np.int32
+    top2 = np.sort(want[export.PROBABILITIES_NAME].numpy(), -1)[..., -2:]
+    clear = top2[..., 1] - top2[..., 0] > 1e-4
+    same = labels == want[export.OUTPUT_NAME].numpy()
+    assert same[clear].all()
+    assert same.mean() >= 0.999
+
+
 def read_all(dataset):
   """All elements of a finite `Dataset` as a list of NumPy dicts."""
   return [{k: np.asarray(v) for k, v in batch.items()} for batch in dataset]

@@ -145,8 +145,8 @@ def test_speed_targets_names_a_model_it_does_not_have():
 
 
 def test_inference_benchmark_skips_onnx_without_the_extra(monkeypatch):
-  """Without the onnx extra the ONNX rows are left out with a note (its
-  measuring child would otherwise die of MissingExtraError)."""
+  """Without the onnx or openvino extra their rows are left out with a note
+  (the measuring child would otherwise die of MissingExtraError)."""
   sys.path.insert(0, os.path.join(helpers.ROOT, 'benchmarks'))
   try:
     import inference as bench  # pylint: disable=g-import-not-at-top
@@ -155,3 +155,6 @@ def test_inference_benchmark_skips_onnx_without_the_extra(monkeypatch):
   assert bench.onnx_installed()  # The test extra installs it.
   monkeypatch.setitem(sys.modules, 'onnx', None)  # Not installed.
   assert not bench.onnx_installed()
+  assert bench.openvino_installed()
+  monkeypatch.setitem(sys.modules, 'openvino', None)
+  assert not bench.openvino_installed()

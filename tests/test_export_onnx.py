@@ -16,10 +16,6 @@ from deeplab import export
 from deeplab import files
 from deeplab import runtime
 
-# Odd sizes, larger and smaller than the crop, in a batch of two.
-SHAPES = [(71, 93), (33, 51)]
-
-
 def _checkpoint(options, folder):
   """Recipe weights of `options` as a project checkpoint in `folder`."""
   model = runtime.build_graph(options, conftest.inference())
@@ -42,18 +38,8 @@ def _check_against_saved_model(options, checkpoint, onnx_path, config):
   module = export.DeepLabServing(options, checkpoint, config.crop_size,
                                  inference_options=config.inference)
   session = export.onnx_session(onnx_path)
-  rng = np.random.RandomState(0)
-  for shape in SHAPES:
-    images = rng.randint(0, 256, (2,) + shape + (3,)).astype(np.uint8)
-    labels = session.run([export.OUTPUT_NAME],
-                         {export.INPUT_NAME: images})[0]
-    want = module.serve_with_probabilities(tf.constant(images))
-    assert labels.shape == (2,) + shape and labels.dtype == np.int32
-    top2 = np.sort(want[export.PROBABILITIES_NAME].numpy(), -1)[..., -2:]
-    clear = top2[..., 1] - top2[..., 0] > 1e-4
-    same = labels == want[export.OUTPUT_NAME].numpy()
-    assert same[clear].all()
-    assert same.mean() >= 0.999
+  conftest.check_labels_against_saved_model(module, lambda images: session.run(
+      [export.OUTPUT_NAME], {export.INPUT_NAME: images})[0])
 
 
 def test_onnx_export_runs_on_onnx_runtime_like_the_saved_model(
@@ -67,6 +53,12 @@ def test_onnx_export_runs_on_onnx_runtime_like_the_saved_model(
   import onnx  # pylint: disable=g-import-not-at-top
   onnx.checker.check_model(onnx.load(path))
   _check_against_saved_model(options, zoo_checkpoint, path, config)
+  # OpenVINO reads the same file.
+  module = export.DeepLabServing(options, zoo_checkpoint, config.crop_size,
+                                 inference_options=config.inference)
+  compiled = export.compiled_model(path)
+  conftest.check_labels_against_saved_model(
+      module, lambda images: compiled(images)[export.OUTPUT_NAME])
   # Exporting again replaces our own file.
   _export(options, zoo_checkpoint, path)
 
@@ -196,7 +188,8 @@ def test_int8_onnx_is_quantized_marked_and_runs(zoo_checkpoint, tmp_path):
 
 
 def test_onnx_flags_that_cannot_apply_are_errors(tmp_path):
-  with pytest.raises(ValueError, match='ONNX exports are float32'):
+  with pytest.raises(ValueError,
+                     match='ONNX and OpenVINO exports are float32'):
     export.ExportConfig(checkpoint_path='c', export_path='m.onnx',
                         inference=common.InferenceOptions(
                             inference_precision='bfloat16')).validate()

@@ -112,7 +112,7 @@ def test_dilated_depthwise_implementations_agree(rate):
       x, kernel, [1, 1, 1, 1], 'SAME', dilations=[rate, rate]) + bias)
   choices = ['space_to_batch']
   if folding.native_dilated_depthwise_supported():
-    choices.append('native')
+    choices += ['native', 'padded']
   else:
     # This build refuses the native kernel, which is why 'auto' avoids it.
     with pytest.raises(tf.errors.OpError):
@@ -127,6 +127,28 @@ def test_dilated_depthwise_implementations_agree(rate):
     layer.bias.assign(bias)
     np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), atol=1e-5,
                                err_msg=choice)
+
+
+@pytest.mark.skipif(not folding.native_dilated_depthwise_supported(),
+                    reason='this TensorFlow build has no native dilated '
+                    'kernels; padded convs are checked by the ONNX exports')
+def test_padded_dilated_conv_equals_space_to_batch():
+  """A dilated plain conv with `padded_dilation` (one padded dilated
+  kernel, what ONNX and OpenVINO exports run) equals TensorFlow's
+  space_to_batch form, for square and rectangular rates."""
+  rng = np.random.RandomState(0)
+  x = tf.constant(rng.randn(1, 29, 34, 5).astype(np.float32))
+  for rate in (2, (3, 1)):
+    outputs = []
+    for padded in (False, True):
+      layer = folding.FoldedConv2D(4, 3, rate=rate, padded_dilation=padded)
+      layer.build(x.shape)
+      layer.kernel.assign(rng.randn(3, 3, 5, 4).astype(np.float32)
+                          if not outputs else outputs[0][1])
+      outputs.append((layer(x).numpy(), layer.kernel.numpy()))
+    np.testing.assert_allclose(outputs[1][0], outputs[0][0], atol=1e-4)
+  assert folding.FoldedConv2D.from_config(
+      layer.get_config()).padded_dilation
 
 
 def test_folded_inference_model_keras_file_round_trip(tmp_path):

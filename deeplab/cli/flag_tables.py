@@ -116,7 +116,9 @@ INFERENCE_FLAGS = {
                           'depthwise convs run. auto: a native dilated '
                           'kernel for rates up to 6 where the CPU kernel '
                           'supports it, else space_to_batch; space_to_batch '
-                          'runs on any TensorFlow build.',
+                          'runs on any TensorFlow build; padded pads, then '
+                          'runs the native kernel (ONNX and OpenVINO exports '
+                          'always use it).',
                           dict(enum_values=list(
                               common.DILATED_DEPTHWISE_CHOICES))),
     'argmax_shortcut': ('boolean', 'With one scale and no flip, take the '
@@ -395,8 +397,9 @@ EXPORT_FLAGS = {
     'checkpoint_path': ('string', 'Checkpoint prefix or directory (original '
                         'TF1 checkpoints or ours).'),
     'export_path': ('string', 'Folder of the SavedModel, a .pb file for '
-                    'the original\'s frozen inference graph, or a .onnx '
-                    'file (the onnx extra).'),
+                    'the original\'s frozen inference graph, a .onnx file '
+                    '(the onnx extra) or a .xml file for OpenVINO (with its '
+                    '.bin beside it; the openvino extra).'),
     'num_classes': ('integer', 'Number of classes.'),
     'crop_size': ('crop_size', 'Crop size [height, width]: images are '
                   'padded to it (larger ones to their size).'),
@@ -420,8 +423,13 @@ EXPORT_EXTRA_FLAGS = {
     'representative_images': ('string', 'Image folder or glob for int8 '
                               'calibration and the TFLite agreement report.'),
     'num_representative_images': ('integer', 'At most this many.'),
-    'onnx_probabilities': ('boolean', 'With a .onnx --export_path: also '
-                           'output SemanticProbabilities.'),
+    'onnx_probabilities': ('boolean', 'With a .onnx or .xml --export_path: '
+                           'also output SemanticProbabilities.'),
+    'onnx_input_size': ('crop_size', 'With a .onnx --export_path: a fixed '
+                        'input "H,W" (batch 1) in which every tensor\'s '
+                        'shape is static, for TensorRT engines and edge '
+                        'compilers; images must have that size. Default: '
+                        'any batch and size.'),
     'onnx_quantize': ('enum', 'With a .onnx --export_path: also write '
                       '<name>_int8.onnx (ONNX Runtime static quantization: '
                       'int8 convolution weights per channel, uint8 '

@@ -87,6 +87,7 @@ class FoldedKit:
         filters, kernel_size, strides=stride, rate=rate,
         fixed_padding=explicit_padding, activation=activation,
         source_bias=use_bias, name=name,
+        padded_dilation=self.dilated_depthwise == 'padded',
         bn_epsilon=f.bn_epsilon if batch_norm else None,
         **f.dtype_kwargs))(x)
 

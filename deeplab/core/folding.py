@@ -75,7 +75,11 @@ def choose_dilated_depthwise(rate: int, choice: str = 'auto') -> str:
     choice: 'auto' (native for rates up to `MAX_NATIVE_DEPTHWISE_RATE` where
       the CPU kernel supports it, else space_to_batch), or a forced choice.
       'space_to_batch' is portable: a graph exported with it runs on any
-      TensorFlow build.
+      TensorFlow build. 'padded' pads explicitly, then runs the native
+      kernel without padding: converters write it as one dilated conv with
+      pads, which ONNX Runtime and OpenVINO compile (space_to_batch's
+      computed paddings defeat OpenVINO's shape inference; a dilated conv
+      with 'SAME' padding is refused by ONNX Runtime).
   """
   if choice not in common.DILATED_DEPTHWISE_CHOICES:
     raise ValueError('dilated_depthwise must be one of %s, not %r.'
@@ -156,14 +160,23 @@ class _Folded(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package='deeplab')
 class FoldedConv2D(_Folded):
-  """Conv2D + bias (+ activation), a `slim.conv2d` with its BatchNorm folded."""
+  """Conv2D + bias (+ activation), a `slim.conv2d` with its BatchNorm folded.
+
+  Args:
+    filters: Output channels.
+    kernel_size: Square kernel size.
+    padded_dilation: Run a dilated conv as an explicit pad and the native
+      dilated kernel (as `dilated_depthwise='padded'`), not space_to_batch.
+    **kwargs: As `_Folded`.
+  """
 
   source_kernel = 'weights'
   channel_axis = 3
 
-  def __init__(self, filters, kernel_size, **kwargs):
+  def __init__(self, filters, kernel_size, padded_dilation=False, **kwargs):
     super().__init__(kernel_size, **kwargs)
     self.filters = int(filters)
+    self.padded_dilation = bool(padded_dilation)
 
   def build(self, input_shape):
     k = self.kernel_size
@@ -182,8 +195,15 @@ class FoldedConv2D(_Folded):
       y = self._finish(y)
       return tf.reshape(y, tf.concat([shape[:3], [self.filters]], 0))
     x, padding = self._pad(x)
-    y = tf.nn.convolution(x, kernel, strides=self.strides, padding=padding,
-                          dilations=self.rates)
+    if self.padded_dilation and max(self.rates) > 1 and padding == 'SAME':
+      y = tf.raw_ops.Conv2D(
+          input=_pad_same(x, self.kernel_size, self.rates), filter=kernel,
+          strides=[1, self.strides, self.strides, 1], padding='VALID',
+          dilations=[1, self.rates[0], self.rates[1], 1])
+    else:
+      # tf.nn.convolution wraps a rate > 1 in space_to_batch.
+      y = tf.nn.convolution(x, kernel, strides=self.strides, padding=padding,
+                            dilations=self.rates)
     return self._finish(y)
 
   def compute_output_shape(self, input_shape):
@@ -191,7 +211,7 @@ class FoldedConv2D(_Folded):
 
   def get_config(self):
     config = super().get_config()
-    config.update(filters=self.filters)
+    config.update(filters=self.filters, padded_dilation=self.padded_dilation)
     return config
 
 
@@ -221,7 +241,9 @@ class FoldedDepthwiseConv2D(_Folded):
     kernel = tf.cast(self.kernel, x.dtype)
     strides = [1, self.strides, self.strides, 1]
     x, padding = self._pad(x)
-    if self.dilated_depthwise == 'native':
+    if self.dilated_depthwise == 'padded' and padding == 'SAME':
+      x, padding = _pad_same(x, self.kernel_size, self.rates), 'VALID'
+    if self.dilated_depthwise in ('native', 'padded'):
       y = tf.raw_ops.DepthwiseConv2dNative(
           input=x, filter=kernel, strides=strides, padding=padding,
           dilations=[1, self.rates[0], self.rates[1], 1])
@@ -258,6 +280,16 @@ class ReluAfterSum(keras.layers.Layer):
 
 
 FOLDED_TYPES = (FoldedConv2D, FoldedDepthwiseConv2D)
+
+
+def _pad_same(x, kernel_size, rates):
+  """`x` padded as 'SAME' pads a stride-1 conv of `kernel_size` dilated by
+  `rates` (more after than before where the total is odd)."""
+  pads = [[0, 0]]
+  for rate in rates:
+    total = (kernel_size - 1) * rate
+    pads.append([total // 2, total - total // 2])
+  return tf.pad(x, pads + [[0, 0]])
 
 
 def _same_padding(size, k_eff, stride):

@@ -174,16 +174,19 @@ def pad_bottom_right(images, size, value):
   per-channel `value` (one copy; `input_preprocess.pad_to_bounding_box`
   makes three)."""
   shape = tf.shape(images)
+  # Pads that cannot be negative by construction: graph compilers (OpenVINO)
+  # bound each dimension by interval arithmetic, where size - shape alone
+  # may be negative.
+  bottom_pad = tf.maximum(size[0] - shape[1], 0)
+  right_pad = tf.maximum(size[1] - shape[2], 0)
   if len(set(value)) == 1:
     # One value for all channels: a Pad, which forwards its input untouched
     # when there is nothing to pad (the usual crop-size image).
-    return tf.pad(images, [[0, 0], [0, size[0] - shape[1]],
-                           [0, size[1] - shape[2]], [0, 0]],
+    return tf.pad(images, [[0, 0], [0, bottom_pad], [0, right_pad], [0, 0]],
                   constant_values=tf.cast(value[0], images.dtype))
   value = tf.cast(tf.reshape(value, [1, 1, 1, -1]), images.dtype)
-  right = tf.broadcast_to(value, [shape[0], shape[1], size[1] - shape[2],
-                                  shape[3]])
+  right = tf.broadcast_to(value, [shape[0], shape[1], right_pad, shape[3]])
   images = tf.concat([images, right], 2)
-  bottom = tf.broadcast_to(value, [shape[0], size[0] - shape[1], size[1],
-                                   shape[3]])
+  bottom = tf.broadcast_to(value, [shape[0], bottom_pad,
+                                   shape[2] + right_pad, shape[3]])
   return tf.concat([images, bottom], 1)

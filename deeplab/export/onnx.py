@@ -51,7 +51,7 @@ def onnx_packages():
   return onnx, tf2onnx
 
 
-def onnx_model(module, probabilities=False, dataset=None):
+def onnx_model(module, probabilities=False, dataset=None, input_size=None):
   """The serving contract of `module` as an ONNX ModelProto (checked).
 
   `ImageTensor` uint8 [batch, height, width, 3] of any size in,
@@ -59,6 +59,8 @@ def onnx_model(module, probabilities=False, dataset=None):
   `SemanticProbabilities` float32 [batch, height, width, classes] with
   `probabilities`): resize to range, padding, the inference graph (scales,
   flips), cropping and resizing back inside, as `serving_default`.
+  With `input_size` (height, width) the input is [1, height, width, 3] and
+  every tensor's shape is static (TensorRT engines, edge compilers).
   `dataset` (a `DatasetDescriptor`) goes into the metadata (`ONNX_DATASET`).
   `module`'s model must be built without the argmax shortcut (converters
   have no bitwise ops; `run` builds it so).
@@ -68,21 +70,11 @@ def onnx_model(module, probabilities=False, dataset=None):
          for layer in module.model.layers):
     raise ValueError('ONNX export needs a model built with '
                      'argmax_shortcut=False.')
-  spec = [tf.TensorSpec([None, None, None, 3], tf.uint8,
-                        name=serving.INPUT_NAME)]
-
-  @tf.function(input_signature=spec)
-  def serve(images):
-    out = module._segment(images, probabilities)  # pylint: disable=protected-access
-    result = {serving.OUTPUT_NAME: tf.identity(out['predictions'],
-                                               name=serving.OUTPUT_NAME)}
-    if probabilities:
-      result[serving.PROBABILITIES_NAME] = tf.identity(out['probabilities'],
-                                               name=serving.PROBABILITIES_NAME)
-    return result
-
-  proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec,
-                                           opset=ONNX_OPSET)
+  contract = module.contract_function(probabilities, input_size)
+  proto, _ = tf2onnx.convert.from_function(
+      contract, input_signature=contract.input_signature, opset=ONNX_OPSET)
+  if input_size:
+    _resize_to_sizes(proto)
   entry = proto.metadata_props.add()
   entry.key, entry.value = ONNX_MARK, json.dumps(module.options.to_dict(),
                                                  sort_keys=True)
@@ -91,6 +83,58 @@ def onnx_model(module, probabilities=False, dataset=None):
     entry.key, entry.value = ONNX_DATASET, json.dumps(dataset.to_dict())
   onnx.checker.check_model(proto)
   return proto
+
+
+def _resize_to_sizes(proto):
+  """Gives each Resize of a static graph its output size, not a scale.
+
+  tf2onnx writes a resize of known sizes as float scales (83/6 for 6 -> 83
+  pixels); shape inference and engine builders (TensorRT) take the floor of
+  size x scale, 82.99 -> 82, one pixel short of what ONNX Runtime runs.
+  The sizes, rounded from those products, say it exactly.
+  """
+  import onnx  # pylint: disable=g-import-not-at-top
+  from onnx import numpy_helper  # pylint: disable=g-import-not-at-top
+  graph = proto.graph
+  constants = {i.name: i for i in graph.initializer}
+  inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True).graph
+  shapes = {v.name: [d.dim_value if d.HasField('dim_value') else None
+                     for d in v.type.tensor_type.shape.dim]
+            for v in list(inferred.value_info) + list(inferred.input)}
+  for node in graph.node:
+    if node.op_type != 'Resize' or len(node.input) != 3:
+      continue
+    scales = constants.get(node.input[2])
+    shape = shapes.get(node.input[0])
+    if scales is None or not shape or None in shape:
+      continue
+    sizes = np.round(np.asarray(shape) * numpy_helper.to_array(scales))
+    name = node.name + '/sizes'
+    graph.initializer.append(numpy_helper.from_array(
+        sizes.astype(np.int64), name))
+    node.input[2] = ''
+    node.input.append(name)
+
+
+def dynamic_dimensions(proto):
+  """Names of the tensors of `proto` (an ONNX ModelProto) whose shape has
+  a dimension that is not a fixed number after ONNX shape inference (or no
+  shape at all)."""
+  import onnx  # pylint: disable=g-import-not-at-top
+  inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True,
+                                               data_prop=True)
+  graph = inferred.graph
+  known = {v.name: v for v in list(graph.value_info) + list(graph.output) +
+           list(graph.input)}
+  dynamic = []
+  for node in graph.node:
+    for name in node.output:
+      info = known.get(name)
+      if info is None or not info.type.tensor_type.HasField('shape') or any(
+          not d.HasField('dim_value')
+          for d in info.type.tensor_type.shape.dim):
+        dynamic.append(name)
+  return dynamic
 
 
 def is_onnx_export(path):
@@ -103,11 +147,12 @@ def is_onnx_export(path):
   return any(p.key == ONNX_MARK for p in proto.metadata_props)
 
 
-def export_onnx(module, path, probabilities=False, dataset=None):
+def export_onnx(module, path, probabilities=False, dataset=None,
+                input_size=None):
   """Writes the ONNX model of `module` (atomically; a file this project
   did not write is never replaced), with `dataset`'s description in its
-  metadata. Returns `path`."""
-  proto = onnx_model(module, probabilities, dataset)
+  metadata; `input_size` as `onnx_model`. Returns `path`."""
+  proto = onnx_model(module, probabilities, dataset, input_size)
   return folders.replace_file(path, proto.SerializeToString(), is_onnx_export)
 
 

@@ -149,6 +149,36 @@ class DeepLabServing(tf.Module):
     labels = tf.cond(fits, whole, tiled)
     return {OUTPUT_NAME: tf.identity(labels[None], name=OUTPUT_NAME)}
 
+  def contract_function(self, probabilities=False, input_size=None):
+    """The serving contract as one traced function, for converters
+    (tf2onnx, OpenVINO): `ImageTensor` uint8 [batch, height, width, 3] ->
+    `SemanticPredictions` int32 [batch, height, width] (and
+    `SemanticProbabilities` float32 [..., classes] with `probabilities`).
+
+    Without the input checks of `serve` (converters have no Assert; their
+    runtimes check the input's rank, type and channels themselves).
+
+    Args:
+      probabilities: Also output the probabilities.
+      input_size: (height, width) for a graph whose every shape is static,
+        with a batch of one; None: any batch and size.
+    """
+    shape = ([1, int(input_size[0]), int(input_size[1]), 3] if input_size
+             else [None, None, None, 3])
+    spec = [tf.TensorSpec(shape, tf.uint8, name=INPUT_NAME)]
+
+    @tf.function(input_signature=spec)
+    def contract(images):
+      out = self._segment(images, probabilities)
+      result = {OUTPUT_NAME: tf.identity(out['predictions'],
+                                         name=OUTPUT_NAME)}
+      if probabilities:
+        result[PROBABILITIES_NAME] = tf.identity(out['probabilities'],
+                                                 name=PROBABILITIES_NAME)
+      return result
+
+    return contract
+
   def frozen_graph_def(self):
     """The original's frozen inference graph: ImageTensor:0 uint8
     [1, H, W, 3] -> SemanticPredictions:0 int32 [1, H, W], weights as
