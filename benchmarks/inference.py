@@ -31,8 +31,7 @@ spell of a shared machine hits every figure alike:
       - openvino_f32 and openvino_bf16_hint (--openvino, on): the OpenVINO
         export (`--export_path=model.xml`, same contract) compiled by
         OpenVINO's CPU plugin with INFERENCE_PRECISION_HINT f32, and bf16
-        (which OpenVINO uses only where the CPU has bfloat16 units), the
-        same threads;
+        (only on CPUs with bfloat16 units), the same threads;
       - with --tflite, tflite_float32 and tflite_int8: the TFLite models of
         export_model.py --tflite --tflite_quantize=int8 (int8 calibrated on
         4 random images), run by LiteRT (ai-edge-litert) with XNNPACK and as
@@ -266,9 +265,18 @@ def _openvino_graphs(checkpoint, options, workdir, threads):
   path = export.export_openvino(_portable_module(checkpoint, options),
                                 os.path.join(workdir, 'model.xml'))
   count = 1 if threads == '1' else os.cpu_count()
+  precisions = [('f32', 'f32')]
+  if has_bf16_units():
+    precisions.append(('bf16_hint', 'bf16'))
   return {'openvino_%s' % name: functools.partial(
       _run_openvino, export.compiled_model(path, precision, count))
-          for name, precision in (('f32', 'f32'), ('bf16_hint', 'bf16'))}
+          for name, precision in precisions}
+
+
+def has_bf16_units():
+  """Whether this CPU has bfloat16 units (amx_bf16 or avx512_bf16)."""
+  features = cpu_features()[1]
+  return features['amx_bf16'] or features['avx512_bf16']
 
 
 def _run_openvino(compiled, image):
@@ -407,7 +415,9 @@ def _measure(threads):
     entry = {
         'model_variant': options.model_variant, 'graph': name,
         'precision': ('bfloat16' if name.endswith('bf16') else
-                      'int8' if name.endswith('int8') else 'float32'),
+                      'int8' if name.endswith('int8') else
+                      'bf16_hint' if name.endswith('bf16_hint') else
+                      'float32'),
         'threads': 1 if threads == '1' else 'default', 'median_s': median,
         'best_s': best, 'gflop': work,
         'fp32_matmul_gflops': rate['float32'],
@@ -530,6 +540,9 @@ def main(unused_argv):
           'install -e ".[openvino]"); --noopenvino leaves them out without '
           'this note.')
     FLAGS.openvino = False
+  if FLAGS.openvino and not has_bf16_units():
+    print('Note: OpenVINO runs float32 only: with its bf16 precision hint on '
+          'a CPU without bfloat16 units it was over 30x slower.')
   print('%s, %dx%d, batch 1, median of %d interleaved runs; floors from '
         'matmul rates measured in the same process' % (
             FLAGS.model_variant, FLAGS.crop, FLAGS.crop, FLAGS.runs),

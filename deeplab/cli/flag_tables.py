@@ -115,10 +115,9 @@ INFERENCE_FLAGS = {
     'dilated_depthwise': ('enum', 'With --fold_batch_norm: how dilated '
                           'depthwise convs run. auto: a native dilated '
                           'kernel for rates up to 6 where the CPU kernel '
-                          'supports it, else space_to_batch; space_to_batch '
-                          'runs on any TensorFlow build; padded pads, then '
-                          'runs the native kernel (ONNX and OpenVINO exports '
-                          'always use it).',
+                          'supports it, else space_to_batch (runs on any '
+                          'TensorFlow build); padded: a pad, then the native '
+                          'kernel (ONNX and OpenVINO exports use it).',
                           dict(enum_values=list(
                               common.DILATED_DEPTHWISE_CHOICES))),
     'argmax_shortcut': ('boolean', 'With one scale and no flip, take the '
@@ -396,10 +395,9 @@ VIS_EXTRA_FLAGS = {
 EXPORT_FLAGS = {
     'checkpoint_path': ('string', 'Checkpoint prefix or directory (original '
                         'TF1 checkpoints or ours).'),
-    'export_path': ('string', 'Folder of the SavedModel, a .pb file for '
-                    'the original\'s frozen inference graph, a .onnx file '
-                    '(the onnx extra) or a .xml file for OpenVINO (with its '
-                    '.bin beside it; the openvino extra).'),
+    'export_path': ('string', 'SavedModel folder; a .pb (the original\'s '
+                    'frozen graph), .onnx (onnx extra) or .xml file '
+                    '(OpenVINO, its .bin beside it; openvino extra).'),
     'num_classes': ('integer', 'Number of classes.'),
     'crop_size': ('crop_size', 'Crop size [height, width]: images are '
                   'padded to it (larger ones to their size).'),
@@ -426,10 +424,8 @@ EXPORT_EXTRA_FLAGS = {
     'onnx_probabilities': ('boolean', 'With a .onnx or .xml --export_path: '
                            'also output SemanticProbabilities.'),
     'onnx_input_size': ('crop_size', 'With a .onnx --export_path: a fixed '
-                        'input "H,W" (batch 1) in which every tensor\'s '
-                        'shape is static, for TensorRT engines and edge '
-                        'compilers; images must have that size. Default: '
-                        'any batch and size.'),
+                        'input "H,W" (batch 1), every shape static (for '
+                        'TensorRT, edge compilers). Default: any size.'),
     'onnx_quantize': ('enum', 'With a .onnx --export_path: also write '
                       '<name>_int8.onnx (ONNX Runtime static quantization: '
                       'int8 convolution weights per channel, uint8 '
