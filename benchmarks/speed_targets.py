@@ -18,7 +18,7 @@ processes as the scripts themselves do:
     against ours and mixed_bfloat16's speed-up over float32, in one run.
 It then prints the CPU and its low-precision units and a Markdown table of
 the figures (median, and best in brackets where the script reports one)
-beside their targets: `met`, `NOT met`, or `needs AMX` where a bfloat16
+beside their targets: `reached`, `missed`, or `AMX CPUs only` where a bfloat16
 target is measured on a CPU without AMX-BF16 (the figure is still shown).
 A figure that could not be measured (PyTorch missing) reads `-`.
 With --json the rows are also printed as one JSON object.
@@ -137,7 +137,7 @@ def figure(results, source, threads):
 
 def table(results, has_amx):
   """The rows: dicts with the figure's name, and per thread setting its
-  median, best, target and verdict ('met', 'NOT met', 'needs AMX', or
+  median, best, target and verdict ('reached', 'missed', 'AMX CPUs only', or
   None without a target; '-' where not measured)."""
   rows = []
   for name, source, targets, needs_amx in ROWS:
@@ -154,8 +154,8 @@ def table(results, has_amx):
         if target:
           op, bound = target
           ok = value[0] <= bound if op == '<=' else value[0] >= bound
-          cell['verdict'] = ('needs AMX' if needs_amx and not has_amx else
-                             'met' if ok else 'NOT met')
+          cell['verdict'] = ('AMX CPUs only' if needs_amx and not has_amx else
+                             'reached' if ok else 'missed')
       row[threads] = cell
     rows.append(row)
   return rows

@@ -80,12 +80,12 @@ def test_speed_targets_judges_each_figure_against_its_own_target():
     rows = {r['figure']: r for r in targets.table(results, has_amx)}
     fp32 = rows['Xception-65 optimized fp32, x fp32 floor']
     assert (fp32['1']['median'], fp32['1']['best']) == (1.10, 1.08)
-    assert fp32['1']['verdict'] == 'met'  # <= 1.12
-    assert fp32['default']['verdict'] == 'NOT met'  # 1.20 > 1.15
+    assert fp32['1']['verdict'] == 'reached'  # <= 1.12
+    assert fp32['default']['verdict'] == 'missed'  # 1.20 > 1.15
     bf16 = rows['Xception-65 optimized bf16, x fp32 floor']
-    assert bf16['1']['verdict'] == ('met' if has_amx else 'needs AMX')
-    assert bf16['default']['verdict'] == ('NOT met' if has_amx
-                                          else 'needs AMX')
+    assert bf16['1']['verdict'] == ('reached' if has_amx else 'AMX CPUs only')
+    assert bf16['default']['verdict'] == ('missed' if has_amx
+                                          else 'AMX CPUs only')
     assert rows['Xception-65 optimized bf16, x bf16 floor']['default'][
         'median'] == 2.0
     peer = rows['Xception-65 torch.compile / ours (same run)']['1']
@@ -94,16 +94,16 @@ def test_speed_targets_judges_each_figure_against_its_own_target():
     assert (mobile['median'], mobile['verdict']) == (None, '-')
     eager = rows['training torch eager / ours fp32 (same run)']
     assert abs(eager['1']['median'] - 1.1) < 1e-9
-    assert eager['1']['verdict'] == 'met'
-    assert eager['default']['verdict'] == 'NOT met'  # 0.9 s vs our 1.0 s
+    assert eager['1']['verdict'] == 'reached'
+    assert eager['default']['verdict'] == 'missed'  # 0.9 s vs our 1.0 s
     speedup = rows['training mixed_bfloat16 speed-up over fp32 (same run)']
     assert speedup['1']['median'] == 2.0
-    assert speedup['1']['verdict'] == ('met' if has_amx else 'needs AMX')
-    assert speedup['default']['verdict'] == ('NOT met' if has_amx
-                                             else 'needs AMX')
+    assert speedup['1']['verdict'] == ('reached' if has_amx else 'AMX CPUs only')
+    assert speedup['default']['verdict'] == ('missed' if has_amx
+                                             else 'AMX CPUs only')
   text = targets.markdown(targets.table(results, True))
   assert ('| Xception-65 optimized fp32, x fp32 floor | 1.100 (best 1.080) '
-          '| ≤ 1.12: met | 1.200 (best 1.140) | ≤ 1.15: NOT met |') in text
+          '| ≤ 1.12: reached | 1.200 (best 1.140) | ≤ 1.15: missed |') in text
   assert '| training fp32, x training floor | 2.000 |  | 1.000 |  |' in text
   assert len(text.splitlines()) == 2 + len(targets.ROWS)
 

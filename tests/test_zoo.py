@@ -256,8 +256,8 @@ def test_import_by_command_then_predict_with_no_model_flags(voc_tarball,
       '-m', 'deeplab.zoo', '--name=mobilenetv2_coco_voc_trainaug',
       '--source=' + voc_tarball, '--output_dir=' + out])
   assert imported.returncode == 0, imported.stderr[-2000:]
-  assert 'Wrote %s (mobilenet_v2 at output stride 16; published OS16 1: ' \
-      '75.32%% val)' % out in imported.stdout
+  assert 'Wrote %s (mobilenet_v2 at output stride 16; published stride 16, ' \
+      'scale 1: 75.32%% val)' % out in imported.stdout
   saved = rundir.load_options(out)
   assert saved == conftest.ZOO_OPTIONS
   info = zoo.read_zoo_file(out)

@@ -10,9 +10,12 @@ export_model.py).
 
 --export_path=<folder>: a SavedModel (serving_default: ImageTensor uint8
 [batch, H, W, 3] -> SemanticPredictions; serving_probabilities: also
-SemanticProbabilities), optionally TFLite files. --export_path=<file>.pb: the original's frozen inference graph
-(ImageTensor:0 -> SemanticPredictions:0), loadable with
-tf.compat.v1.import_graph_def.
+SemanticProbabilities), optionally TFLite files.
+--export_path=<file>.pb: the original's frozen inference graph
+(ImageTensor:0 -> SemanticPredictions:0).
+--export_path=<file>.onnx: ONNX (ONNX Runtime, OpenVINO; with
+--onnx_input_size every shape static, for TensorRT and edge compilers).
+--export_path=<file>.xml: OpenVINO's own format (and <file>.bin).
 
 Example:
   python export_model.py --checkpoint_path=/runs/voc \\

@@ -434,8 +434,8 @@ EXPORT_EXTRA_FLAGS = {
 }
 
 PREDICT_FLAGS = dict(SCALES_FLAGS, **{
-    'checkpoint': ('string', 'TF1 checkpoint prefix, directory, or project '
-                   'checkpoint.'),
+    'checkpoint': ('string', 'A run or zoo folder, or a checkpoint of the '
+                   'original (prefix or directory).'),
     'image': ('string', 'An image file (PNG, JPEG, ...), a folder of images '
               'or a glob; several images need --output_dir.'),
     'output_dir': ('string', 'Where to write, for each image, '

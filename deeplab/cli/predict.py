@@ -1,7 +1,8 @@
-r"""Segments images with an original or a project checkpoint.
+r"""Segments images with a checkpoint: a training run, a model-zoo folder,
+or a checkpoint of the original.
 
-  deeplab-predict --checkpoint=<TF1 prefix, directory or project
-      checkpoint> --image=photo.jpg [--output_npz=out.npz]
+  deeplab-predict --checkpoint=<run folder, zoo folder or the original's
+      checkpoint prefix> --image=photo.jpg [--output_npz=out.npz]
       [--output_png=colours.png] [--output_label_png=ids.png] [model flags]
       [--eval_crop_size=513,513]
       [--eval_scales=0.5 --eval_scales=1.0 ...] [--add_flipped_images]
@@ -25,8 +26,8 @@ model's output resolution, float32 [1, h, w, C]), `predictions` (int32
 `probabilities` (float32 [1, Hc, Wc, C], the mean of the per-pass softmaxes
 at crop resolution, as the original's multi-scale evaluation averages).
 
-A project checkpoint (written by `deeplab.convert_checkpoint`) carries its
-model options; flags given explicitly override them.
+A run folder, a zoo folder or a converted checkpoint carries its model
+options (model_options.json); flags given explicitly override them.
 """
 from deeplab import configs
 from deeplab.cli import command

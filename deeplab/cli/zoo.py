@@ -29,8 +29,8 @@ from deeplab.cli import flags as flag_lib
 from deeplab.zoo import catalog
 
 _FLAGS = {
-    'list': ('boolean', 'List every entry (name, dataset, backbone, published '
-             'mIoU, size, whether it is built here).', dict(default=False)),
+    'list': ('boolean', 'List every entry (name, dataset, backbone, size, '
+             'published mIoU).', dict(default=False)),
     'json': ('boolean', 'With --list: one JSON document, a list with an '
              'object per entry.',
              dict(default=False)),
@@ -50,26 +50,30 @@ _FLAGS = {
 
 
 def _format_row(row):
-  scales = ('%g' % row.eval_scales[0] if len(row.eval_scales) == 1 else
-            '%g:%g' % (row.eval_scales[0], row.eval_scales[-1]))
-  return 'OS%d %s%s: %s' % (
-      row.output_stride, scales, '+flip' if row.add_flipped_images else '',
+  """A published evaluation: 'stride 16, scale 1: 75.32% val'."""
+  scales = ('scale %g' % row.eval_scales[0] if len(row.eval_scales) == 1
+            else 'scales %g-%g' % (row.eval_scales[0], row.eval_scales[-1]))
+  return 'stride %d, %s%s: %s' % (
+      row.output_stride, scales, ' + flip' if row.add_flipped_images else '',
       '%.2f%% %s' % (row.miou, row.split) if row.miou else '-')
 
 
 def listing(as_json=False):
-  """The `--list` lines."""
+  """The `--list` lines: a table (an entry this version cannot build says
+  so in its last column), or one JSON document."""
   if as_json:
     return [json.dumps([e.summary() for e in catalog.ENTRIES], indent=1)]
-  lines = ['%-40s %-14s %-22s %-6s %-5s %s' % (
-      'name', 'dataset', 'backbone', 'size', 'built', 'published (mIoU)')]
+  lines = ['%-40s %-14s %-22s %-6s %s' % (
+      'name', 'dataset', 'backbone', 'size',
+      'published mIoU (output stride, eval scales)')]
   for e in catalog.ENTRIES:
-    lines.append('%-40s %-14s %-22s %-6s %-5s %s' % (
+    published = '; '.join(_format_row(r) for r in e.rows) or (
+        'backbone only')
+    lines.append('%-40s %-14s %-22s %-6s %s' % (
         e.name, e.dataset or 'ImageNet', e.model_variant + (
             ' dm%g' % e.options['depth_multiplier']
             if 'depth_multiplier' in e.options else ''), e.size,
-        'yes' if e.built else 'no',
-        '; '.join(_format_row(r) for r in e.rows) or 'backbone'))
+        published if e.built else 'cannot be built: ' + e.unbuilt_reason()))
   return lines
 
 
