@@ -7,6 +7,8 @@ _ONNX = ['tf2onnx>=1.17', 'onnx>=1.16', 'onnxruntime>=1.18']
 _TFLITE = ['ai-edge-litert>=1.2']
 # export_model.py --export_path=model.xml, and OpenVINO's runtime.
 _OPENVINO = ['openvino>=2024.6']
+# The documentation site: mkdocs build --strict (mkdocs.yml).
+_DOCS = ['mkdocs>=1.6', 'mkdocs-material>=9.5', 'mkdocstrings[python]>=0.26']
 # Runs notebooks/deeplab_demo.ipynb headless (tests/test_notebook.py).
 _NOTEBOOK = ['nbclient>=0.10', 'nbformat>=5.10', 'ipykernel>=6.29']
 
@@ -41,10 +43,11 @@ setuptools.setup(
         'tflite': _TFLITE,
         # export_model.py --export_path=model.xml (OpenVINO's format).
         'openvino': _OPENVINO,
+        'docs': _DOCS,
         # CI proves every export format and runs the demo notebook;
         # pytest-xdist runs the suite's files on every core (pytest.ini).
         'test': ['pytest', 'pytest-xdist>=3.5'] + _ONNX + _TFLITE +
-                _OPENVINO + _NOTEBOOK,
+                _OPENVINO + _DOCS + _NOTEBOOK,
     },
     entry_points={
         'console_scripts': [

@@ -184,6 +184,19 @@ def _run_the_page(tmp_path, env):
   assert 'leaf_00.jpg: 90x120, classes background (' in outputs[1].stdout
   assert "['background', 'leaf', 'stem']" in outputs[1].stdout
   assert os.path.exists(str(tmp_path / 'shared' / 'leaf_00_prediction.png'))
+  # docs/runs.md follows this page: resume the run longer, use a copy.
+  blocks = bash_blocks('docs/runs.md')
+  assert len(blocks) == 2
+  resumed = helpers.run(['bash', '-c', 'set -e\n' + blocks[0].replace(
+      '--training_number_of_steps=600', '--training_number_of_steps=30')],
+                        cwd=tmp_path, env=env, timeout=900)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert os.path.exists(str(tmp_path / 'runs' / 'leaves' /
+                            'model.ckpt-30.index'))
+  copied = helpers.run(['bash', '-c', 'set -e\n' + blocks[1]], cwd=tmp_path,
+                       env=env, timeout=900)
+  assert copied.returncode == 0, copied.stderr[-3000:]
+  assert "['background', 'leaf', 'stem']" in copied.stdout
 
 
 def test_a_broken_dataset_is_diagnosed_in_one_command(tmp_path):

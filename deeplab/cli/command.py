@@ -35,9 +35,10 @@ USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError,
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '--help_short')
 
 
-def _format_flag(flag):
+def flag_notes(flag):
+  """(help, notes) of an absl flag as `--help` shows them: its help text
+  and its kind, allowed values and default."""
   kind = flag.flag_type()
-  name = ('--[no]' if kind == 'bool' else '--') + flag.name
   notes = []
   enum_values = getattr(flag.parser, 'enum_values', None)
   if enum_values:
@@ -57,9 +58,19 @@ def _format_flag(flag):
   # absl appends its own note to the help of multi flags.
   help_text = re.sub(r';\s*repeat this option to specify a list of values',
                      '', flag.help)
+  return help_text, notes
+
+
+def flag_name(flag):
+  """`--name`, or `--[no]name` for a boolean."""
+  return ('--[no]' if flag.flag_type() == 'bool' else '--') + flag.name
+
+
+def _format_flag(flag):
+  help_text, notes = flag_notes(flag)
   body = textwrap.fill(help_text, 74, initial_indent='      ',
                        subsequent_indent='      ')
-  return '  %s\n%s\n      (%s)' % (name, body, '; '.join(notes))
+  return '  %s\n%s\n      (%s)' % (flag_name(flag), body, '; '.join(notes))
 
 
 def help_text(prog, doc, groups, flag_values=None):
