@@ -47,14 +47,14 @@ def _check_onnx_runtime(module, path, shapes=None):
 
 def test_openvino_format_runs_like_the_saved_model(zoo_checkpoint, tmp_path):
   options = conftest.ZOO_OPTIONS
-  path = str(tmp_path / 'model.xml')
+  path = str(tmp_path / 'models' / 'model.xml')  # A folder it creates.
   lines = export.run(_config(zoo_checkpoint, path), options)
   assert lines[0].startswith('OpenVINO: %s (' % path), lines
   assert 'with model.bin' in lines[0]
   assert 'equal TensorFlow\'s on 100.00%' in lines[1], lines
   assert export.is_openvino_export(path)
-  assert os.path.isfile(str(tmp_path / 'model.bin'))
-  assert sorted(os.listdir(tmp_path)) == ['model.bin', 'model.xml']
+  assert sorted(os.listdir(tmp_path / 'models')) == ['model.bin',
+                                                     'model.xml']
   _check_openvino(_reference(options, zoo_checkpoint), path)
   # The model options travel in the file.
   import openvino as ov  # pylint: disable=g-import-not-at-top

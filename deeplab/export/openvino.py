@@ -82,8 +82,11 @@ def export_openvino(module, path, probabilities=False, dataset=None):
                     OPENVINO_MARK)
   if dataset is not None:
     model.set_rt_info(json.dumps(dataset.to_dict()), OPENVINO_DATASET)
-  with tempfile.TemporaryDirectory(dir=os.path.dirname(
-      os.path.abspath(path))) as tmp:
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  # Staged beside the target (one file system), under a hidden name.
+  with tempfile.TemporaryDirectory(
+      dir=folder, prefix='.%s.tmp-' % os.path.basename(path)) as tmp:
     staged = os.path.join(tmp, 'model.xml')
     # Weights stay float32: the default would halve them to float16.
     ov.save_model(model, staged, compress_to_fp16=False)
