@@ -151,5 +151,12 @@ def test_openvino_and_onnx_runtime_run_bigger_exports(variant, extra,
   _check_onnx_runtime(module, onnx_path)
   _check_openvino(module, onnx_path)
   xml_path = str(tmp_path / 'model.xml')
-  export.run(_config(checkpoint, xml_path), options)
+  export.run(_config(checkpoint, xml_path, onnx_probabilities=True), options)
   _check_openvino(module, xml_path)
+  # Probabilities where asked, as the SavedModel's serving_probabilities.
+  compiled = export.compiled_model(xml_path)
+  images = conftest.random_images(2, 41, 53).astype('uint8')
+  got = compiled(images)[export.PROBABILITIES_NAME]
+  want = module.serve_with_probabilities(images)[export.PROBABILITIES_NAME]
+  assert got.shape == (2, 41, 53, options.num_classes)
+  assert abs(got - want.numpy()).max() < 1e-4
