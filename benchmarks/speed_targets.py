@@ -207,7 +207,7 @@ def measure():
       results['inference'].setdefault(model, {})[threads] = [
           r for r in _run('inference.py', threads, common + [
               '--precisions=float32,bfloat16', '--noserving', '--noonnx',
-              '--noonnx_int8', '--notflite'], label)
+              '--noonnx_int8', '--noopenvino', '--notflite'], label)
           if r['graph'] != 'head']
       if peer:
         results['peer'].setdefault(model, {})[threads] = _run(
