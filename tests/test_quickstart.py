@@ -205,7 +205,7 @@ def test_int8_onnx_of_the_trained_model_keeps_its_labels(trained, tmp_path):
       representative_images=str(calibration)), out['options'])
   print('\n'.join(lines))
   int8_path = export.int8_onnx_path(path)
-  assert lines[1].startswith('ONNX int8: ' + int8_path)
+  assert lines[2].startswith('ONNX int8: ' + int8_path), lines
   assert os.path.getsize(int8_path) < 0.4 * os.path.getsize(path)
   val_paths, val_labels = quickstart._split_examples(out['folders'], 'val')  # pylint: disable=protected-access
   sessions = {k: export.onnx_session(p) for k, p in (('float', path),

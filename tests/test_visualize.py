@@ -1,5 +1,6 @@
 """vis: the original's file layout, raw predictions, plain images."""
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -88,5 +89,7 @@ def test_vis_cli_one_iteration_is_the_whole_split(voc_records, zoo_logdir,
   assert out.returncode == 0, out.stderr[-2000:]
   files = os.listdir(tmp_path / visualize.SEMANTIC_FOLDER)
   assert len([f for f in files if f.endswith('_prediction.png')]) == 8
-  assert 'output_stride=8 (flag)' in out.stderr
+  assert re.search(r'Model: mobilenet_v2 output stride 8 \(the options saved '
+                   r'with [^)]*\); set here: [^\n]*output_stride=8',
+                   out.stderr), out.stderr[-2000:]
   assert 'Wrote 8 visualisations' in out.stdout
