@@ -1,6 +1,9 @@
 """Test helpers shared by the test files (and benchmarks): where the
 repository is, running a command as a user would, tiny trainings."""
+import collections
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -119,3 +122,45 @@ def voc_mobilenet_tarball(folder):
   entry = zoo.get('mobilenetv2_coco_voc_trainaug')
   return make_tarball(os.path.join(str(folder), entry.tarball), values,
                       'deeplabv3_mnv2_pascal_train_aug')
+
+
+# A command block of a page: its text, and why the suite does not run it
+# (`<!-- not run: why -->` on the line before the block), or None.
+DocBlock = collections.namedtuple('DocBlock', 'text not_run')
+
+_NOT_RUN = re.compile(r'^<!-- not run: (.+?) -->$')
+
+
+def doc_blocks(path):
+  """Every ```bash block of a Markdown file under ROOT, in order."""
+  blocks, current, previous, reason = [], None, '', None
+  for line in open(os.path.join(ROOT, path)):
+    if current is None and line.startswith('```bash'):
+      current = []
+      marker = _NOT_RUN.match(previous.strip())
+      reason = marker.group(1) if marker else None
+    elif current is not None and line.startswith('```'):
+      blocks.append(DocBlock(''.join(current), reason))
+      current = None
+    elif current is not None:
+      current.append(line)
+    previous = line
+  return blocks
+
+
+def bash_blocks(path):
+  """The text of every ```bash block of a Markdown file the suite runs."""
+  return [b.text for b in doc_blocks(path) if b.not_run is None]
+
+
+def command_lines(block):
+  """The commands of a shell block as argv lists: continuation lines
+  joined, comments dropped, leading `VAR=value` assignments left out."""
+  commands = []
+  for line in block.replace('\\\n', ' ').split('\n'):
+    words = shlex.split(line, comments=True)
+    while words and re.match(r'^[A-Za-z_][A-Za-z0-9_]*=', words[0]):
+      words = words[1:]
+    if words:
+      commands.append(words)
+  return commands

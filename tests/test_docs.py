@@ -159,8 +159,7 @@ def test_the_zoo_tutorial_runs_as_written(tmp_path):
   photo[20:70, 30:90] = [200, 40, 40]
   Image.fromarray(photo).save(tmp_path / 'photo.jpg')
   page = os.path.join(helpers.ROOT, 'docs', 'zoo_in_five_minutes.md')
-  from test_own_data import bash_blocks  # pylint: disable=g-import-not-at-top
-  blocks = bash_blocks('docs/zoo_in_five_minutes.md')
+  blocks = helpers.bash_blocks('docs/zoo_in_five_minutes.md')
   assert len(blocks) == 4
   runs = [_shell(_without_installs(b), tmp_path, env) for b in blocks]
   assert 'mobilenetv2_coco_voc_trainaug' in runs[1].stdout
@@ -178,10 +177,9 @@ def test_the_zoo_tutorial_runs_as_written(tmp_path):
 @pytest.mark.slow
 def test_the_quickstart_page_runs_as_written(tmp_path):
   page = os.path.join(helpers.ROOT, 'docs', 'quickstart.md')
-  from test_own_data import bash_blocks  # pylint: disable=g-import-not-at-top
   env = dict(os.environ, PATH=os.pathsep.join(
       [os.path.dirname(sys.executable), os.environ.get('PATH', '')]))
-  for block in bash_blocks('docs/quickstart.md'):
+  for block in helpers.bash_blocks('docs/quickstart.md'):
     _shell(_without_installs(block), tmp_path, env)
   for folder in ('raw', 'tfrecord', 'train', 'eval', 'vis', 'export'):
     assert os.path.isdir(tmp_path / 'deeplab_quickstart' / folder), folder
@@ -189,3 +187,241 @@ def test_the_quickstart_page_runs_as_written(tmp_path):
     run = helpers.run(['-c', block], cwd=tmp_path, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "['background', 'red disk', 'green box'" in run.stdout
+
+
+# The scripts of the repository and the `python -m` modules, as commands.
+_SCRIPTS = {'train.py': 'deeplab.cli.train', 'eval.py': 'deeplab.cli.evaluate',
+            'vis.py': 'deeplab.cli.vis',
+            'export_model.py': 'deeplab.cli.export_model'}
+_CONSOLE = dict(reference.COMMANDS)
+# What the pages' blocks run besides the project's commands.
+_OTHER_PROGRAMS = ('pip', 'jupyter', 'cd', 'cp', 'mv', 'mkdir', 'ls', 'cat',
+                   'tensorboard', 'export', 'time', 'docker', 'curl',
+                   'tar', 'rm', 'git', 'mkdocs', 'pytest', 'unzip')
+
+
+def _command_module(argv):
+  """(cli module, flags) of a project command line, or None for another
+  program; a project script named without `python` is an error."""
+  first = argv[0]
+  if first in _CONSOLE:
+    return _CONSOLE[first], argv[1:]
+  if first.startswith('deeplab-'):
+    raise AssertionError('no such command: %s' % first)
+  if first in _SCRIPTS or first.startswith('datasets/'):
+    raise AssertionError('%s needs `python` before it' % first)
+  if first != 'python' or len(argv) < 2:
+    assert first in _OTHER_PROGRAMS or first.startswith('./'), argv
+    return None
+  if argv[1] == '-m':
+    name = argv[2].replace('deeplab.cli.', 'deeplab.')
+    module = 'deeplab.cli.' + name[len('deeplab.'):]
+    if module == 'deeplab.cli.cli.reference' or not name.startswith(
+        'deeplab.') or module not in _CONSOLE.values():
+      return None  # Another module (the reference, pytest, ...).
+    return module, argv[3:]
+  if argv[1] == '-c' or argv[1].startswith('benchmarks/'):
+    return None
+  script = argv[1]
+  if script in _SCRIPTS:
+    return _SCRIPTS[script], argv[2:]
+  if script.startswith('datasets/'):
+    return 'deeplab.cli.' + os.path.basename(script)[:-3], argv[2:]
+  raise AssertionError('unknown script %s' % script)
+
+
+_PARSE = r'''
+import importlib, json, sys
+from absl import flags
+from deeplab.cli import command, flag_tables
+from deeplab.cli import flags as flag_lib
+module = importlib.import_module(sys.argv[1])
+groups = getattr(module, 'GROUPS', None)
+if groups is not None:
+  flag_lib.define_groups(groups)
+else:
+  module.define_flags()
+FLAGS = flags.FLAGS
+errors = []
+for page, line in json.loads(sys.stdin.read()):
+  FLAGS.unparse_flags()
+  try:
+    rest = FLAGS(['prog'] + command.resolve_recipes(['prog'] + line)[1:])
+    if rest[1:]:
+      raise ValueError('not a flag: %s' % rest[1:])
+    if groups is not None:
+      flag_tables.check_unsupported(groups, FLAGS)
+  except (flags.Error, ValueError) as e:
+    errors.append('%s: %s %s: %s' % (page, sys.argv[1], ' '.join(line), e))
+print(json.dumps(errors))
+'''
+
+
+def test_every_command_line_of_the_pages_parses():
+  """Each project command in a bash block of README or docs, run or not,
+  names a command that exists and flags it defines, with values it takes
+  (no placeholders such as `[--flag]` or `...`)."""
+  import json  # pylint: disable=g-import-not-at-top
+  by_module, errors = {}, []
+  for path in _user_pages():
+    page = os.path.relpath(path, helpers.ROOT)
+    for block in helpers.doc_blocks(page):
+      for argv in helpers.command_lines(block.text):
+        try:
+          found = _command_module(argv)
+        except AssertionError as e:
+          errors.append('%s: %s' % (page, e))
+          continue
+        if found:
+          by_module.setdefault(found[0], []).append((page, found[1]))
+  assert len(by_module) >= 10, sorted(by_module)
+  for module, lines in sorted(by_module.items()):
+    run = helpers.run(['-c', _PARSE, module], input=json.dumps(lines),
+                      timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    errors += json.loads(run.stdout.strip().splitlines()[-1])
+  assert not errors, '\n'.join(errors)
+
+
+# Who runs the command blocks of each tutorial and how-to guide (a block
+# marked `<!-- not run: why -->` is only parsed, above).
+PAGES_RUN_BY = {
+    'quickstart.md': 'test_docs.py::test_the_quickstart_page_runs_as_written',
+    'zoo_in_five_minutes.md':
+        'test_docs.py::test_the_zoo_tutorial_runs_as_written',
+    'own_data.md': 'test_own_data.py::test_the_own_data_section_runs_as_written',
+    'runs.md': 'test_own_data.py::test_the_own_data_section_runs_as_written',
+    'notebook.md': 'test_own_data.py::test_the_own_data_section_runs_as_written',
+    'datasets.md': 'test_docs.py::test_the_datasets_page_runs_as_written',
+    'model_zoo.md': 'test_docs.py::test_the_model_zoo_page_runs_as_written',
+    'deployment.md': 'test_docs.py::test_the_deployment_page_runs_as_written',
+    'training.md': None,  # Its one block needs a dataset and GPUs.
+}
+
+
+def test_every_block_of_the_guides_is_run_or_says_why_not():
+  """The tutorials and how-to guides of the site's navigation each have a
+  test that runs their blocks; a block it skips says why on the page."""
+  nav = open(os.path.join(helpers.ROOT, 'mkdocs.yml')).read()
+  guides = re.search(r'- Tutorials:\n(.*?)- Reference:', nav, re.S).group(1)
+  pages = re.findall(r': ([a-z_0-9]+\.md)', guides)
+  assert sorted(pages) == sorted(PAGES_RUN_BY), pages
+  for page, runner in PAGES_RUN_BY.items():
+    blocks = helpers.doc_blocks(os.path.join('docs', page))
+    assert blocks, page
+    run = [b for b in blocks if b.not_run is None]
+    if runner is None:
+      assert not run, (page, 'has blocks to run but no test runs them')
+      continue
+    assert run, (page, 'every block is skipped')
+    test_file, name = runner.split('::')
+    assert 'def %s(' % name in open(
+        os.path.join(helpers.ROOT, 'tests', test_file)).read(), runner
+
+
+def _run_page(page, cwd, env):
+  """Every block of `page` the suite runs, in order, each a shell script
+  from `cwd` (`pip install` lines left out: the suite runs installed)."""
+  return [_shell(_without_installs(block), cwd, env)
+          for block in helpers.bash_blocks(os.path.join('docs', page))]
+
+
+def _image(path, height, width, seed=0):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(seed)
+  image = np.full((height, width, 3), 120, np.uint8)
+  image[height // 4:height // 2, width // 3:width // 2] = rng.randint(
+      0, 255, 3)
+  os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+  Image.fromarray(image).save(str(path))
+
+
+def _label(path, height, width, value):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  label = np.zeros((height, width), np.uint8)
+  label[height // 2:, :] = value
+  os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+  Image.fromarray(label).save(str(path))
+
+
+@pytest.mark.slow
+def test_the_datasets_page_runs_as_written(tmp_path):
+  """Each converter of docs/datasets.md on a few images in its dataset's
+  layout, from the folder that holds the dataset."""
+  from deeplab.data import synthetic  # pylint: disable=g-import-not-at-top
+  import test_own_data  # pylint: disable=g-import-not-at-top
+  synthetic.generate(str(tmp_path), num_train=3, num_val=2)
+  for split, city in (('train', 'aachen'), ('val', 'lindau')):
+    stem = '%s_000000_000019' % city
+    _image(tmp_path / 'cityscapes' / 'leftImg8bit' / split / city /
+           (stem + '_leftImg8bit.png'), 32, 64)
+    _label(tmp_path / 'cityscapes' / 'gtFine' / split / city /
+           (stem + '_gtFine_labelTrainIds.png'), 32, 64, 13)
+  for split in ('training', 'validation'):
+    for i in range(2):
+      name = 'ADE_%s_%08d' % ('train' if split == 'training' else 'val', i)
+      _image(tmp_path / 'ADEChallengeData2016' / 'images' / split /
+             (name + '.jpg'), 30, 40, i)
+      _label(tmp_path / 'ADEChallengeData2016' / 'annotations' / split /
+             (name + '.png'), 30, 40, 150)
+  test_own_data.make_leaves(str(tmp_path / 'data'), count=10)
+  runs = _run_page('datasets.md', tmp_path, _page_env(tmp_path))
+  assert len(runs) == 4
+  def shards(folder, split):
+    return glob.glob(str(tmp_path / folder / (split + '-*.tfrecord')))
+  assert shards('voc/tfrecord', 'train') and shards('voc/tfrecord', 'val')
+  assert os.listdir(str(tmp_path / 'VOCdevkit' / 'VOC2012' /
+                        'SegmentationClassRaw'))
+  assert shards('cityscapes/tfrecord', 'val_fine')
+  assert shards('ADEChallengeData2016/tfrecord', 'train')
+  assert shards('data/tfrecord', 'train') and shards('data/tfrecord', 'val')
+  described = open(str(tmp_path / 'data' / 'tfrecord' / 'dataset.json'))
+  assert '"leaf"' in described.read()
+
+
+def _zoo_project(tmp_path):
+  """A folder with the model zoo's MobileNetV2 tarball in $DEEPLAB_HOME and
+  a photo, and its environment."""
+  env = _page_env(tmp_path)
+  _image(tmp_path / 'photo.jpg', 90, 120)
+  return env
+
+
+@pytest.mark.slow
+def test_the_model_zoo_page_runs_as_written(tmp_path):
+  env = _zoo_project(tmp_path)
+  shutil.copy(glob.glob(str(tmp_path / 'deeplab_home' / '*.tar.gz'))[0],
+              str(tmp_path))  # "A tarball you downloaded yourself".
+  runs = _run_page('model_zoo.md', tmp_path, env)
+  assert len(runs) == 3
+  assert 'mobilenetv2_coco_voc_trainaug' in runs[0].stdout
+  for name in ('photo.png', 'photo_colours.png', 'photo_ids.png',
+               'photo.npz', 'zoo/mnv2/model_options.json',
+               'zoo/mnv2_os8/model_options.json',
+               'converted/model_options.json'):
+    assert os.path.exists(str(tmp_path / name)), name
+  assert '"output_stride": 8' in open(
+      str(tmp_path / 'zoo' / 'mnv2_os8' / 'model_options.json')).read()
+
+
+@pytest.mark.slow
+def test_the_deployment_page_runs_as_written(tmp_path):
+  env = _zoo_project(tmp_path)
+  _shell('deeplab-zoo --name=mobilenetv2_coco_voc_trainaug '
+         '--output_dir=zoo/mnv2', tmp_path, env)  # As model_zoo.md does.
+  for i in range(3):
+    _image(tmp_path / 'calibration' / ('%d.jpg' % i), 60, 80, i)
+    _image(tmp_path / 'scans' / ('%d.png' % i), 700, 600, i)
+  _image(tmp_path / 'orthophoto.tif', 1100, 1300)
+  runs = _run_page('deployment.md', tmp_path, env)
+  assert len(runs) == 6
+  for name in ('export/frozen_inference_graph.pb',
+               'export/mnv2/saved_model.pb', 'deeplab.onnx',
+               'deeplab_513.onnx', 'deeplab_513_int8.onnx', 'deeplab.xml',
+               'deeplab.bin', 'labels.png'):
+    assert os.path.exists(str(tmp_path / name)), name
+  assert len(glob.glob(str(tmp_path / 'scans_vis' / '**' / '*.png'),
+                       recursive=True)) >= 3
+  assert 'tiles' in runs[-1].stdout + runs[-1].stderr

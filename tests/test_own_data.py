@@ -10,6 +10,7 @@ download).
 import json
 import os
 import shlex
+import shutil
 import sys
 
 import numpy as np
@@ -17,20 +18,6 @@ from PIL import Image
 import pytest
 
 import helpers
-
-def bash_blocks(path):
-  """The text of every ```bash block of a Markdown file (in order)."""
-  blocks, current = [], None
-  for line in open(os.path.join(helpers.ROOT, path)):
-    if current is None and line.startswith('```bash'):
-      current = []
-    elif current is not None and line.startswith('```'):
-      blocks.append(''.join(current))
-      current = None
-    elif current is not None:
-      current.append(line)
-  return blocks
-
 
 def readme_block(marker):
   """The command lines of the README's bash block after `<!-- marker -->`
@@ -160,7 +147,7 @@ def test_the_own_data_section_runs_as_written(tmp_path, voc_records):
 def _run_the_page(tmp_path, env):
   """Every bash block of docs/own_data.md, as written (each a shell script
   from the project folder, after the README's block)."""
-  blocks = bash_blocks('docs/own_data.md')
+  blocks = helpers.bash_blocks('docs/own_data.md')
   assert len(blocks) == 2 and 'deeplab-zoo' in blocks[0]
   cache = tmp_path / 'deeplab_home'
   cache.mkdir()
@@ -185,8 +172,8 @@ def _run_the_page(tmp_path, env):
   assert "['background', 'leaf', 'stem']" in outputs[1].stdout
   assert os.path.exists(str(tmp_path / 'shared' / 'leaf_00_prediction.png'))
   # docs/runs.md follows this page: resume the run longer, use a copy.
-  blocks = bash_blocks('docs/runs.md')
-  assert len(blocks) == 2
+  blocks = helpers.bash_blocks('docs/runs.md')
+  assert len(blocks) == 3
   resumed = helpers.run(['bash', '-c', 'set -e\n' + blocks[0].replace(
       '--training_number_of_steps=600', '--training_number_of_steps=30')],
                         cwd=tmp_path, env=env, timeout=900)
@@ -197,6 +184,23 @@ def _run_the_page(tmp_path, env):
                        env=env, timeout=900)
   assert copied.returncode == 0, copied.stderr[-3000:]
   assert "['background', 'leaf', 'stem']" in copied.stdout
+  converted = helpers.run(['bash', '-c', 'set -e\n' + blocks[2]],
+                          cwd=tmp_path, env=env, timeout=900)
+  assert converted.returncode == 0, converted.stderr[-3000:]
+  tf1 = tmp_path / 'runs' / 'leaves_tf1'
+  assert os.path.exists(str(tf1 / 'model_options.json'))
+  assert [n for n in os.listdir(str(tf1)) if n.endswith('.index')]
+  # docs/notebook.md's headless run, on this run and these images, from a
+  # folder that holds the notebook where the repository has it.
+  headless, = helpers.bash_blocks('docs/notebook.md')
+  os.makedirs(str(tmp_path / 'notebooks'))
+  shutil.copy(os.path.join(helpers.ROOT, 'notebooks', 'deeplab_demo.ipynb'),
+              str(tmp_path / 'notebooks'))
+  notebook = helpers.run(['bash', '-c', 'set -e\n' + headless],
+                         cwd=tmp_path, env=env, timeout=900)
+  assert notebook.returncode == 0, notebook.stderr[-3000:]
+  out = open(str(tmp_path / 'demo_out.ipynb')).read()
+  assert 'image/png' in out and 'ms per image' in out
 
 
 def test_a_broken_dataset_is_diagnosed_in_one_command(tmp_path):
