@@ -57,6 +57,16 @@ def start(args, *, cwd=ROOT, env=None, **kwargs):
   return subprocess.Popen(argv(args), cwd=cwd, env=env, text=True, **kwargs)
 
 
+def shell(script, cwd, env):
+  """Runs a shell script as a page's block (`set -e`): it must succeed
+  without a traceback."""
+  done = run(['bash', '-c', 'set -e\n' + script], cwd=cwd, env=env,
+             timeout=900)
+  assert done.returncode == 0, (script, done.stderr[-3000:])
+  assert 'Traceback' not in done.stderr, script
+  return done
+
+
 def random_batches(count, batch, crop, num_classes, ignore_rows=0, seed=0):
   """An `input_fn` of `trainer.train`: `count` fixed batches of random
   pixels and labels, repeated (the first `ignore_rows` label rows ignored)."""

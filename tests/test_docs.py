@@ -126,14 +126,6 @@ def _python_blocks(path):
                     re.M | re.S)
 
 
-def _shell(script, cwd, env):
-  run = helpers.run(['bash', '-c', 'set -e\n' + script], cwd=cwd, env=env,
-                    timeout=900)
-  assert run.returncode == 0, (script, run.stderr[-3000:])
-  assert 'Traceback' not in run.stderr, script
-  return run
-
-
 def _page_env(tmp_path):
   cache = tmp_path / 'deeplab_home'
   cache.mkdir()
@@ -161,7 +153,8 @@ def test_the_zoo_tutorial_runs_as_written(tmp_path):
   page = os.path.join(helpers.ROOT, 'docs', 'zoo_in_five_minutes.md')
   blocks = helpers.bash_blocks('docs/zoo_in_five_minutes.md')
   assert len(blocks) == 4
-  runs = [_shell(_without_installs(b), tmp_path, env) for b in blocks]
+  runs = [helpers.shell(_without_installs(b), tmp_path, env)
+          for b in blocks]
   assert 'mobilenetv2_coco_voc_trainaug' in runs[1].stdout
   assert sorted(os.listdir(tmp_path / 'out')) == [
       'photo_labels.png', 'photo_overlay.png', 'photo_prediction.png']
@@ -180,7 +173,7 @@ def test_the_quickstart_page_runs_as_written(tmp_path):
   env = dict(os.environ, PATH=os.pathsep.join(
       [os.path.dirname(sys.executable), os.environ.get('PATH', '')]))
   for block in helpers.bash_blocks('docs/quickstart.md'):
-    _shell(_without_installs(block), tmp_path, env)
+    helpers.shell(_without_installs(block), tmp_path, env)
   for folder in ('raw', 'tfrecord', 'train', 'eval', 'vis', 'export'):
     assert os.path.isdir(tmp_path / 'deeplab_quickstart' / folder), folder
   for block in _python_blocks(page):
@@ -216,8 +209,7 @@ def _command_module(argv):
   if argv[1] == '-m':
     name = argv[2].replace('deeplab.cli.', 'deeplab.')
     module = 'deeplab.cli.' + name[len('deeplab.'):]
-    if module == 'deeplab.cli.cli.reference' or not name.startswith(
-        'deeplab.') or module not in _CONSOLE.values():
+    if not name.startswith('deeplab.') or module not in _CONSOLE.values():
       return None  # Another module (the reference, pytest, ...).
     return module, argv[3:]
   if argv[1] == '-c' or argv[1].startswith('benchmarks/'):
@@ -322,7 +314,7 @@ def test_every_block_of_the_guides_is_run_or_says_why_not():
 def _run_page(page, cwd, env):
   """Every block of `page` the suite runs, in order, each a shell script
   from `cwd` (`pip install` lines left out: the suite runs installed)."""
-  return [_shell(_without_installs(block), cwd, env)
+  return [helpers.shell(_without_installs(block), cwd, env)
           for block in helpers.bash_blocks(os.path.join('docs', page))]
 
 
@@ -409,7 +401,7 @@ def test_the_model_zoo_page_runs_as_written(tmp_path):
 @pytest.mark.slow
 def test_the_deployment_page_runs_as_written(tmp_path):
   env = _zoo_project(tmp_path)
-  _shell('deeplab-zoo --name=mobilenetv2_coco_voc_trainaug '
+  helpers.shell('deeplab-zoo --name=mobilenetv2_coco_voc_trainaug '
          '--output_dir=zoo/mnv2', tmp_path, env)  # As model_zoo.md does.
   for i in range(3):
     _image(tmp_path / 'calibration' / ('%d.jpg' % i), 60, 80, i)

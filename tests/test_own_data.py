@@ -184,9 +184,7 @@ def _run_the_page(tmp_path, env):
                        env=env, timeout=900)
   assert copied.returncode == 0, copied.stderr[-3000:]
   assert "['background', 'leaf', 'stem']" in copied.stdout
-  converted = helpers.run(['bash', '-c', 'set -e\n' + blocks[2]],
-                          cwd=tmp_path, env=env, timeout=900)
-  assert converted.returncode == 0, converted.stderr[-3000:]
+  helpers.shell(blocks[2], tmp_path, env)
   tf1 = tmp_path / 'runs' / 'leaves_tf1'
   assert os.path.exists(str(tf1 / 'model_options.json'))
   assert [n for n in os.listdir(str(tf1)) if n.endswith('.index')]
@@ -196,9 +194,7 @@ def _run_the_page(tmp_path, env):
   os.makedirs(str(tmp_path / 'notebooks'))
   shutil.copy(os.path.join(helpers.ROOT, 'notebooks', 'deeplab_demo.ipynb'),
               str(tmp_path / 'notebooks'))
-  notebook = helpers.run(['bash', '-c', 'set -e\n' + headless],
-                         cwd=tmp_path, env=env, timeout=900)
-  assert notebook.returncode == 0, notebook.stderr[-3000:]
+  helpers.shell(headless, tmp_path, env)
   out = open(str(tmp_path / 'demo_out.ipynb')).read()
   assert 'image/png' in out and 'ms per image' in out
 
